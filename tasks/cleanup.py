@@ -1,0 +1,5 @@
+"""Tasks of the `cleanup` namespace."""
+
+from invoke import Collection
+
+ns = Collection("cleanup")

@@ -1,0 +1,5 @@
+"""Tasks of the `compose` namespace."""
+
+from invoke import Collection
+
+ns = Collection("compose")

@@ -1,0 +1,5 @@
+"""Tasks of the `railway` namespace."""
+
+from invoke import Collection
+
+ns = Collection("railway")

@@ -1,0 +1,1 @@
+"""Core of the vision platform's migration tasks: no Invoke and no printing in here."""
