@@ -16,6 +16,11 @@ from typing import Any, Literal
 EMPTY: Mapping[str, str] = MappingProxyType({})
 
 
+def _empty() -> Mapping[str, Any]:
+    # dataclasses refuse an unhashable default such as a mappingproxy; a factory is fine.
+    return EMPTY
+
+
 @dataclass(frozen=True)
 class Location:
     """Where something was written: used to point error messages at the user's file."""
@@ -87,7 +92,8 @@ class Service:
     location: Location
     command: tuple[str, ...] | None = None  # None: the image's default
     entrypoint: tuple[str, ...] | None = None
-    environment: Mapping[str, str] = EMPTY  # env_file entries, then `environment:` on top
+    # env_file entries, then `environment:` on top
+    environment: Mapping[str, str] = field(default_factory=_empty)
     ports: tuple[PortMapping, ...] = ()
     volumes: tuple[VolumeMount, ...] = ()
     healthcheck: Healthcheck | None = None
@@ -96,7 +102,7 @@ class Service:
     profiles: tuple[str, ...] = ()
     networks: tuple[ServiceNetwork, ...] = ()  # () only for network_mode services
     network_mode: str | None = None
-    labels: Mapping[str, str] = EMPTY
+    labels: Mapping[str, str] = field(default_factory=_empty)
     container_name: str | None = None
     working_dir: str | None = None
     user: str | None = None
@@ -110,7 +116,7 @@ class Service:
     pull_policy: str | None = None  # "always" | "never" | "missing" | "build" | None
     # The service as normalised data (JSON-able, sorted keys not required): the input of
     # the config hash, so that any change the user makes to the definition recreates it.
-    config: Mapping[str, Any] = field(default=EMPTY, compare=False)
+    config: Mapping[str, Any] = field(default_factory=_empty, compare=False)
 
     def is_active(self, active_profiles: frozenset[str] | set[str]) -> bool:
         """Compose's rule: no `profiles` means always on."""
@@ -124,7 +130,7 @@ class NetworkDef:
     external: bool = False
     driver: str | None = None
     internal: bool = False
-    labels: Mapping[str, str] = EMPTY
+    labels: Mapping[str, str] = field(default_factory=_empty)
 
 
 @dataclass(frozen=True)
@@ -133,7 +139,7 @@ class VolumeDef:
     name: str  # engine name: `<project>_<key>` unless `name:` or external
     external: bool = False
     driver: str | None = None
-    labels: Mapping[str, str] = EMPTY
+    labels: Mapping[str, str] = field(default_factory=_empty)
 
 
 @dataclass(frozen=True)
@@ -144,7 +150,8 @@ class Project:
     services: Mapping[str, Service]  # every service, whatever its profiles
     networks: Mapping[str, NetworkDef]  # includes `default` only when a service uses it
     volumes: Mapping[str, VolumeDef]
-    environment: Mapping[str, str] = EMPTY  # what interpolation used (shell env over .env)
+    # what interpolation used (shell env over .env)
+    environment: Mapping[str, str] = field(default_factory=_empty)
 
     @property
     def profiles(self) -> frozenset[str]:
