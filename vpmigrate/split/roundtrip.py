@@ -1,0 +1,308 @@
+"""Round-trip editing of a compose file with ruamel.yaml.
+
+Loading and dumping through here keeps comments, key order, quoting, block and
+flow styles, anchors and merge keys, and every string (``${VAR:?msg}``, ``$$``)
+exactly as written: nothing is interpolated. The layout (indentation of mappings
+and sequences) is detected from the text so that an unchanged document dumps
+back byte for byte.
+
+ruamel.yaml keeps the comment lines *between* two entries in the entry before
+them (in the deepest last node of that entry). Conceptually those lines lead the
+next entry, so the helpers here move them along when an entry is removed or a key
+is added at the end of a mapping: a section comment stays with the service it
+introduces.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq, merge_attrib
+from ruamel.yaml.error import CommentMark, MarkedYAMLError, YAMLError
+from ruamel.yaml.tokens import CommentToken
+
+from vpmigrate.errors import UserError
+
+# (mapping indent, sequence indent, dash offset): the layouts tried, most common first.
+_LAYOUTS: tuple[tuple[int, int, int], ...] = (
+    (2, 4, 2),
+    (2, 2, 0),
+    (4, 4, 2),
+    (4, 4, 0),
+    (4, 6, 4),
+    (3, 3, 0),
+    (3, 5, 2),
+)
+_EXPLICIT_START = re.compile(r"\A(?:[ \t]*(?:#[^\n]*)?\n)*---[ \t]*(?:#[^\n]*)?$", re.MULTILINE)
+
+
+@dataclass
+class Document:
+    """A compose file loaded for round-trip editing (mutable: edit `data`, then `dump`)."""
+
+    data: CommentedMap
+    yaml: YAML
+    exact: bool  # True when the unchanged document dumps back to the original bytes
+
+    def dump(self) -> str:
+        buffer = io.StringIO()
+        self.yaml.dump(self.data, buffer)
+        return buffer.getvalue()
+
+    @property
+    def services(self) -> CommentedMap:
+        services = self.data.get("services")
+        if not isinstance(services, CommentedMap):
+            raise UserError("the compose file has no `services:` mapping.")  # checked by load()
+        return services
+
+
+def _yaml(layout: tuple[int, int, int], explicit_start: bool) -> YAML:
+    yaml = YAML(typ="rt")
+    yaml.preserve_quotes = True
+    yaml.width = 1_000_000  # never re-wrap long lines
+    mapping, sequence, offset = layout
+    yaml.indent(mapping=mapping, sequence=sequence, offset=offset)
+    yaml.explicit_start = explicit_start
+    return yaml
+
+
+def load(text: str, source: Path | str) -> Document:
+    """Parse a compose file for round-trip editing.
+
+    Raises UserError (naming `source` and the line) when the text is not YAML or
+    not a compose mapping with a `services:` mapping.
+    """
+    explicit_start = bool(_EXPLICIT_START.search(text))
+    first: Document | None = None
+    for layout in _LAYOUTS:
+        yaml = _yaml(layout, explicit_start)
+        try:
+            data = yaml.load(text)
+        except MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            where = f"{source}:{mark.line + 1}" if mark is not None else str(source)
+            raise UserError(
+                f"{where}: not valid YAML ({exc.problem or exc.context}). "
+                "Fix the file and run the command again."
+            ) from None
+        except YAMLError as exc:
+            raise UserError(f"{source}: not valid YAML ({exc}). Fix the file.") from None
+        if not isinstance(data, CommentedMap) or not isinstance(
+            data.get("services"), CommentedMap
+        ):
+            raise UserError(
+                f"{source}: not a compose file: expected a mapping with a block "
+                "`services:` mapping at the top level."
+            )
+        doc = Document(data=data, yaml=yaml, exact=False)
+        doc.exact = doc.dump() == text
+        if doc.exact:
+            return doc
+        first = first or doc
+    assert first is not None
+    return first  # no layout reproduces the text (mixed indentation): normalised output
+
+
+def dumps_like(doc: Document, data: CommentedMap) -> str:
+    """Dump another mapping with the layout of `doc` (used for new fragments)."""
+    buffer = io.StringIO()
+    doc.yaml.dump(data, buffer)
+    return buffer.getvalue()
+
+
+# --- comment plumbing ----------------------------------------------------------------
+
+
+def own_keys(mapping: CommentedMap) -> list[Any]:
+    """The keys written in this mapping, without those a `<<` merge brings in."""
+    return [key for key, _ in mapping.non_merged_items()]
+
+
+def _is_block_collection(value: Any) -> bool:
+    if isinstance(value, CommentedMap):
+        return not value.fa.flow_style() and bool(own_keys(value))
+    if isinstance(value, CommentedSeq):
+        return not value.fa.flow_style() and len(value) > 0
+    return False
+
+
+def _trailing_slot(node: Any) -> tuple[Any, Any, int] | None:
+    """Where ruamel keeps the comment that follows `node`: (container, key, position)
+    in `container.ca.items`; None when `node` is not a block collection."""
+    if not _is_block_collection(node):
+        return None
+    while True:
+        if isinstance(node, CommentedMap):
+            key: Any = own_keys(node)[-1]
+            position = 2
+        else:
+            key = len(node) - 1
+            position = 0
+        value = node[key]
+        if _is_block_collection(value):
+            node = value
+            continue
+        return node, key, position
+
+
+def _split_token(value: str) -> tuple[str, str]:
+    """Split a trailing comment into its end-of-line part and the lines after it."""
+    if value.startswith("\n"):
+        return "\n", value[1:]
+    head, newline, rest = value.partition("\n")
+    return head + newline, rest
+
+
+def take_following_lines(node: Any) -> str:
+    """Remove and return the blank and comment lines written after `node` (a block
+    collection), keeping any end-of-line comment of its last line in place."""
+    slot = _trailing_slot(node)
+    if slot is None:
+        return ""
+    container, key, position = slot
+    entry = container.ca.items.get(key)
+    token = entry[position] if entry else None
+    if not isinstance(token, CommentToken):
+        return ""
+    eol, rest = _split_token(token.value)
+    if eol == "\n":
+        entry[position] = None
+        if not any(entry):
+            del container.ca.items[key]
+    else:
+        token.value = eol
+    return rest
+
+
+def append_following_lines(node: Any, lines: str) -> None:
+    """Write blank and comment lines after `node` (a block collection)."""
+    if not lines:
+        return
+    slot = _trailing_slot(node)
+    if slot is None:
+        return
+    container, key, position = slot
+    entry = container.ca.items.setdefault(key, [None, None, None, None])
+    token = entry[position]
+    if isinstance(token, CommentToken):
+        token.value += lines
+    else:
+        entry[position] = CommentToken("\n" + lines, CommentMark(0), None)
+
+
+def _leading_holder(mapping: CommentedMap) -> list[Any] | None:
+    """The token list ruamel keeps for the lines before a mapping's first key."""
+    comment = mapping.ca.comment
+    if comment and len(comment) > 1 and comment[1]:
+        return comment[1]  # type: ignore[no-any-return]
+    return None
+
+
+def remove_key(mapping: CommentedMap, key: Any) -> None:
+    """Delete `key` from a block mapping; comment lines that led the entry go with it,
+    the lines that lead the next entry (or close the mapping) stay."""
+    keys = own_keys(mapping)
+    index = keys.index(key)
+    if _is_block_collection(mapping[key]):
+        following = take_following_lines(mapping[key])
+    else:
+        following = _take_after_scalar(mapping, key)
+    mapping.ca.items.pop(key, None)
+    del mapping[key]
+    if index > 0:
+        previous = keys[index - 1]
+        if _is_block_collection(mapping[previous]):
+            append_following_lines(mapping[previous], following)
+        else:
+            _append_after_scalar(mapping, previous, following)
+        return
+    # The first entry: the lines before it are replaced by those that led the next
+    # entry. ruamel shares this token list with the parent mapping's record.
+    holder = _leading_holder(mapping)
+    if holder is not None:
+        column = holder[0].column
+        holder.clear()
+        if following.strip():
+            holder.append(CommentToken(following, CommentMark(column), None))
+
+
+def _take_after_scalar(mapping: CommentedMap, key: Any) -> str:
+    """Remove and return the lines after a scalar or flow entry, keeping its
+    end-of-line comment."""
+    entry = mapping.ca.items.get(key)
+    token = entry[2] if entry and len(entry) > 2 else None
+    if not isinstance(token, CommentToken):
+        return ""
+    eol, rest = _split_token(token.value)
+    if eol == "\n":
+        entry[2] = None
+    else:
+        token.value = eol
+    return rest
+
+
+def _append_after_scalar(mapping: CommentedMap, key: Any, lines: str) -> None:
+    if not lines:
+        return
+    entry = mapping.ca.items.setdefault(key, [None, None, None, None])
+    token = entry[2]
+    if isinstance(token, CommentToken):
+        token.value += lines
+    else:
+        entry[2] = CommentToken("\n" + lines, CommentMark(0), None)
+
+
+def insert_after(mapping: CommentedMap, after: Any | None, key: Any, value: Any) -> None:
+    """Insert `key: value` right after the entry `after` (at the top when None),
+    moving the comment lines that lead the next entry below the new one."""
+    keys = own_keys(mapping)
+    index = keys.index(after) if after is not None else -1
+    merge = getattr(mapping, merge_attrib, None)
+    merge_pos = getattr(merge, "merge_pos", -1) if merge else -1
+    # ruamel counts positions as written in the source, where `<<` is an entry too
+    position = index + 1 + (1 if 0 <= merge_pos <= index else 0)
+    following = ""
+    if after is not None and index == len(keys) - 1:
+        if _is_block_collection(mapping[after]):
+            following = take_following_lines(mapping[after])
+        else:
+            following = _take_after_scalar(mapping, after)
+    mapping.insert(position, key, value)
+    if following:
+        if _is_block_collection(value):
+            append_following_lines(value, following)
+        else:
+            _append_after_scalar(mapping, key, following)
+
+
+def flow_list(items: Sequence[str]) -> CommentedSeq:
+    sequence = CommentedSeq(items)
+    sequence.fa.set_flow_style()
+    return sequence
+
+
+def iter_anchored(node: Any) -> Iterator[Any]:
+    """Every anchored collection inside `node` (its own entries, not merged ones)."""
+    seen: set[int] = set()
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, CommentedMap | CommentedSeq):
+            if current.anchor.value is not None:
+                yield current
+            children = (
+                [v for _, v in current.non_merged_items()]
+                if isinstance(current, CommentedMap)
+                else list(current)
+            )
+            stack.extend(children)
