@@ -1,0 +1,137 @@
+"""`down`: remove a project's containers (all, or one profile's), then unused networks,
+and named volumes only when asked."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from vpmigrate.compose.model import Project
+from vpmigrate.engine import labels
+from vpmigrate.engine.events import Event, Reporter, silent
+from vpmigrate.engine.state import ContainerState, project_containers
+
+if TYPE_CHECKING:
+    import docker
+
+
+@dataclass(frozen=True)
+class DownPlan:
+    containers: tuple[ContainerState, ...]
+    volumes: tuple[str, ...]  # engine names of the named volumes to remove
+    kept_volumes: tuple[str, ...]  # named volumes of removed services that stay
+
+
+def plan_down(
+    client: docker.DockerClient,
+    project: Project,
+    services: Collection[str] | None,
+    *,
+    remove_volumes: bool,
+) -> DownPlan:
+    """What `down` would remove. `services=None` means the whole project, orphans included."""
+    everything = project_containers(client, project.name)
+    if services is None:
+        chosen = everything
+    else:
+        chosen = [c for c in everything if c.service in services]
+    removed_services = {c.service for c in chosen}
+    candidate_keys = {
+        v.source
+        for name in (removed_services if services is not None else project.services)
+        if name in project.services
+        for v in project.services[name].volumes
+        if v.type == "volume" and v.source
+    }
+    if services is not None:
+        # A volume still used by a service that stays is not ours to remove.
+        staying = set(project.services) - set(services)
+        candidate_keys -= {
+            v.source for n in staying for v in project.services[n].volumes if v.type == "volume"
+        }
+    names = sorted(
+        project.volumes[k].name for k in candidate_keys if not project.volumes[k].external
+    )
+    if services is None:
+        names = sorted(set(names) | set(_labelled_volumes(client, project.name)))
+    existing = [n for n in names if _volume_exists(client, n)]
+    return DownPlan(
+        containers=tuple(chosen),
+        volumes=tuple(existing) if remove_volumes else (),
+        kept_volumes=() if remove_volumes else tuple(existing),
+    )
+
+
+def down(
+    client: docker.DockerClient,
+    project: Project,
+    plan: DownPlan,
+    *,
+    report: Reporter = silent,
+) -> None:
+    """Carry out a plan: stop dependents before their dependencies, remove containers,
+    then the project's networks that no container uses, then the planned volumes."""
+    from docker.errors import NotFound
+
+    remaining = {c.id: c for c in plan.containers}
+    while remaining:
+        # Stop, in parallel, every container that no remaining one depends on.
+        needed = {
+            d.service
+            for c in remaining.values()
+            if c.service in project.services
+            for d in project.services[c.service].depends_on
+        }
+        batch = [c for c in remaining.values() if c.service not in needed] or list(
+            remaining.values()
+        )
+
+        def remove(container: ContainerState) -> None:
+            service = project.services.get(container.service)
+            grace = service.stop_grace_period_s if service else None
+            try:
+                if container.status in ("running", "restarting", "paused"):
+                    client.api.stop(container.id, timeout=int(grace) if grace is not None else 10)
+                client.api.remove_container(container.id, force=True)
+            except NotFound:
+                pass
+            report(Event(container.service or container.name, "removed", container.name))
+
+        with ThreadPoolExecutor(max_workers=max(1, len(batch))) as pool:
+            list(pool.map(remove, batch))
+        for container in batch:
+            remaining.pop(container.id, None)
+
+    for network in client.api.networks(filters={"label": f"{labels.PROJECT}={project.name}"}):
+        info = client.api.inspect_network(network["Id"])
+        if info.get("Containers"):
+            continue
+        try:
+            client.api.remove_network(network["Id"])
+        except NotFound:
+            continue
+        report(Event(network["Name"], "removed", "network"))
+
+    for volume in plan.volumes:
+        try:
+            client.api.remove_volume(volume)
+        except NotFound:
+            continue
+        report(Event(volume, "removed", "volume"))
+
+
+def _labelled_volumes(client: docker.DockerClient, project_name: str) -> list[str]:
+    found = client.api.volumes(filters={"label": f"{labels.PROJECT}={project_name}"})
+    return [v["Name"] for v in (found.get("Volumes") or [])]
+
+
+def _volume_exists(client: docker.DockerClient, name: str) -> bool:
+    from docker.errors import NotFound
+
+    try:
+        client.api.inspect_volume(name)
+    except NotFound:
+        return False
+    return True

@@ -1,0 +1,143 @@
+"""Published-port conflicts, found before anything starts and named precisely."""
+
+from __future__ import annotations
+
+import re
+import socket
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+from vpmigrate.compose.model import PortMapping, Project, Service
+from vpmigrate.engine import labels
+from vpmigrate.engine.state import ContainerState, container_state
+from vpmigrate.errors import UserError
+
+if TYPE_CHECKING:
+    import docker
+
+
+def _overlaps(ip_a: str, ip_b: str) -> bool:
+    wildcard = ("", "0.0.0.0", "::")
+    return ip_a in wildcard or ip_b in wildcard or ip_a == ip_b
+
+
+def check_free(
+    client: docker.DockerClient,
+    project: Project,
+    services: Sequence[Service],
+    existing: Mapping[str, ContainerState],
+) -> None:
+    """Fail with one message if a published port is held by another container or process.
+
+    A port held by the very container we would keep for the same service is fine.
+    """
+    wanted = [(s, p) for s in services for p in s.ports if p.published]
+    if not wanted:
+        return
+    holders = _port_holders(client)
+    problems = []
+    for service, port in wanted:
+        own = existing.get(service.name)
+        for holder_name, holder_labels, bound in holders:
+            if own is not None and holder_name == own.name:
+                continue
+            if any(
+                b.host_port == port.published
+                and b.protocol == port.protocol
+                and _overlaps(b.host_ip, port.host_ip)
+                for b in bound
+            ):
+                problems.append(_describe(project, service, port, holder_name, holder_labels))
+                break
+        else:
+            held_by_own = own is not None and any(b.host_port == port.published for b in own.ports)
+            if not held_by_own and not _bindable(port):
+                problems.append(
+                    f"port {_where(port)} of service {service.name!r} is already in use by "
+                    "a process on this machine (not a container). Stop that process, or "
+                    "publish the service on another port (the compose files take the port "
+                    "from a variable, e.g. in .env)."
+                )
+    if problems:
+        raise UserError("port already allocated: " + " ".join(problems))
+
+
+def conflict_message(
+    client: docker.DockerClient, project: Project, service: Service, engine_text: str
+) -> str:
+    """Explain an engine 'port is already allocated' error raised at start."""
+    match = re.search(r":(\d+) failed", engine_text) or re.search(r":(\d+)", engine_text)
+    port_no = int(match.group(1)) if match else None
+    port = next((p for p in service.ports if p.published == port_no), None)
+    if port is not None:
+        for holder_name, holder_labels, bound in _port_holders(client):
+            if any(b.host_port == port_no for b in bound):
+                return "port already allocated: " + _describe(
+                    project, service, port, holder_name, holder_labels
+                )
+    return (
+        f"port already allocated for service {service.name!r}: {engine_text}. Free the port or "
+        "publish the service on another one."
+    )
+
+
+def _describe(
+    project: Project,
+    service: Service,
+    port: PortMapping,
+    holder_name: str,
+    holder_labels: Mapping[str, str],
+) -> str:
+    holder_project = holder_labels.get(labels.PROJECT)
+    holder_service = holder_labels.get(labels.SERVICE)
+    if holder_project == project.name:
+        owner = f"container {holder_name} (service {holder_service!r} of this project)"
+        fix = "`inv local.down` that service first, or change one of the two ports"
+    elif holder_project:
+        owner = (
+            f"container {holder_name} (service {holder_service!r} "
+            f"of Compose project {holder_project!r})"
+        )
+        fix = (
+            f"stop it (`inv local.down --project-name {holder_project}` "
+            f"or `docker compose -p {holder_project} down`)"
+        )
+    else:
+        owner = f"container {holder_name}"
+        fix = f"stop it (`docker stop {holder_name}`)"
+    return (
+        f"port {_where(port)} wanted by service {service.name!r} is already published by "
+        f"{owner}: {fix}, or publish {service.name!r} on another host port."
+    )
+
+
+def _where(port: PortMapping) -> str:
+    host = port.host_ip or "0.0.0.0"
+    return f"{host}:{port.published}/{port.protocol}"
+
+
+def _port_holders(client: docker.DockerClient) -> list[tuple[str, dict[str, str], tuple]]:
+    holders = []
+    for summary in client.api.containers(all=False):
+        try:
+            attrs = client.api.inspect_container(summary["Id"])
+        except Exception:
+            continue
+        state = container_state(attrs)
+        holders.append((state.name, (attrs.get("Config") or {}).get("Labels") or {}, state.ports))
+    return holders
+
+
+def _bindable(port: PortMapping) -> bool:
+    """Can a socket bind the host address? (A port held by a non-container process.)"""
+    family = socket.AF_INET6 if ":" in port.host_ip else socket.AF_INET
+    kind = socket.SOCK_DGRAM if port.protocol == "udp" else socket.SOCK_STREAM
+    host = port.host_ip or ("::" if family == socket.AF_INET6 else "0.0.0.0")
+    assert port.published is not None
+    with socket.socket(family, kind) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port.published))
+        except OSError:
+            return False
+    return True

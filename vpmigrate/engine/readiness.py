@@ -1,0 +1,108 @@
+"""When is a container ready? Compose's `depends_on` conditions and `up --wait`'s rule.
+
+The engine first evaluates a healthcheck one `interval` after start. To start
+dependents sooner we also run the service's own healthcheck command in the container
+as soon as it runs: it is the same check, just not delayed. What we report as the
+health is still the engine's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from vpmigrate.compose.model import Healthcheck, Service
+from vpmigrate.engine.state import ContainerState
+
+if TYPE_CHECKING:
+    import docker
+
+
+@dataclass(frozen=True)
+class Verdict:
+    done: bool  # the condition holds
+    failed: bool = False  # it can no longer hold
+    reason: str = ""
+
+
+WAITING = Verdict(done=False)
+
+
+def is_one_shot(service: Service) -> bool:
+    """A job that is expected to exit: it never restarts by itself."""
+    return service.restart in ("", "no") or service.restart.startswith("on-failure")
+
+
+def has_healthcheck(service: Service, state: ContainerState) -> bool:
+    if service.healthcheck is not None:
+        return not service.healthcheck.disabled
+    return bool(state.health)  # a healthcheck baked into the image
+
+
+def judge(
+    condition: str,
+    service: Service,
+    state: ContainerState,
+    probe: ProbeRunner | None = None,
+) -> Verdict:
+    """Does `state` satisfy `condition`? Conditions: Compose's three, plus `ready`
+    (what `up` waits for at the end: healthy, running without healthcheck, or a one-shot
+    job that exited 0)."""
+    status, code = state.status, state.exit_code
+    if condition == "service_completed_successfully":
+        if status == "exited":
+            if code == 0:
+                return Verdict(True)
+            return Verdict(False, True, f"exited with code {code}")
+        if status == "dead":
+            return Verdict(False, True, "is dead")
+        return WAITING
+    if status in ("exited", "dead"):
+        if condition == "ready" and status == "exited" and code == 0 and is_one_shot(service):
+            return Verdict(True, reason="completed")
+        if condition == "service_started" and status == "exited" and code == 0:
+            return Verdict(True)
+        return Verdict(False, True, f"exited with code {code}" if status == "exited" else "is dead")
+    if status == "restarting":
+        return Verdict(False, True, f"is restarting (last exit code {code})")
+    if status != "running":
+        return WAITING
+    if condition == "service_started":
+        return Verdict(True)
+    if not has_healthcheck(service, state):
+        if condition == "service_healthy":
+            return Verdict(
+                False, True, "has no healthcheck, so `condition: service_healthy` can never hold"
+            )
+        return Verdict(True)
+    if state.health == "healthy":
+        return Verdict(True)
+    if state.health == "unhealthy":
+        return Verdict(False, True, "is unhealthy")
+    if (
+        probe is not None
+        and service.healthcheck is not None
+        and probe(state.id, service.healthcheck)
+    ):
+        return Verdict(True, reason="healthcheck passed")
+    return WAITING
+
+
+class ProbeRunner:
+    """Runs a service's healthcheck command inside its container."""
+
+    def __init__(self, client: docker.DockerClient) -> None:
+        self._client = client
+
+    def __call__(self, container_id: str, check: Healthcheck) -> bool:
+        from docker.errors import APIError
+
+        if check.disabled or check.test[0] not in ("CMD", "CMD-SHELL"):
+            return False
+        argv = list(check.test[1:]) if check.test[0] == "CMD" else ["/bin/sh", "-c", check.test[1]]
+        try:
+            exec_id = self._client.api.exec_create(container_id, argv, stdout=False, stderr=False)
+            self._client.api.exec_start(exec_id["Id"])
+            return self._client.api.exec_inspect(exec_id["Id"]).get("ExitCode") == 0
+        except APIError:
+            return False

@@ -1,0 +1,90 @@
+"""Networks and named volumes, created with Compose's names and labels."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from vpmigrate.compose.model import NetworkDef, Project, Service, VolumeDef
+from vpmigrate.engine import labels
+from vpmigrate.engine.events import Event, Reporter
+from vpmigrate.errors import UserError
+
+if TYPE_CHECKING:
+    import docker
+
+
+def networks_used(project: Project, services: Iterable[Service]) -> list[NetworkDef]:
+    keys = {n.network for s in services for n in s.networks}
+    return [project.networks[k] for k in sorted(keys)]
+
+
+def volumes_used(project: Project, services: Iterable[Service]) -> list[VolumeDef]:
+    keys = {v.source for s in services for v in s.volumes if v.type == "volume" and v.source}
+    return [project.volumes[k] for k in sorted(keys)]
+
+
+def ensure_network(
+    client: docker.DockerClient, project: Project, network: NetworkDef, report: Reporter
+) -> None:
+    from docker.errors import NotFound
+
+    found = client.api.networks(names=[network.name])
+    exact = [n for n in found if n["Name"] == network.name]
+    if exact:
+        return
+    if network.external:
+        raise UserError(
+            f"network {network.name!r} is declared `external: true` in the compose file but does "
+            f"not exist. Create it (`docker network create {network.name}`) or drop `external`."
+        )
+    net_labels = dict(network.labels)
+    net_labels.update(
+        {
+            labels.PROJECT: project.name,
+            labels.NETWORK: network.key,
+            labels.VERSION: labels.TOOL_VERSION,
+        }
+    )
+    try:
+        client.api.create_network(
+            network.name,
+            driver=network.driver or "bridge",
+            internal=network.internal,
+            labels=net_labels,
+            check_duplicate=True,
+        )
+    except NotFound:  # pragma: no cover - raced with a concurrent delete
+        raise
+    except Exception as exc:
+        if "already exists" in str(exc):
+            return  # a concurrent run created it
+        raise
+    report(Event(network.name, "created", "network"))
+
+
+def ensure_volume(
+    client: docker.DockerClient, project: Project, volume: VolumeDef, report: Reporter
+) -> None:
+    from docker.errors import NotFound
+
+    try:
+        client.api.inspect_volume(volume.name)
+        return
+    except NotFound:
+        pass
+    if volume.external:
+        raise UserError(
+            f"volume {volume.name!r} is declared `external: true` in the compose file but does "
+            f"not exist. Create it (`docker volume create {volume.name}`) or drop `external`."
+        )
+    vol_labels = dict(volume.labels)
+    vol_labels.update(
+        {
+            labels.PROJECT: project.name,
+            labels.VOLUME: volume.key,
+            labels.VERSION: labels.TOOL_VERSION,
+        }
+    )
+    client.api.create_volume(volume.name, driver=volume.driver or "local", labels=vol_labels)
+    report(Event(volume.name, "created", "volume"))

@@ -1,0 +1,139 @@
+"""Translate a Compose service into the engine's container-create arguments."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from vpmigrate.compose.model import Healthcheck, Project, Service
+from vpmigrate.engine import labels
+
+if TYPE_CHECKING:
+    from docker import APIClient
+
+NANO = 1_000_000_000
+
+
+def healthcheck_config(check: Healthcheck | None) -> dict[str, Any] | None:
+    if check is None:
+        return None
+    if check.disabled:
+        return {"Test": ["NONE"]}
+    config: dict[str, Any] = {"Test": list(check.test)}
+    for key, seconds in (
+        ("Interval", check.interval_s),
+        ("Timeout", check.timeout_s),
+        ("StartPeriod", check.start_period_s),
+        ("StartInterval", check.start_interval_s),
+    ):
+        if seconds is not None:
+            config[key] = int(seconds * NANO)
+    if check.retries is not None:
+        config["Retries"] = check.retries
+    return config
+
+
+def restart_policy(value: str) -> dict[str, Any] | None:
+    if value in ("", "no"):
+        return None
+    name, _, count = value.partition(":")
+    policy: dict[str, Any] = {"Name": name}
+    if name == "on-failure" and count:
+        policy["MaximumRetryCount"] = int(count)
+    return policy
+
+
+def port_bindings(service: Service) -> tuple[list[Any], dict[str, list[tuple[str, int] | None]]]:
+    exposed: list[Any] = []
+    bindings: dict[str, list[tuple[str, int] | None]] = {}
+    for port in service.ports:
+        key = f"{port.target}/{port.protocol}"
+        exposed.append((port.target, port.protocol) if port.protocol != "tcp" else port.target)
+        binding = (port.host_ip or "", port.published or 0) if port.published else None
+        if binding is None and port.host_ip:
+            binding = (port.host_ip, 0)
+        bindings.setdefault(key, []).append(binding)
+    return exposed, {k: [b for b in v if b is not None] or [None] for k, v in bindings.items()}
+
+
+def aliases(project: Project, service: Service, extra: tuple[str, ...]) -> list[str]:
+    """Compose's DNS names on a network: the container name, the service name, then the
+    aliases the user declared."""
+    names = [labels.container_name(project, service), service.name, *extra]
+    return list(dict.fromkeys(names))
+
+
+def create_args(
+    api: APIClient, project: Project, service: Service, image_id: str
+) -> dict[str, Any]:
+    """Keyword arguments for `APIClient.create_container` (first network attached at
+    create time; `extra_networks` returns the rest, attached before start)."""
+    from docker.types import Mount
+
+    mounts = []
+    for volume in service.volumes:
+        if volume.type == "volume":
+            source = project.volumes[volume.source].name if volume.source else None
+        else:
+            source = volume.source
+        mounts.append(
+            Mount(
+                target=volume.target,
+                source=source,  # type: ignore[arg-type]
+                type=volume.type,
+                read_only=volume.read_only,
+            )
+        )
+    exposed, bindings = port_bindings(service)
+    first_network = service.networks[0] if service.networks else None
+    network_mode = service.network_mode or (
+        project.networks[first_network.network].name if first_network else None
+    )
+    host_config = api.create_host_config(
+        port_bindings={k: v for k, v in bindings.items() if v != [None]} or None,
+        mounts=mounts or None,
+        restart_policy=restart_policy(service.restart),
+        network_mode=network_mode,
+        extra_hosts=_extra_hosts(service.extra_hosts) or None,
+        init=service.init,
+    )
+    networking_config = None
+    if first_network is not None:
+        networking_config = api.create_networking_config(
+            {
+                project.networks[first_network.network].name: api.create_endpoint_config(
+                    aliases=aliases(project, service, first_network.aliases),
+                    ipv4_address=first_network.ipv4_address,
+                )
+            }
+        )
+    return {
+        "image": image_id if service.image.startswith("sha256:") else service.image,
+        "name": labels.container_name(project, service),
+        "command": list(service.command) if service.command is not None else None,
+        "entrypoint": list(service.entrypoint) if service.entrypoint is not None else None,
+        "environment": [f"{k}={v}" for k, v in service.environment.items()],
+        "labels": labels.container_labels(project, service, image_id),
+        "hostname": service.hostname,
+        "user": service.user,
+        "working_dir": service.working_dir,
+        "tty": service.tty,
+        "stdin_open": service.stdin_open,
+        "stop_signal": service.stop_signal,
+        "stop_timeout": int(service.stop_grace_period_s)
+        if service.stop_grace_period_s is not None
+        else None,
+        "healthcheck": healthcheck_config(service.healthcheck),
+        "ports": exposed or None,
+        "host_config": host_config,
+        "networking_config": networking_config,
+        "detach": True,
+    }
+
+
+def _extra_hosts(entries: tuple[str, ...]) -> dict[str, str]:
+    hosts: dict[str, str] = {}
+    for entry in entries:
+        sep = "=" if "=" in entry else ":"
+        host, _, address = entry.partition(sep)
+        hosts[host] = address
+    return hosts

@@ -1,0 +1,111 @@
+"""Read-only facts about a project's containers, networks and volumes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from vpmigrate.engine import labels
+
+if TYPE_CHECKING:
+    import docker
+
+
+@dataclass(frozen=True)
+class PublishedPort:
+    host_ip: str
+    host_port: int
+    target: int
+    protocol: str
+
+    @property
+    def url_host(self) -> str:
+        if self.host_ip in ("", "0.0.0.0"):
+            return "localhost"
+        if ":" in self.host_ip:
+            return f"[{self.host_ip}]"
+        return self.host_ip
+
+    def __str__(self) -> str:
+        scheme = "udp" if self.protocol == "udp" else "http"
+        return f"{scheme}://{self.url_host}:{self.host_port}"
+
+
+@dataclass(frozen=True)
+class ContainerState:
+    id: str
+    name: str
+    service: str
+    status: str  # created | running | restarting | paused | exited | dead | removing
+    exit_code: int
+    health: str  # "" when the container has no healthcheck; else starting|healthy|unhealthy
+    config_hash: str
+    image_label: str
+    ports: tuple[PublishedPort, ...]
+    networks: tuple[str, ...]
+
+    @property
+    def description(self) -> str:
+        if self.status == "exited":
+            return f"exited ({self.exit_code})"
+        if self.health:
+            return f"{self.status} ({self.health})"
+        return self.status
+
+
+def container_state(attrs: dict[str, Any]) -> ContainerState:
+    """Build the state from `docker inspect` data (a container's `.attrs`)."""
+    state = attrs.get("State") or {}
+    config = attrs.get("Config") or {}
+    container_labels = config.get("Labels") or {}
+    health = (state.get("Health") or {}).get("Status", "")
+    ports: list[PublishedPort] = []
+    for key, bindings in ((attrs.get("NetworkSettings") or {}).get("Ports") or {}).items():
+        target, _, protocol = key.partition("/")
+        for binding in bindings or []:
+            ports.append(
+                PublishedPort(
+                    host_ip=binding.get("HostIp", ""),
+                    host_port=int(binding["HostPort"]),
+                    target=int(target),
+                    protocol=protocol or "tcp",
+                )
+            )
+    networks = tuple(((attrs.get("NetworkSettings") or {}).get("Networks") or {}).keys())
+    return ContainerState(
+        id=attrs["Id"],
+        name=attrs.get("Name", "").lstrip("/"),
+        service=container_labels.get(labels.SERVICE, ""),
+        status=state.get("Status", "unknown"),
+        exit_code=int(state.get("ExitCode") or 0),
+        health=health,
+        config_hash=container_labels.get(labels.CONFIG_HASH, ""),
+        image_label=container_labels.get(labels.IMAGE, ""),
+        ports=tuple(sorted(ports, key=lambda p: (p.target, p.host_ip))),
+        networks=networks,
+    )
+
+
+def project_containers(client: docker.DockerClient, project_name: str) -> list[ContainerState]:
+    """Every container of the project (one-offs excluded), running or not."""
+    found = client.api.containers(all=True, filters=labels.project_filter(project_name))
+    states = []
+    for summary in found:
+        try:
+            states.append(container_state(client.api.inspect_container(summary["Id"])))
+        except _not_found():
+            continue  # removed between listing and inspecting
+    return states
+
+
+def inspect(client: docker.DockerClient, container_id: str) -> ContainerState | None:
+    try:
+        return container_state(client.api.inspect_container(container_id))
+    except _not_found():
+        return None
+
+
+def _not_found() -> type[Exception]:
+    from docker.errors import NotFound
+
+    return NotFound
