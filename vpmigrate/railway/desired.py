@@ -1,0 +1,376 @@
+"""The desired-state file (env/railway.yml): what each Railway service should have.
+
+Parsing keeps line numbers so every error names ``file:line``. Values are
+resolved here (``${NAME}`` from the environment, ``${s3.*}``/``${mlflow.*}``
+settings); Railway references ``${{...}}`` are left exactly as written.
+docs/railway.md describes the format.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+
+import yaml
+
+from vpmigrate.compose.model import Location
+from vpmigrate.errors import UserError
+from vpmigrate.railway.secrets import is_secret_name
+from vpmigrate.railway.template import Resolved, TemplateError, render
+
+S3_PROVIDERS = ("aws", "r2", "minio")
+_VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_TOP_LEVEL = {"version", "s3", "mlflow", "environments"}
+
+
+@dataclass(frozen=True)
+class DesiredVariable:
+    """One variable as the file wants it on one service (value already resolved)."""
+
+    service: str
+    name: str
+    value: str = field(repr=False)
+    secret: bool
+    location: Location
+
+
+@dataclass(frozen=True)
+class MlflowSettings:
+    """How `railway.provision` creates mlflow-service and how others reach it."""
+
+    service: str
+    port: int
+    public_domain: bool
+    image: str | None
+    repo: str | None
+    dockerfile: str | None
+    location: Location
+    # Why the source could not be resolved (e.g. an unset ${NAME}); only provision needs it.
+    source_problem: str | None = None
+
+
+@dataclass(frozen=True)
+class DesiredState:
+    """The desired variables of one Railway environment, by service name."""
+
+    path: Path
+    environment: str
+    s3_provider: str
+    mlflow: MlflowSettings
+    services: Mapping[str, tuple[DesiredVariable, ...]]
+
+    def only(self, names: list[str] | tuple[str, ...]) -> DesiredState:
+        """The same state restricted to ``names`` (each must be declared in the file)."""
+        if not names:
+            return self
+        unknown = [n for n in names if n not in self.services]
+        if unknown:
+            raise UserError(
+                f"{self.path}: service {unknown[0]!r} is not declared under environment "
+                f"{self.environment!r}; declared: {', '.join(sorted(self.services))}. "
+                "Add it to the file or drop --service."
+            )
+        picked = {n: self.services[n] for n in self.services if n in names}
+        return DesiredState(
+            self.path, self.environment, self.s3_provider, self.mlflow, MappingProxyType(picked)
+        )
+
+
+class _File:
+    """A parsed YAML document with helpers that turn shape errors into UserErrors."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise UserError(
+                f"{path}: desired-state file not found; pass --file or create it "
+                "(docs/railway.md describes the format)."
+            ) from None
+        try:
+            root = yaml.compose(text, Loader=yaml.SafeLoader)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f"{path}:{mark.line + 1}" if mark else str(path)
+            problem = getattr(exc, "problem", None) or "not valid YAML"
+            raise UserError(f"{where}: {problem}; fix the YAML syntax.") from None
+        if root is None:  # an empty document
+            raise UserError(f"{path}: the file is empty; docs/railway.md describes the format.")
+        self.root: yaml.Node = root
+
+    def at(self, node: yaml.Node) -> Location:
+        return Location(self.path, node.start_mark.line + 1)
+
+    def mapping(self, node: yaml.Node, what: str) -> dict[str, tuple[yaml.Node, yaml.Node]]:
+        if not isinstance(node, yaml.MappingNode):
+            raise UserError(f"{self.at(node)}: {what} must be a mapping (key: value lines).")
+        result: dict[str, tuple[yaml.Node, yaml.Node]] = {}
+        for key, value in node.value:
+            if not isinstance(key, yaml.ScalarNode):
+                raise UserError(f"{self.at(key)}: keys of {what} must be plain names.")
+            if key.value in result:
+                raise UserError(f"{self.at(key)}: {key.value!r} appears twice in {what}.")
+            result[key.value] = (key, value)
+        return result
+
+    def scalar(self, node: yaml.Node, what: str) -> str:
+        if not isinstance(node, yaml.ScalarNode) or (
+            node.tag == "tag:yaml.org,2002:null" and node.style is None
+        ):
+            raise UserError(f"{self.at(node)}: {what} must be a single value (a string).")
+        return str(node.value)
+
+    def flag(self, node: yaml.Node, what: str) -> bool:
+        text = self.scalar(node, what).lower()
+        if text in ("true", "yes", "on"):
+            return True
+        if text in ("false", "no", "off"):
+            return False
+        raise UserError(f"{self.at(node)}: {what} must be true or false, not {text!r}.")
+
+
+class _Settings:
+    """The ``${s3.*}`` and ``${mlflow.*}`` names, resolved lazily so a missing
+    environment variable only matters where it is actually used."""
+
+    def __init__(self, file: _File, env: Mapping[str, str]) -> None:
+        self.file = file
+        self.env = env
+        self.templates: dict[str, tuple[str, Location]] = {}
+        self.cache: dict[str, Resolved] = {}
+        self.resolving: list[str] = []
+
+    def define(self, name: str, template: str, location: Location) -> None:
+        self.templates[name] = (template, location)
+
+    def resolve_template(self, template: str, location: Location, what: str) -> Resolved:
+        def lookup(name: str, default: str | None) -> Resolved:
+            if "." in name:
+                return self.setting(name, location, what)
+            value = self.env.get(name, "")
+            if value:
+                return Resolved(value, secret=True)
+            if default is not None:
+                return Resolved(default)
+            raise UserError(
+                f"{location}: {what} needs ${{{name}}}, which is not set; add {name}=... to "
+                "the untracked .env at the repository root (or export it), then re-run."
+            )
+
+        try:
+            return render(template, lookup)
+        except TemplateError as exc:
+            raise UserError(f"{location}: {what}: {exc}.") from None
+
+    def setting(self, name: str, used_at: Location, what: str) -> Resolved:
+        if name in self.cache:
+            return self.cache[name]
+        if name not in self.templates:
+            known = ", ".join(f"${{{n}}}" for n in sorted(self.templates))
+            raise UserError(
+                f"{used_at}: {what} uses ${{{name}}}, which is not a setting; known: {known}."
+            )
+        if name in self.resolving:
+            raise UserError(
+                f"{used_at}: ${{{name}}} refers to itself through {' -> '.join(self.resolving)}."
+            )
+        template, location = self.templates[name]
+        self.resolving.append(name)
+        try:
+            value = self.resolve_template(template, location, name)
+        finally:
+            self.resolving.pop()
+        self.cache[name] = value
+        return value
+
+
+def load_desired(
+    path: Path,
+    environment: str,
+    env: Mapping[str, str],
+    *,
+    s3_provider: str | None = None,
+) -> DesiredState:
+    """Read ``path`` and resolve the variables of ``environment``.
+
+    ``env`` is the process environment laid over `.env` (the caller merges them).
+    ``s3_provider`` overrides the file's ``s3.provider``.
+    """
+    file = _File(path)
+    top = file.mapping(file.root, "the file")
+    for key, (key_node, _) in top.items():
+        if key not in _TOP_LEVEL:
+            raise UserError(
+                f"{file.at(key_node)}: unknown top-level key {key!r}; expected one of "
+                f"{', '.join(sorted(_TOP_LEVEL))}."
+            )
+    if "version" in top and file.scalar(top["version"][1], "version") != "1":
+        raise UserError(f"{file.at(top['version'][1])}: only version 1 is understood.")
+    settings = _Settings(file, env)
+    provider = _define_s3(file, top, settings, s3_provider)
+    mlflow = _define_mlflow(file, top, settings)
+    services = _environment_services(file, top, environment, settings)
+    return DesiredState(path, environment, provider, mlflow, MappingProxyType(services))
+
+
+def _section(
+    file: _File, top: dict[str, tuple[yaml.Node, yaml.Node]], name: str
+) -> tuple[Location, dict[str, tuple[yaml.Node, yaml.Node]]]:
+    if name not in top:
+        raise UserError(f"{file.path}: the top-level {name!r} section is missing.")
+    key, node = top[name]
+    return file.at(key), file.mapping(node, f"the {name!r} section")
+
+
+def _define_s3(
+    file: _File,
+    top: dict[str, tuple[yaml.Node, yaml.Node]],
+    settings: _Settings,
+    override: str | None,
+) -> str:
+    where, s3 = _section(file, top, "s3")
+    if override is not None:
+        provider, provider_at = override, where
+    elif "provider" in s3:
+        provider = file.scalar(s3["provider"][1], "s3.provider")
+        provider_at = file.at(s3["provider"][1])
+    else:
+        provider, provider_at = "aws", where
+    if provider not in S3_PROVIDERS:
+        raise UserError(
+            f"{provider_at}: S3 provider {provider!r} is not supported; choose one of "
+            f"{', '.join(S3_PROVIDERS)}."
+        )
+    if provider not in s3:
+        raise UserError(
+            f"{where}: s3.provider is {provider!r} but there is no s3.{provider} block."
+        )
+    block_key, block_node = s3[provider]
+    block = file.mapping(block_node, f"s3.{provider}")
+    settings.define("s3.provider", provider, provider_at)
+    if "bucket" not in s3:
+        raise UserError(f"{where}: s3.bucket is missing (the bucket MLflow stores artifacts in).")
+    settings.define(
+        "s3.bucket", file.scalar(s3["bucket"][1], "s3.bucket"), file.at(s3["bucket"][1])
+    )
+    for name, (_, node) in block.items():
+        settings.define(f"s3.{name}", file.scalar(node, f"s3.{provider}.{name}"), file.at(node))
+    for required in ("access_key_id", "secret_access_key"):
+        if required not in block:
+            raise UserError(f"{file.at(block_key)}: s3.{provider}.{required} is missing.")
+    # Each provider fixes how endpoint and region follow from its own fields.
+    defaults = {
+        "aws": {"region": "ap-northeast-2", "endpoint": "https://s3.${s3.region}.amazonaws.com"},
+        "r2": {"region": "auto", "endpoint": "https://${s3.account_id}.r2.cloudflarestorage.com"},
+        "minio": {
+            "region": "us-east-1",
+            "endpoint": "http://${{minio.RAILWAY_PRIVATE_DOMAIN}}:9000",
+        },
+    }[provider]
+    if provider == "r2" and "account_id" not in block and "endpoint" not in block:
+        raise UserError(f"{file.at(block_key)}: s3.r2 needs account_id (or an explicit endpoint).")
+    for name, template in defaults.items():
+        if name not in block:
+            settings.define(f"s3.{name}", template, file.at(block_key))
+    return provider
+
+
+def _define_mlflow(
+    file: _File, top: dict[str, tuple[yaml.Node, yaml.Node]], settings: _Settings
+) -> MlflowSettings:
+    where, mlflow = _section(file, top, "mlflow")
+
+    def text(name: str, default: str | None = None) -> str | None:
+        if name not in mlflow:
+            return default
+        return file.scalar(mlflow[name][1], f"mlflow.{name}")
+
+    service = text("service", "mlflow-service") or "mlflow-service"
+    port_text = text("port", "5000") or "5000"
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise UserError(f"{where}: mlflow.port must be a port number, not {port_text!r}.")
+    public = "public_domain" in mlflow and file.flag(
+        mlflow["public_domain"][1], "mlflow.public_domain"
+    )
+    source: dict[str, str] = {}
+    problem = None
+    if "source" in mlflow:
+        for name, (_, node) in file.mapping(mlflow["source"][1], "mlflow.source").items():
+            if name not in ("image", "repo", "dockerfile"):
+                raise UserError(
+                    f"{file.at(node)}: mlflow.source.{name} is unknown; "
+                    "use image, or repo and dockerfile."
+                )
+            template = file.scalar(node, f"mlflow.source.{name}")
+            try:
+                source[name] = settings.resolve_template(
+                    template, file.at(node), f"mlflow.source.{name}"
+                ).text
+            except UserError as exc:
+                problem = exc.message
+    settings.define("mlflow.service", service, where)
+    settings.define("mlflow.port", port_text, where)
+    # MLflow has no authentication: the private network is the default route.
+    tracking = (
+        f"https://${{{{{service}.RAILWAY_PUBLIC_DOMAIN}}}}"
+        if public
+        else f"http://${{{{{service}.RAILWAY_PRIVATE_DOMAIN}}}}:{port_text}"
+    )
+    settings.define("mlflow.tracking_uri", tracking, where)
+    return MlflowSettings(
+        service=service,
+        port=int(port_text),
+        public_domain=public,
+        image=source.get("image"),
+        repo=source.get("repo"),
+        dockerfile=source.get("dockerfile"),
+        location=where,
+        source_problem=problem,
+    )
+
+
+def _environment_services(
+    file: _File,
+    top: dict[str, tuple[yaml.Node, yaml.Node]],
+    environment: str,
+    settings: _Settings,
+) -> dict[str, tuple[DesiredVariable, ...]]:
+    where, environments = _section(file, top, "environments")
+    if environment not in environments:
+        raise UserError(
+            f"{where}: environment {environment!r} is not declared; declared: "
+            f"{', '.join(sorted(environments)) or 'none'}. Pass --environment or add it."
+        )
+    env_key, env_node = environments[environment]
+    body = file.mapping(env_node, f"environment {environment!r}")
+    if "services" not in body:
+        raise UserError(
+            f"{file.at(env_key)}: environment {environment!r} has no 'services' mapping."
+        )
+    services: dict[str, tuple[DesiredVariable, ...]] = {}
+    for service, (_, vars_node) in file.mapping(body["services"][1], "services").items():
+        variables = []
+        for name, (key_node, value_node) in file.mapping(vars_node, f"service {service!r}").items():
+            location = file.at(key_node)
+            if not _VARIABLE_NAME.match(name):
+                raise UserError(
+                    f"{location}: {name!r} (service {service!r}) is not a valid variable name; "
+                    "use letters, digits and underscores."
+                )
+            template = file.scalar(value_node, f"{service}.{name}")
+            resolved = settings.resolve_template(template, location, f"{service} {name}")
+            variables.append(
+                DesiredVariable(
+                    service=service,
+                    name=name,
+                    value=resolved.text,
+                    secret=resolved.secret or is_secret_name(name),
+                    location=location,
+                )
+            )
+        services[service] = tuple(variables)
+    return services
