@@ -1,5 +1,109 @@
-"""Tasks of the `compose` namespace."""
+"""Tasks of the `compose` namespace: split the monolithic compose file.
 
-from invoke import Collection
+`inv compose.split` writes compose/docker-compose.mvp.yml and
+compose/docker-compose.full.yml from compose/docker-compose.yml and the split plan
+compose/split-plan.yml, keeping every comment, anchor and `${VAR}` as written.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from invoke import Collection, Context, Exit, task
+
+from tasks._cli import info, out, repo_path, reporting
+
+DEFAULTS: dict[str, Any] = {
+    "source": "compose/docker-compose.yml",
+    "plan": "compose/split-plan.yml",
+    "out_dir": None,  # None: the source's folder (relative paths in it stay valid)
+}
+
+
+def _setting(c: Context, name: str, given: str | None) -> str | None:
+    if given:
+        return given
+    configured = (c.config.get("compose") or {}).get(name)
+    return configured if configured is not None else DEFAULTS[name]
+
+
+@task(
+    help={
+        "source": "The monolithic compose file (default: compose/docker-compose.yml).",
+        "plan": "The split plan (default: compose/split-plan.yml).",
+        "out_dir": "Where the outputs go (default: the source's folder).",
+        "dry_run": "Print a unified diff of what would change; write nothing.",
+        "check": "Exit 1 when the files on disk differ from what the split would write.",
+        "force": "Overwrite outputs edited by hand (each is saved as <file>.<time>.bak first).",
+    }
+)
+def split(
+    c: Context,
+    source: str | None = None,
+    plan: str | None = None,
+    out_dir: str | None = None,
+    dry_run: bool = False,
+    check: bool = False,
+    force: bool = False,
+) -> None:
+    """Split the monolith into docker-compose.mvp.yml and docker-compose.full.yml."""
+    with reporting():
+        from vpmigrate.errors import UserError
+        from vpmigrate.split.service import apply_split, plan_split
+
+        if check and (force or dry_run):
+            raise UserError("--check only compares; use it without --force and --dry-run.")
+        source_path = repo_path(_setting(c, "source", source) or DEFAULTS["source"])
+        plan_path = repo_path(_setting(c, "plan", plan) or DEFAULTS["plan"])
+        configured_out = _setting(c, "out_dir", out_dir)
+        out_path = repo_path(configured_out) if configured_out else source_path.parent
+
+        result = plan_split(source_path, plan_path, out_path)
+        if not result.exact_layout:
+            info(
+                f"note: {source_path} mixes indentation styles; the outputs use one "
+                "consistent layout (comments and values are unchanged)."
+            )
+        stale = result.out_of_date
+        if check:
+            for planned in stale:
+                out(planned.diff())
+            if stale:
+                names = ", ".join(f"{p.path.name} ({p.state})" for p in stale)
+                raise Exit(
+                    f"out of date: {names}. Run `inv compose.split` and commit the result.",
+                    code=1,
+                )
+            info(f"in sync: {', '.join(p.path.name for p in result.files)}")
+            return
+        if dry_run:
+            for planned in stale:
+                out(planned.diff())
+            for planned in result.files:
+                info(f"{planned.path.name}: {_state_text(planned.state)} (dry run: not written)")
+            return
+        written = {w.path: w for w in apply_split(result, force=force)}
+        for planned in result.files:
+            for note in planned.notes:
+                info(f"note: {note}")
+            entry = written.get(planned.path)
+            if entry is None:
+                info(f"{planned.path}: up to date")
+                continue
+            if entry.backup is not None:
+                info(f"{planned.path}: your hand-edited version is saved as {entry.backup}")
+            out(f"wrote {planned.path} ({', '.join(planned.services)})")
+
+
+def _state_text(state: str) -> str:
+    return {
+        "new": "would be created",
+        "unchanged": "up to date",
+        "outdated": "would be updated",
+        "hand-edited": "edited by hand: would be refused without --force",
+    }[state]
+
 
 ns = Collection("compose")
+ns.add_task(split)
+ns.configure({"compose": dict(DEFAULTS)})

@@ -73,6 +73,21 @@ def _yaml(layout: tuple[int, int, int], explicit_start: bool) -> YAML:
     return yaml
 
 
+def parse(yaml: YAML, text: str, source: Path | str) -> Any:
+    """`yaml.load(text)`, with a syntax error turned into a UserError naming the line."""
+    try:
+        return yaml.load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{source}:{mark.line + 1}" if mark is not None else str(source)
+        raise UserError(
+            f"{where}: not valid YAML ({exc.problem or exc.context}). "
+            "Fix the file and run the command again."
+        ) from None
+    except YAMLError as exc:
+        raise UserError(f"{source}: not valid YAML ({exc}). Fix the file.") from None
+
+
 def load(text: str, source: Path | str) -> Document:
     """Parse a compose file for round-trip editing.
 
@@ -83,20 +98,8 @@ def load(text: str, source: Path | str) -> Document:
     first: Document | None = None
     for layout in _LAYOUTS:
         yaml = _yaml(layout, explicit_start)
-        try:
-            data = yaml.load(text)
-        except MarkedYAMLError as exc:
-            mark = exc.problem_mark or exc.context_mark
-            where = f"{source}:{mark.line + 1}" if mark is not None else str(source)
-            raise UserError(
-                f"{where}: not valid YAML ({exc.problem or exc.context}). "
-                "Fix the file and run the command again."
-            ) from None
-        except YAMLError as exc:
-            raise UserError(f"{source}: not valid YAML ({exc}). Fix the file.") from None
-        if not isinstance(data, CommentedMap) or not isinstance(
-            data.get("services"), CommentedMap
-        ):
+        data = parse(yaml, text, source)
+        if not isinstance(data, CommentedMap) or not isinstance(data.get("services"), CommentedMap):
             raise UserError(
                 f"{source}: not a compose file: expected a mapping with a block "
                 "`services:` mapping at the top level."
@@ -219,8 +222,10 @@ def remove_key(mapping: CommentedMap, key: Any) -> None:
     if index > 0:
         previous = keys[index - 1]
         if _is_block_collection(mapping[previous]):
+            take_following_lines(mapping[previous])  # the lines that led the removed entry
             append_following_lines(mapping[previous], following)
         else:
+            _take_after_scalar(mapping, previous)
             _append_after_scalar(mapping, previous, following)
         return
     # The first entry: the lines before it are replaced by those that led the next

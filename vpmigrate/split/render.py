@@ -1,0 +1,206 @@
+"""Turn the monolith and a split plan into the text of each output file.
+
+Each output starts from a fresh round-trip parse of the monolith, so whatever
+the plan does not change is written back exactly as the monolith has it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap
+from ruamel.yaml.error import YAMLError
+
+from vpmigrate.compose.model import Location
+from vpmigrate.errors import UserError
+from vpmigrate.split import roundtrip
+from vpmigrate.split.plan import OutputSpec, SplitPlan
+from vpmigrate.split.profiles import set_profiles
+from vpmigrate.split.refs import RESOURCE_SECTIONS, relative_paths, service_refs, used_resources
+
+
+@dataclass(frozen=True)
+class RenderedOutput:
+    file: str
+    body: str  # the YAML, without the generated header
+    services: tuple[str, ...]
+    notes: tuple[str, ...]  # what the split changed beyond profiles, for the user
+
+
+def _line_of(mapping: CommentedMap, key: Any) -> int:
+    try:
+        return int(mapping.lc.key(key)[0]) + 1
+    except (AttributeError, KeyError, TypeError):
+        return 0
+
+
+def _describe(profiles: tuple[str, ...], group: str) -> str:
+    return f"always on, group {group!r}" if not profiles else f"profile {profiles[0]!r}"
+
+
+def check_plan(plan: SplitPlan, services: CommentedMap, source: Path) -> None:
+    """Refuse a plan that does not match the monolith, or an output in which a
+    service would start without a service it requires."""
+    for (group, service), at in plan.entries.items():
+        if service not in services:
+            raise UserError(
+                f"{at}: group {group!r} names service {service!r}, which {source} does not "
+                f"define (it has: {', '.join(services)}). Fix the name or remove the entry."
+            )
+    for name in services:
+        if plan.group_of(name) is None:
+            raise UserError(
+                f"{source}:{_line_of(services, name)}: service {name!r} is in no group of "
+                f"the split plan {plan.path}. Add it to one of the groups "
+                f"({', '.join(plan.groups)}) so the split knows where it belongs."
+            )
+    for output in plan.outputs:
+        _check_dependencies(plan, output, services, source)
+
+
+def _profiles_in(plan: SplitPlan, output: OutputSpec, service: str) -> tuple[str, ...] | None:
+    group = plan.group_of(service)
+    return None if group is None else output.profile_of(group)
+
+
+def _check_dependencies(
+    plan: SplitPlan, output: OutputSpec, services: CommentedMap, source: Path
+) -> None:
+    for name, definition in services.items():
+        mine = _profiles_in(plan, output, name)
+        if mine is None or not isinstance(definition, CommentedMap):
+            continue
+        for ref in service_refs(definition):
+            where = Location(source, _line_of(definition, ref.via) or _line_of(services, name))
+            if ref.target not in services:
+                raise UserError(
+                    f"{where}: service {name!r} refers to {ref.target!r} ({ref.via}), which "
+                    f"{source} does not define. Fix the monolith first."
+                )
+            theirs = _profiles_in(plan, output, ref.target)
+            if not ref.required or theirs == () or theirs == mine:
+                continue
+            target_group = plan.group_of(ref.target)
+            problem = (
+                f"leaves {ref.target!r} (group {target_group!r}) out"
+                if theirs is None
+                else f"keeps {ref.target!r} behind profile {theirs[0]!r}, which is not "
+                "active whenever it runs"
+            )
+            raise UserError(
+                f"{plan.path}: in {output.file}, service {name!r} "
+                f"({_describe(mine, plan.group_of(name) or '?')}) requires {ref.target!r} "
+                f"({ref.via}, {where}) but the plan {problem}. Put {ref.target!r} in the "
+                f"same group as {name!r} or in an always-on group of that file, or, for "
+                "depends_on, mark the dependency `required: false` in the monolith."
+            )
+
+
+def check_relative_paths(services: CommentedMap, source: Path, out_dir: Path) -> None:
+    """Outputs written elsewhere than the monolith's folder would resolve relative
+    paths against another folder: refuse, naming the first such path."""
+    if out_dir.resolve() == source.parent.resolve():
+        return
+    for name, definition in services.items():
+        if not isinstance(definition, CommentedMap):
+            continue
+        for key, path in relative_paths(definition):
+            raise UserError(
+                f"{source}:{_line_of(definition, key)}: service {name!r} has the relative "
+                f"path {path!r} ({key}), resolved against the compose file's folder; "
+                f"outputs in {out_dir} would point elsewhere. Write the outputs next to "
+                f"the monolith (--out-dir {source.parent}) or make the path absolute."
+            )
+
+
+def render(source_text: str, source: Path, plan: SplitPlan) -> tuple[list[RenderedOutput], bool]:
+    """The body of every output in the plan, and whether the monolith's layout
+    could be reproduced exactly (False: mixed indentation was normalised)."""
+    document = roundtrip.load(source_text, source)
+    check_plan(plan, document.services, source)
+    outputs = [_render_one(source_text, source, plan, output) for output in plan.outputs]
+    return outputs, document.exact
+
+
+def _render_one(
+    source_text: str, source: Path, plan: SplitPlan, output: OutputSpec
+) -> RenderedOutput:
+    document = roundtrip.load(source_text, source)
+    data, services = document.data, document.services
+    notes: list[str] = []
+    dropped = [name for name in services if _profiles_in(plan, output, name) is None]
+    kept = [name for name in services if name not in dropped]
+    for name in dropped:
+        _keep_anchors_resolvable(services[name])
+        roundtrip.remove_key(services, name)
+    for name in kept:
+        definition = services[name]
+        for ref in list(service_refs(definition)):
+            if ref.via == "depends_on" and ref.target in dropped:
+                _drop_dependency(definition, ref.target, name, output.file, source)
+                notes.append(
+                    f"{output.file}: dropped {name}'s optional dependency on {ref.target} "
+                    "(not in this file)"
+                )
+        set_profiles(definition, _profiles_in(plan, output, name) or ())
+    _prune_resources(data, [services[name] for name in kept])
+    body = document.dump()
+    try:
+        YAML(typ="safe").load(body)
+    except YAMLError as exc:  # a bug in the split, not in the user's files
+        raise UserError(
+            f"the split produced invalid YAML for {output.file} ({exc}); nothing was "
+            "written. Please report this with the monolith attached."
+        ) from None
+    return RenderedOutput(output.file, body, tuple(kept), tuple(notes))
+
+
+def _keep_anchors_resolvable(node: Any) -> None:
+    """An anchor defined in a part we drop may be used by a part we keep: make
+    ruamel write the anchor at the first place that still uses the node."""
+    for anchored in roundtrip.iter_anchored(node):
+        anchored.yaml_set_anchor(anchored.anchor.value, always_dump=True)
+
+
+def _drop_dependency(
+    definition: CommentedMap, target: str, name: str, file: str, source: Path
+) -> None:
+    depends_on = definition.get("depends_on")
+    if "depends_on" not in roundtrip.own_keys(definition) or not isinstance(
+        depends_on, CommentedMap
+    ):
+        raise UserError(
+            f"{source}:{_line_of(definition, 'depends_on')}: service {name!r} takes its "
+            f"depends_on from a `<<` merge or a list, so the split cannot drop its optional "
+            f"dependency on {target!r}, which {file} leaves out. Write depends_on in the "
+            "long form in the service itself."
+        )
+    _keep_anchors_resolvable(depends_on[target])
+    if len(roundtrip.own_keys(depends_on)) == 1:
+        roundtrip.remove_key(definition, "depends_on")
+    else:
+        roundtrip.remove_key(depends_on, target)
+
+
+def _prune_resources(data: CommentedMap, kept: list[CommentedMap]) -> None:
+    """Keep only the top-level volumes, networks, configs and secrets that the kept
+    services use; drop a section that ends up empty."""
+    used: dict[str, set[str]] = {section: set() for section in RESOURCE_SECTIONS}
+    for definition in kept:
+        for section, keys in used_resources(definition).items():
+            used[section] |= keys
+    for section in RESOURCE_SECTIONS:
+        entries = data.get(section)
+        if section not in roundtrip.own_keys(data) or not isinstance(entries, CommentedMap):
+            continue
+        unused = [key for key in roundtrip.own_keys(entries) if key not in used[section]]
+        if len(unused) == len(roundtrip.own_keys(entries)):
+            _keep_anchors_resolvable(entries)
+            roundtrip.remove_key(data, section)
+            continue
+        for key in unused:
+            _keep_anchors_resolvable(entries[key])
+            roundtrip.remove_key(entries, key)
