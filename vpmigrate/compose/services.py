@@ -1,0 +1,511 @@
+"""One merged, interpolated `services.<name>` mapping to a model `Service`."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from vpmigrate.compose.envfiles import read_env_file
+from vpmigrate.compose.model import (
+    Dependency,
+    DependencyCondition,
+    Healthcheck,
+    Location,
+    PortMapping,
+    Service,
+    ServiceNetwork,
+    VolumeMount,
+)
+from vpmigrate.compose.mounts import parse_ports, parse_volume
+from vpmigrate.compose.values import (
+    boolean,
+    check_keys,
+    duration,
+    integer,
+    keyed,
+    mapping,
+    names_or_mapping,
+    problem,
+    sequence,
+    text,
+    text_list,
+)
+from vpmigrate.compose.yamlsource import LocatedDict
+
+SERVICE_KEYS = frozenset(
+    {
+        "image",
+        "command",
+        "entrypoint",
+        "environment",
+        "env_file",
+        "ports",
+        "volumes",
+        "healthcheck",
+        "restart",
+        "depends_on",
+        "profiles",
+        "networks",
+        "network_mode",
+        "labels",
+        "container_name",
+        "working_dir",
+        "user",
+        "hostname",
+        "stop_signal",
+        "stop_grace_period",
+        "extra_hosts",
+        "tty",
+        "stdin_open",
+        "init",
+        "pull_policy",
+    }
+)
+_HEALTHCHECK_KEYS = {
+    "test",
+    "interval",
+    "timeout",
+    "retries",
+    "start_period",
+    "start_interval",
+    "disable",
+}
+_DEPENDENCY_KEYS = {"condition", "required", "restart"}
+_SERVICE_NETWORK_KEYS = {"aliases", "ipv4_address"}
+_ENV_FILE_KEYS = {"path", "required"}
+_CONDITIONS = ("service_started", "service_healthy", "service_completed_successfully")
+_RESTART = re.compile(r"no|always|unless-stopped|on-failure(:\d+)?")
+_PULL_POLICIES = {
+    "always": "always",
+    "never": "never",
+    "missing": "missing",
+    "if_not_present": "missing",
+    "build": "build",
+}
+_SERVICE_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
+_PROFILE_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
+# Fields that do not change the container: Compose leaves them out of its config hash too.
+_NOT_HASHED = {"location", "config", "depends_on", "profiles", "pull_policy"}
+
+
+@dataclass(frozen=True)
+class ServiceContext:
+    """What normalising one service needs from the rest of the project."""
+
+    project_directory: Path
+    environment: Mapping[str, str]
+    services: Collection[str]
+    volumes: Collection[str]
+    networks: Collection[str]
+
+
+def build_service(name: str, data: Any, location: Location, ctx: ServiceContext) -> Service:
+    where = f"service '{name}'"
+    if _SERVICE_NAME.fullmatch(name) is None:
+        raise problem(
+            location,
+            where,
+            "a service name may use only letters, digits, '.', "
+            "'_' and '-', and starts with a letter or digit.",
+        )
+    data = mapping(data, location, where)
+    if "build" in data:
+        raise problem(
+            data.loc("build"),
+            where,
+            "`build:` is not supported yet; build the image with `docker build -t NAME .` and "
+            "set `image: NAME` instead.",
+        )
+    check_keys(data, SERVICE_KEYS, where)
+    if data.get("image") in (None, ""):
+        raise problem(data.location, where, "`image:` is missing; every service needs one.")
+    reader = _ServiceReader(name, data, where, ctx)
+    service = Service(
+        name=name,
+        image=reader.text("image"),
+        location=location,
+        command=reader.command("command"),
+        entrypoint=reader.command("entrypoint"),
+        environment=MappingProxyType(reader.environment()),
+        ports=reader.ports(),
+        volumes=reader.volumes(),
+        healthcheck=reader.healthcheck(),
+        restart=reader.restart(),
+        depends_on=reader.depends_on(),
+        profiles=reader.profiles(),
+        networks=reader.networks(),
+        network_mode=reader.optional_text("network_mode"),
+        labels=MappingProxyType(reader.labels()),
+        container_name=reader.optional_text("container_name"),
+        working_dir=reader.optional_text("working_dir"),
+        user=reader.optional_text("user"),
+        hostname=reader.optional_text("hostname"),
+        stop_signal=reader.optional_text("stop_signal"),
+        stop_grace_period_s=reader.optional_duration("stop_grace_period"),
+        extra_hosts=reader.extra_hosts(),
+        tty=reader.flag("tty"),
+        stdin_open=reader.flag("stdin_open"),
+        init=boolean(data["init"], data.loc("init"), f"{where}.init")
+        if data.get("init") is not None
+        else None,
+        pull_policy=reader.pull_policy(),
+    )
+    return replace(service, config=service_config(service))
+
+
+def service_config(service: Service) -> dict[str, Any]:
+    """The service as JSON-able data with a stable key order: the config-hash input."""
+    return {
+        f.name: _jsonable(getattr(service, f.name))
+        for f in fields(service)
+        if f.name not in _NOT_HASHED
+    }
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in sorted(value.items())}
+    if isinstance(value, tuple | list):
+        return [_jsonable(v) for v in value]
+    if hasattr(value, "__dataclass_fields__"):
+        return {f.name: _jsonable(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+class _ServiceReader:
+    def __init__(self, name: str, data: LocatedDict, where: str, ctx: ServiceContext) -> None:
+        self.name = name
+        self.data = data
+        self.where = where
+        self.ctx = ctx
+
+    def at(self, key: str) -> str:
+        return f"{self.where}: {key}"
+
+    def text(self, key: str) -> str:
+        return text(self.data[key], self.data.loc(key), self.at(key))
+
+    def optional_text(self, key: str) -> str | None:
+        return None if self.data.get(key) is None else self.text(key)
+
+    def flag(self, key: str) -> bool:
+        value = self.data.get(key)
+        return False if value is None else boolean(value, self.data.loc(key), self.at(key))
+
+    def optional_duration(self, key: str) -> float | None:
+        value = self.data.get(key)
+        return None if value is None else duration(value, self.data.loc(key), self.at(key))
+
+    def command(self, key: str) -> tuple[str, ...] | None:
+        value = self.data.get(key)
+        if value is None:
+            return None
+        location = self.data.loc(key)
+        if isinstance(value, str):
+            try:
+                return tuple(shlex.split(value))
+            except ValueError as exc:
+                raise problem(location, self.at(key), f"cannot split {value!r}: {exc}.") from None
+        items = sequence(value, location, self.at(key))
+        return tuple(
+            text(item, items.loc(i), f"{self.at(key)}[{i}]") for i, item in enumerate(items)
+        )
+
+    def environment(self) -> dict[str, str]:
+        result: dict[str, str] = {}
+        for path, required, location in self.env_files():
+            if not path.is_file():
+                if required:
+                    raise problem(
+                        location,
+                        self.at("env_file"),
+                        f"env file {path} does not exist; create it, or use the long form "
+                        "with `required: false` to make it optional.",
+                    )
+                continue
+            result.update(read_env_file(path, self.ctx.environment))
+        environment = keyed(
+            self.data.get("environment"), self.data.loc("environment"), self.at("environment")
+        )
+        for key, value in environment.items():
+            location = environment.loc(key)
+            if value is None:
+                # A bare KEY passes the value through from the environment, if it has one.
+                if key in self.ctx.environment:
+                    result[key] = self.ctx.environment[key]
+                else:
+                    result.pop(key, None)
+                continue
+            result[key] = text(value, location, f"{self.at('environment')}.{key}")
+        return result
+
+    def env_files(self) -> list[tuple[Path, bool, Location]]:
+        value = self.data.get("env_file")
+        if value is None:
+            return []
+        items = text_list(value, self.data.loc("env_file"), self.at("env_file"))
+        found = []
+        for index, item in enumerate(items):
+            location = items.loc(index)
+            where = f"{self.at('env_file')}[{index}]"
+            required = True
+            if isinstance(item, LocatedDict):
+                check_keys(item, _ENV_FILE_KEYS, where)
+                if "path" not in item:
+                    raise problem(location, where, "the long form needs `path:`.")
+                if "required" in item:
+                    required = boolean(item["required"], item.loc("required"), where)
+                item = item["path"]
+            raw = text(item, location, where)
+            found.append((self.ctx.project_directory / raw, required, location))
+        return found
+
+    def ports(self) -> tuple[PortMapping, ...]:
+        value = self.data.get("ports")
+        if value is None:
+            return ()
+        items = sequence(value, self.data.loc("ports"), self.at("ports"))
+        result: list[PortMapping] = []
+        for index, item in enumerate(items):
+            for port in parse_ports(item, items.loc(index), f"{self.at('ports')}[{index}]"):
+                if port not in result:  # the same port from two files is one port
+                    result.append(port)
+        return tuple(result)
+
+    def volumes(self) -> tuple[VolumeMount, ...]:
+        value = self.data.get("volumes")
+        if value is None:
+            return ()
+        items = sequence(value, self.data.loc("volumes"), self.at("volumes"))
+        return tuple(
+            parse_volume(
+                item,
+                items.loc(index),
+                f"{self.at('volumes')}[{index}]",
+                project_directory=self.ctx.project_directory,
+                declared_volumes=self.ctx.volumes,
+            )
+            for index, item in enumerate(items)
+        )
+
+    def healthcheck(self) -> Healthcheck | None:
+        value = self.data.get("healthcheck")
+        if value is None:
+            return None
+        where = self.at("healthcheck")
+        data = mapping(value, self.data.loc("healthcheck"), where)
+        check_keys(data, _HEALTHCHECK_KEYS, where)
+        if data.get("disable") is not None and boolean(
+            data["disable"], data.loc("disable"), f"{where}.disable"
+        ):
+            return Healthcheck(test=("NONE",))
+        test: tuple[str, ...] = ()
+        raw_test = data.get("test")
+        if isinstance(raw_test, str):
+            test = ("CMD-SHELL", raw_test)
+        elif raw_test is not None:
+            items = sequence(raw_test, data.loc("test"), f"{where}.test")
+            test = tuple(text(v, items.loc(i), f"{where}.test") for i, v in enumerate(items))
+            if test and test[0] not in ("CMD", "CMD-SHELL", "NONE"):
+                raise problem(
+                    data.loc("test"),
+                    f"{where}.test",
+                    'a test list starts with "CMD", "CMD-SHELL" or "NONE".',
+                )
+
+        def seconds(key: str) -> float | None:
+            if data.get(key) is None:
+                return None
+            return duration(data[key], data.loc(key), f"{where}.{key}")
+
+        retries = data.get("retries")
+        return Healthcheck(
+            test=test,
+            interval_s=seconds("interval"),
+            timeout_s=seconds("timeout"),
+            retries=None if retries is None else integer(retries, data.loc("retries"), where),
+            start_period_s=seconds("start_period"),
+            start_interval_s=seconds("start_interval"),
+        )
+
+    def restart(self) -> str:
+        if self.data.get("restart") is None:
+            return "no"
+        policy = self.text("restart")
+        if _RESTART.fullmatch(policy) is None:
+            raise problem(
+                self.data.loc("restart"),
+                self.at("restart"),
+                f"unknown restart policy {policy!r}; use no, always, unless-stopped, "
+                "on-failure or on-failure:N.",
+            )
+        return policy
+
+    def depends_on(self) -> tuple[Dependency, ...]:
+        value = self.data.get("depends_on")
+        if value is None:
+            return ()
+        where = self.at("depends_on")
+        entries = names_or_mapping(value, self.data.loc("depends_on"), where)
+        result = []
+        for dependency, options in entries.items():
+            location = entries.loc(dependency)
+            if dependency not in self.ctx.services:
+                known = ", ".join(sorted(self.ctx.services))
+                raise problem(
+                    location,
+                    where,
+                    f"depends on undefined service '{dependency}'; known services: {known}.",
+                )
+            if dependency == self.name:
+                raise problem(location, where, "a service cannot depend on itself.")
+            condition: str = "service_started"
+            required, restart = True, False
+            if options is not None:
+                opts = mapping(options, location, f"{where}.{dependency}")
+                check_keys(opts, _DEPENDENCY_KEYS, f"{where}.{dependency}")
+                if opts.get("condition") is not None:
+                    condition = text(opts["condition"], opts.loc("condition"), where)
+                    if condition not in _CONDITIONS:
+                        raise problem(
+                            opts.loc("condition"),
+                            f"{where}.{dependency}",
+                            f"unknown condition {condition!r}; use {', '.join(_CONDITIONS)}.",
+                        )
+                if opts.get("required") is not None:
+                    required = boolean(opts["required"], opts.loc("required"), where)
+                if opts.get("restart") is not None:
+                    restart = boolean(opts["restart"], opts.loc("restart"), where)
+            result.append(Dependency(dependency, _as_condition(condition), required, restart))
+        return tuple(sorted(result, key=lambda d: d.service))
+
+    def profiles(self) -> tuple[str, ...]:
+        value = self.data.get("profiles")
+        if value is None:
+            return ()
+        items = sequence(value, self.data.loc("profiles"), self.at("profiles"))
+        names = []
+        for index, item in enumerate(items):
+            profile = text(item, items.loc(index), self.at("profiles"))
+            if _PROFILE_NAME.fullmatch(profile) is None:
+                raise problem(
+                    items.loc(index),
+                    self.at("profiles"),
+                    f"invalid profile name {profile!r}; use letters, digits, '.', '_' and '-'.",
+                )
+            if profile not in names:
+                names.append(profile)
+        return tuple(names)
+
+    def networks(self) -> tuple[ServiceNetwork, ...]:
+        value = self.data.get("networks")
+        if self.data.get("network_mode") is not None:
+            if value is not None:
+                raise problem(
+                    self.data.loc("networks"),
+                    self.where,
+                    "`networks:` and `network_mode:` cannot be used together; keep one.",
+                )
+            self.check_network_mode()
+            return ()
+        if value is None:
+            return (ServiceNetwork("default"),)
+        where = self.at("networks")
+        entries = names_or_mapping(value, self.data.loc("networks"), where)
+        result = []
+        for network, options in entries.items():
+            location = entries.loc(network)
+            if network != "default" and network not in self.ctx.networks:
+                raise problem(
+                    location,
+                    where,
+                    f"network '{network}' is not declared under the top-level "
+                    f"`networks:`; add `networks: {{{network}: {{}}}}`.",
+                )
+            aliases: tuple[str, ...] = ()
+            ipv4: str | None = None
+            if options is not None:
+                opts = mapping(options, location, f"{where}.{network}")
+                check_keys(opts, _SERVICE_NETWORK_KEYS, f"{where}.{network}")
+                if opts.get("aliases") is not None:
+                    alias_list = sequence(opts["aliases"], opts.loc("aliases"), where)
+                    aliases = tuple(
+                        text(a, alias_list.loc(i), where) for i, a in enumerate(alias_list)
+                    )
+                if opts.get("ipv4_address") is not None:
+                    ipv4 = text(opts["ipv4_address"], opts.loc("ipv4_address"), where)
+            result.append(ServiceNetwork(network, aliases, ipv4))
+        return tuple(sorted(result, key=lambda n: n.network))
+
+    def check_network_mode(self) -> None:
+        mode = self.text("network_mode")
+        kind, _, target = mode.partition(":")
+        if mode in ("host", "none", "bridge") or (kind == "container" and target):
+            return
+        if kind == "service" and target in self.ctx.services:
+            return
+        raise problem(
+            self.data.loc("network_mode"),
+            self.at("network_mode"),
+            f"unsupported network_mode {mode!r}; use host, none, bridge, "
+            "service:NAME (an existing service) or container:NAME.",
+        )
+
+    def labels(self) -> dict[str, str]:
+        labels = keyed(self.data.get("labels"), self.data.loc("labels"), self.at("labels"))
+        return {
+            key: "" if value is None else text(value, labels.loc(key), self.at("labels"))
+            for key, value in labels.items()
+        }
+
+    def extra_hosts(self) -> tuple[str, ...]:
+        value = self.data.get("extra_hosts")
+        if value is None:
+            return ()
+        where = self.at("extra_hosts")
+        result: list[str] = []
+        if isinstance(value, LocatedDict):
+            pairs = [(host, ip, value.loc(host)) for host, ip in value.items()]
+        else:
+            items = sequence(value, self.data.loc("extra_hosts"), where)
+            pairs = []
+            for index, item in enumerate(items):
+                entry = text(item, items.loc(index), where)
+                separator = "=" if "=" in entry else ":"
+                host, _, ip = entry.partition(separator)
+                pairs.append((host, ip, items.loc(index)))
+        for host, ip, location in pairs:
+            address = text(ip, location, where) if ip is not None else ""
+            if not host or not address:
+                raise problem(location, where, "write each entry as HOST:IP or HOST=IP.")
+            entry = f"{host}:{address}"
+            if entry not in result:
+                result.append(entry)
+        return tuple(result)
+
+    def pull_policy(self) -> str | None:
+        if self.data.get("pull_policy") is None:
+            return None
+        policy = self.text("pull_policy")
+        if policy not in _PULL_POLICIES:
+            raise problem(
+                self.data.loc("pull_policy"),
+                self.at("pull_policy"),
+                f"unsupported pull_policy {policy!r}; use always, never, missing or build.",
+            )
+        return _PULL_POLICIES[policy]
+
+
+def _as_condition(condition: str) -> DependencyCondition:
+    if condition == "service_healthy":
+        return "service_healthy"
+    if condition == "service_completed_successfully":
+        return "service_completed_successfully"
+    return "service_started"
