@@ -232,10 +232,22 @@ def remove_key(mapping: CommentedMap, key: Any) -> None:
     # entry. ruamel shares this token list with the parent mapping's record.
     holder = _leading_holder(mapping)
     if holder is not None:
-        column = holder[0].column
         holder.clear()
-        if following.strip():
-            holder.append(CommentToken(following, CommentMark(column), None))
+    # blank lines separated the entries; nothing separates a first entry from its key
+    lines = following.splitlines(keepends=True)
+    while lines and not lines[0].strip():
+        lines.pop(0)
+    if not lines:
+        return
+    # ruamel indents the first line of this token itself, by its column
+    first = lines[0].lstrip(" ")
+    token = CommentToken(first + "".join(lines[1:]), CommentMark(len(lines[0]) - len(first)))
+    if holder is not None:
+        holder.append(token)
+    elif mapping.ca.comment is None:
+        mapping.ca.comment = [None, [token]]
+    else:
+        mapping.ca.comment[1] = [token]
 
 
 def _take_after_scalar(mapping: CommentedMap, key: Any) -> str:
@@ -305,9 +317,8 @@ def iter_anchored(node: Any) -> Iterator[Any]:
         if isinstance(current, CommentedMap | CommentedSeq):
             if current.anchor.value is not None:
                 yield current
-            children = (
-                [v for _, v in current.non_merged_items()]
-                if isinstance(current, CommentedMap)
-                else list(current)
-            )
-            stack.extend(children)
+            if isinstance(current, CommentedMap):
+                stack.extend(value for _, value in current.non_merged_items())
+                stack.extend(getattr(current, merge_attrib, None) or [])  # `<<` sources
+            else:
+                stack.extend(current)

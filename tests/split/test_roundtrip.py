@@ -1,0 +1,162 @@
+"""Round-trip editing: what the split does not change is written back byte for byte."""
+
+from __future__ import annotations
+
+import difflib
+import re
+
+import pytest
+import yaml
+
+from tests.split.helpers import FIXTURES, MONOLITH
+from vpmigrate.errors import UserError
+from vpmigrate.split import roundtrip
+from vpmigrate.split.profiles import set_service_profiles
+
+TRICKY = FIXTURES / "tricky-compose.yml"
+
+
+def changed_lines(before: str, after: str) -> tuple[list[str], list[str]]:
+    removed, added = [], []
+    for line in difflib.ndiff(before.splitlines(), after.splitlines()):
+        if line.startswith("- "):
+            removed.append(line[2:])
+        elif line.startswith("+ "):
+            added.append(line[2:])
+    return removed, added
+
+
+@pytest.mark.parametrize("path", [MONOLITH, TRICKY], ids=["monolith", "tricky"])
+def test_unchanged_document_dumps_back_byte_for_byte(path):
+    text = path.read_text()
+    document = roundtrip.load(text, path)
+    assert document.exact
+    assert document.dump() == text
+
+
+def test_setting_profiles_changes_only_profile_lines():
+    text = MONOLITH.read_text()
+    result = set_service_profiles(
+        text,
+        {"postgres": [], "mailhog": ["future", "mail"], "pgadmin": ["tools"], "redis": ["cache"]},
+    )
+    removed, added = changed_lines(text, result)
+    assert removed == ["    profiles: [mvp]", "    profiles: [future]", "    profiles: [future]"]
+    assert added == ["    profiles: [cache]", "    profiles: [future, mail]"]
+    data = yaml.safe_load(result)["services"]
+    assert "profiles" not in data["postgres"]
+    assert data["mailhog"]["profiles"] == ["future", "mail"]
+    # everything the edit did not touch is identical, merges and all
+    before = yaml.safe_load(text)["services"]
+    for name in before:
+        before[name].pop("profiles", None)
+        data[name].pop("profiles", None)
+    assert data == before
+
+
+def test_comments_interpolation_and_escapes_survive_an_edit():
+    text = TRICKY.read_text()
+    result = set_service_profiles(text, {"web": ["mvp"], "db": [], "cache": ["later"]})
+    kept_tokens = [
+        "# ${NOT_INTERPOLATED} and $$ in comments stay as they are.",
+        'GREETING: "hello ${USER_NAME:-world}"',
+        'LITERAL: "$$HOME stays literal"',
+        "REQUIRED: ${TRICKY_SECRET:?set TRICKY_SECRET}",
+        "    max-size: \"10m\"   # quoted on purpose",
+        "x-owner: 'platform team'  # single quotes kept",
+        "    test: ['CMD', 'true']",
+        "      sh -c 'echo \"$${GREETING}\"\n      && sleep 1000'",
+        '      - "127.0.0.1:${WEB_PORT:-8080}:80"  # inline comment on a port',
+        "    <<: &worker-base\n",
+        "    <<: *worker-base\n",
+        "  # web leads: this comment belongs to web\n  web:\n",
+        "    # trailing comment inside db\n",
+    ]
+    for token in kept_tokens:
+        assert token in result, token
+    removed, added = changed_lines(text, result)
+    assert removed == ["    profiles: [future]", "    profiles: [mvp]"]
+    assert added == ["    profiles: [later]", "    profiles: [mvp]"]
+    assert result.index("profiles: [mvp]") > result.index("  web:\n")
+
+
+def test_new_profiles_key_goes_after_image_and_leading_comment_stays_with_next_service():
+    text = (
+        "services:\n"
+        "  a:\n"
+        "    command: run\n"
+        "    image: a  # the image\n"
+        "\n"
+        "  # leads b\n"
+        "  b:\n"
+        "    image: b\n"
+    )
+    result = set_service_profiles(text, {"a": ["future"], "b": ["tools"]})
+    assert result == (
+        "services:\n"
+        "  a:\n"
+        "    command: run\n"
+        "    image: a  # the image\n"
+        "    profiles: [future]\n"
+        "\n"
+        "  # leads b\n"
+        "  b:\n"
+        "    image: b\n"
+        "    profiles: [tools]\n"
+    )
+
+
+def test_removing_a_block_profiles_list_keeps_the_comment_of_the_next_service():
+    text = (
+        "services:\n"
+        "  a:\n"
+        "    image: a\n"
+        "    profiles:\n"
+        "      - one\n"
+        "      - two\n"
+        "\n"
+        "  # leads b\n"
+        "  b:\n"
+        "    image: b\n"
+    )
+    result = set_service_profiles(text, {"a": []})
+    assert result == "services:\n  a:\n    image: a\n\n  # leads b\n  b:\n    image: b\n"
+
+
+def test_a_dropped_first_entry_takes_its_comment_and_the_next_one_keeps_its_own():
+    text = (
+        "services:\n"
+        "  # leads a\n"
+        "  a:\n"
+        "    image: a\n"
+        "\n"
+        "  # leads b\n"
+        "  b:\n"
+        "    image: b\n"
+    )
+    document = roundtrip.load(text, "t.yml")
+    roundtrip.remove_key(document.services, "a")
+    assert document.dump() == "services:\n  # leads b\n  b:\n    image: b\n"
+
+
+def test_unchanged_profiles_leave_the_text_alone():
+    text = MONOLITH.read_text()
+    assert set_service_profiles(text, {"postgres": ["mvp"]}) is text
+
+
+def test_unknown_service_is_a_user_error():
+    with pytest.raises(UserError, match=r"no service named 'nginx'.*postgres"):
+        set_service_profiles(MONOLITH.read_text(), {"nginx": ["future"]}, source="x.yml")
+
+
+def test_invalid_yaml_names_file_and_line():
+    with pytest.raises(UserError, match=r"^bad\.yml:4: not valid YAML"):
+        roundtrip.load("services:\n  a:\n    image: a\n  - b\nother: 1\n", "bad.yml")
+
+
+def test_mixed_indentation_is_normalised_but_stays_equivalent():
+    text = "services:\n  a:\n      image: a\n      ports:\n      - 1:1\n  b:\n    image: b\n"
+    document = roundtrip.load(text, "m.yml")
+    assert not document.exact
+    assert yaml.safe_load(document.dump()) == yaml.safe_load(text)
+    assert re.search(r"^ {4}image: b$", document.dump(), re.MULTILINE)
