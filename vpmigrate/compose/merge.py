@@ -1,9 +1,9 @@
 """Merge several Compose files (`-f a -f b`) the way Compose does: later files override.
 
-Mappings merge recursively and other values are replaced (so `command`, `entrypoint`,
-`healthcheck.test` and `profiles` are replaced), except in services where:
-`environment`/`labels` merge by key, `depends_on`/`networks` by name, `volumes` by
-container path, and `ports`, `env_file` and `extra_hosts` add up.
+Mappings merge recursively and other values are replaced (so `command`, `entrypoint`
+and `healthcheck.test` are replaced), except in services where: `environment`/`labels`
+merge by key, `depends_on`/`networks` by name, `volumes` by container path, and
+`ports`, `env_file`, `extra_hosts` and `profiles` add up (Compose 2.27 unions profiles).
 """
 
 from __future__ import annotations
@@ -119,6 +119,7 @@ _SERVICE_MERGERS: dict[str, Callable[[Any, Any, Any, Any, str], Any]] = {
     "ports": _concatenated,
     "env_file": _concatenated,
     "extra_hosts": _concatenated,
+    "profiles": _concatenated,
 }
 
 

@@ -46,7 +46,9 @@ def parse_ports(value: Any, location: Location, where: str) -> list[PortMapping]
         if len(parts) == 3:
             host_ip = parts.pop(0)
     targets = _port_range(parts[-1], location, where, spec)
-    published = _port_range(parts[0], location, where, spec) if len(parts) == 2 else None
+    published = None
+    if len(parts) == 2 and parts[0] != "":  # "127.0.0.1::80": the engine picks the host port
+        published = _port_range(parts[0], location, where, spec)
     _check_protocol(protocol, location, where)
     if published is None:
         return [PortMapping(target=t, host_ip=host_ip, protocol=protocol) for t in targets]

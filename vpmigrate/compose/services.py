@@ -237,11 +237,10 @@ class _ServiceReader:
         for key, value in environment.items():
             location = environment.loc(key)
             if value is None:
-                # A bare KEY passes the value through from the environment, if it has one.
+                # A bare KEY passes the value through from the environment; when that has
+                # none, an env_file value stays and otherwise the key is left out (Compose).
                 if key in self.ctx.environment:
                     result[key] = self.ctx.environment[key]
-                else:
-                    result.pop(key, None)
                 continue
             result[key] = text(value, location, f"{self.at('environment')}.{key}")
         return result
