@@ -20,7 +20,16 @@ from vpmigrate.compose.merge import merge_files
 from vpmigrate.compose.model import NetworkDef, Project, Service, VolumeDef
 from vpmigrate.compose.naming import choose_project_name, resource_name
 from vpmigrate.compose.services import ServiceContext, build_service
-from vpmigrate.compose.values import boolean, check_keys, keyed, mapping, problem, text
+from vpmigrate.compose.values import (
+    boolean,
+    check_keys,
+    mapping,
+    optional_boolean,
+    optional_text,
+    problem,
+    text,
+    text_map,
+)
 from vpmigrate.compose.yamlsource import LocatedDict, load_yaml_file
 from vpmigrate.errors import UserError
 
@@ -188,9 +197,7 @@ def _definitions(merged: LocatedDict, section: str) -> list[tuple[str, LocatedDi
 def _common(data: LocatedDict, key: str, project: str, where: str) -> dict[str, Any]:
     """The fields networks and volumes share: engine name, external, driver, labels."""
     external = False
-    explicit_name = (
-        None if data.get("name") is None else text(data["name"], data.loc("name"), where)
-    )
+    explicit_name = optional_text(data, "name", where)
     raw_external = data.get("external")
     if isinstance(raw_external, LocatedDict):  # legacy `external: {name: x}`
         check_keys(raw_external, {"name"}, f"{where}.external")
@@ -207,20 +214,13 @@ def _common(data: LocatedDict, key: str, project: str, where: str) -> dict[str, 
                 where,
                 f"an external resource is created outside Compose; remove '{extra[0]}'.",
             )
-    labels = keyed(data.get("labels"), data.loc("labels"), f"{where}.labels")
+    labels = text_map(data.get("labels"), data.loc("labels"), f"{where}.labels")
     return {
         "key": key,
         "name": explicit_name or (key if external else resource_name(project, key)),
         "external": external,
-        "driver": None
-        if data.get("driver") is None
-        else text(data["driver"], data.loc("driver"), f"{where}.driver"),
-        "labels": MappingProxyType(
-            {
-                k: "" if v is None else text(v, labels.loc(k), f"{where}.labels")
-                for k, v in labels.items()
-            }
-        ),
+        "driver": optional_text(data, "driver", where),
+        "labels": MappingProxyType(labels),
     }
 
 
@@ -238,10 +238,9 @@ def _networks(merged: LocatedDict, project: str) -> dict[str, NetworkDef]:
     for key, data in _definitions(merged, "networks"):
         where = f"networks.{key}"
         check_keys(data, _NETWORK_KEYS, where)
-        internal = data.get("internal")
         result[key] = NetworkDef(
             **_common(data, key, project, where),
-            internal=False if internal is None else boolean(internal, data.loc("internal"), where),
+            internal=bool(optional_boolean(data, "internal", where)),
         )
     return result
 

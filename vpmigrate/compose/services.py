@@ -30,51 +30,27 @@ from vpmigrate.compose.values import (
     keyed,
     mapping,
     names_or_mapping,
+    optional_boolean,
+    optional_text,
     problem,
     sequence,
     text,
     text_list,
+    text_map,
 )
 from vpmigrate.compose.yamlsource import LocatedDict
 
-SERVICE_KEYS = frozenset(
-    {
-        "image",
-        "command",
-        "entrypoint",
-        "environment",
-        "env_file",
-        "ports",
-        "volumes",
-        "healthcheck",
-        "restart",
-        "depends_on",
-        "profiles",
-        "networks",
-        "network_mode",
-        "labels",
-        "container_name",
-        "working_dir",
-        "user",
-        "hostname",
-        "stop_signal",
-        "stop_grace_period",
-        "extra_hosts",
-        "tty",
-        "stdin_open",
-        "init",
-        "pull_policy",
-    }
-)
+# fmt: off
+SERVICE_KEYS = frozenset({
+    "image", "command", "entrypoint", "environment", "env_file", "ports", "volumes",
+    "healthcheck", "restart", "depends_on", "profiles", "networks", "network_mode", "labels",
+    "container_name", "working_dir", "user", "hostname", "stop_signal", "stop_grace_period",
+    "extra_hosts", "tty", "stdin_open", "init", "pull_policy",
+})
 _HEALTHCHECK_KEYS = {
-    "test",
-    "interval",
-    "timeout",
-    "retries",
-    "start_period",
-    "start_interval",
-    "disable",
+    "test", "interval", "timeout", "retries", "start_period", "start_interval", "disable",
 }
+# fmt: on
 _DEPENDENCY_KEYS = {"condition", "required", "restart"}
 _SERVICE_NETWORK_KEYS = {"aliases", "ipv4_address"}
 _ENV_FILE_KEYS = {"path", "required"}
@@ -150,9 +126,7 @@ def build_service(name: str, data: Any, location: Location, ctx: ServiceContext)
         extra_hosts=reader.extra_hosts(),
         tty=reader.flag("tty"),
         stdin_open=reader.flag("stdin_open"),
-        init=boolean(data["init"], data.loc("init"), f"{where}.init")
-        if data.get("init") is not None
-        else None,
+        init=optional_boolean(data, "init", where),
         pull_policy=reader.pull_policy(),
     )
     return replace(service, config=service_config(service))
@@ -193,7 +167,7 @@ class _ServiceReader:
         return text(self.data[key], self.data.loc(key), self.at(key))
 
     def optional_text(self, key: str) -> str | None:
-        return None if self.data.get(key) is None else self.text(key)
+        return optional_text(self.data, key, self.where)
 
     def flag(self, key: str) -> bool:
         value = self.data.get(key)
@@ -458,11 +432,7 @@ class _ServiceReader:
         )
 
     def labels(self) -> dict[str, str]:
-        labels = keyed(self.data.get("labels"), self.data.loc("labels"), self.at("labels"))
-        return {
-            key: "" if value is None else text(value, labels.loc(key), self.at("labels"))
-            for key, value in labels.items()
-        }
+        return text_map(self.data.get("labels"), self.data.loc("labels"), self.at("labels"))
 
     def extra_hosts(self) -> tuple[str, ...]:
         value = self.data.get("extra_hosts")

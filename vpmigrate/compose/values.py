@@ -119,6 +119,25 @@ def keyed(value: Any, location: Location, where: str, separator: str = "=") -> L
     return result
 
 
+def text_map(value: Any, location: Location, where: str) -> dict[str, str]:
+    """Labels as list or mapping to plain strings; a bare key has the value ""."""
+    entries = keyed(value, location, where)
+    return {
+        key: "" if item is None else text(item, entries.loc(key), f"{where}.{key}")
+        for key, item in entries.items()
+    }
+
+
+def optional_text(data: LocatedDict, key: str, where: str) -> str | None:
+    value = data.get(key)
+    return None if value is None else text(value, data.loc(key), f"{where}: {key}")
+
+
+def optional_boolean(data: LocatedDict, key: str, where: str) -> bool | None:
+    value = data.get(key)
+    return None if value is None else boolean(value, data.loc(key), f"{where}: {key}")
+
+
 def names_or_mapping(value: Any, location: Location, where: str) -> LocatedDict:
     """`depends_on` / `networks`: a list of names, or a mapping name -> options."""
     if isinstance(value, LocatedDict):
