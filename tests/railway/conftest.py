@@ -1,0 +1,121 @@
+"""Fixtures: a seeded Railway stand-in, and the real `inv` CLI run against it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.railway.standin import Project, RailwayStandIn, RailwayState
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ACCOUNT_TOKEN = "acct-token-7c1d9e"
+PROJECT_TOKEN = "proj-token-52b0aa"
+ACCESS_KEY = "AKIATESTKEY4417"
+SECRET_KEY = "s3-secret-value-9f8e7d6c"
+POSTGRES_URL = "postgresql://postgres:pg-password-x81@postgres.railway.internal:5432/railway"
+TRAINING = ("timm-service", "ultralytics-service", "huggingface-service", "backend")
+
+
+@dataclass
+class World:
+    """The stand-in and the seeded project it serves."""
+
+    api: RailwayStandIn
+    state: RailwayState
+    project: Project
+    dotenv: Path
+
+    def vars(self, service: str, env: str = "production") -> dict[str, str]:
+        return self.state.vars_of(self.project, env, service)
+
+    def redeploys(self, service: str, env: str = "production") -> int:
+        key = (self.state.env_id(self.project, env), self.state.service_id(self.project, service))
+        return self.state.redeploys[key]
+
+    def service_exists(self, name: str) -> bool:
+        return name in self.project.services.values()
+
+
+def seed(state: RailwayState, *, with_mlflow: bool = True) -> Project:
+    project = state.add_project("vision-platform", ["production", "staging"])
+    state.add_service(
+        project, "Postgres", {"DATABASE_URL": POSTGRES_URL, "PGPASSWORD": "pg-password-x81"}
+    )
+    state.add_service(project, "backend", {"LOG_LEVEL": "info", "JWT_SECRET": "jwt-secret-c0ffee"})
+    state.add_service(project, "frontend", {"NEXT_PUBLIC_API_URL": "https://api.example"})
+    for name in ("timm-service", "ultralytics-service", "huggingface-service"):
+        state.add_service(project, name)
+    if with_mlflow:
+        state.add_service(project, "mlflow-service")
+    state.account_tokens.add(ACCOUNT_TOKEN)
+    state.project_tokens[PROJECT_TOKEN] = (project.id, state.env_id(project, "production"))
+    return project
+
+
+def _world(tmp_path: Path, with_mlflow: bool) -> Iterator[World]:
+    state = RailwayState()
+    project = seed(state, with_mlflow=with_mlflow)
+    dotenv = tmp_path / ".env"
+    dotenv.write_text(
+        f"AWS_ACCESS_KEY_ID={ACCESS_KEY}\nAWS_SECRET_ACCESS_KEY={SECRET_KEY}\n"
+        "MLFLOW_SOURCE_REPO=vision-team/vision-platform\n"
+    )
+    with RailwayStandIn(state) as api:
+        yield World(api, state, project, dotenv)
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    """Railway as the audit found it, with mlflow-service already created."""
+    yield from _world(tmp_path, with_mlflow=True)
+
+
+@pytest.fixture
+def bare_world(tmp_path: Path) -> Iterator[World]:
+    """Railway as it is today: no mlflow-service yet."""
+    yield from _world(tmp_path, with_mlflow=False)
+
+
+def run_inv(
+    world: World,
+    *args: str,
+    token: str | None = ACCOUNT_TOKEN,
+    project_token: str | None = None,
+    project_id: bool = True,
+    extra_env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run the real `inv` CLI against the stand-in; secrets come from the test's .env."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("RAILWAY_", "AWS_", "R2_", "MINIO_", "MLFLOW_", "INVOKE_"))
+    }
+    env.update(
+        RAILWAY_API_URL=world.api.url,
+        INVOKE_RAILWAY_DOTENV=str(world.dotenv),
+        # Fast retries; Retry-After from the stand-in is still honoured.
+        INVOKE_RAILWAY_RETRY_BACKOFF="0.01",
+        INVOKE_RAILWAY_RETRY_MAX_BACKOFF="0.02",
+    )
+    if token:
+        env["RAILWAY_API_TOKEN"] = token
+    if project_token:
+        env["RAILWAY_TOKEN"] = project_token
+    if project_id:
+        env["RAILWAY_PROJECT_ID"] = world.project.id
+    env.update(extra_env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "invoke", *args],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=120,
+    )
