@@ -1,5 +1,117 @@
-"""Tasks of the `cleanup` namespace."""
+"""Tasks of the `cleanup` namespace: which compose services the code does not use."""
 
-from invoke import Collection
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from invoke import Collection, Context, task
+
+from tasks._cli import REPO_ROOT, info, out, render_table, repo_path, reporting
+
+DEFAULTS: dict[str, Any] = {
+    "paths": ["mvp"],  # the application code (brief: mvp/backend, mvp/frontend, mvp/training)
+    "backups": "backups",  # where --volumes writes its .tar.gz archives
+    "keep": {},  # service -> reason: never reported unused, never retired
+    "optional": {},  # service -> reason: used, but the application runs without it
+    "signatures": {},  # family or service -> extra signals (see docs/cleanup.md)
+    "exclude": [],  # extra gitignore-style patterns
+    "max_file_bytes": 1024 * 1024,
+}
+FORMATS = ("table", "json", "markdown")
+
+
+def _settings(c: Context) -> dict[str, Any]:
+    merged = dict(DEFAULTS)
+    merged.update({k: v for k, v in (c.config.get("cleanup") or {}).items() if v is not None})
+    return merged
+
+
+@task(
+    iterable=["path", "file"],
+    help={
+        "path": "Folder (or file) of application code to scan (repeatable). "
+        "Default: cleanup.paths config, `mvp`.",
+        "file": "Compose file (repeatable, as in local.up). Default: local.files config.",
+        "format": "table (default), json or markdown.",
+        "apply": "Retire the unused services: move them to `profiles: [future]` and remove "
+        "their containers (prints the plan and asks first).",
+        "volumes": "With --apply: also remove their named volumes, each after a .tar.gz backup.",
+        "yes": "With --apply: do not ask for confirmation.",
+        "project_name": "Compose project name (default as in local.up).",
+        "env_file": "Env file for interpolation (default: .env at the repo root).",
+    },
+)
+def unused(
+    c: Context,
+    path: list[str] | None = None,
+    file: list[str] | None = None,
+    format: str = "table",
+    apply: bool = False,
+    volumes: bool = False,
+    yes: bool = False,
+    project_name: str | None = None,
+    env_file: str | None = None,
+) -> None:
+    """Find the compose services the application code does not use, with evidence."""
+    with reporting():
+        from tasks.local import _load
+        from vpmigrate.errors import UserError
+        from vpmigrate.usage.audit import audit
+        from vpmigrate.usage.render import HEADERS, as_json, as_markdown, table_rows
+        from vpmigrate.usage.settings import parse_settings
+
+        if format not in FORMATS:
+            raise UserError(f"--format {format!r} is not known; use one of {', '.join(FORMATS)}.")
+        if volumes and not apply:
+            raise UserError("--volumes only makes sense with --apply; add --apply or drop it.")
+        settings = _settings(c)
+        usage_settings = parse_settings(settings)
+        roots = [repo_path(p) for p in (path or settings["paths"])]
+        project = _load(c, file or [], project_name, env_file)
+        base = _display_base(roots)
+        started = time.perf_counter()
+        result = audit(project, roots, usage_settings, display_base=base)
+        elapsed = time.perf_counter() - started
+        stats = result.stats
+        info(
+            f"scanned {stats.files} files ({stats.bytes_read / 1e6:.1f} MB) under "
+            f"{', '.join(_shown(r, base) for r in roots)}; parsed {stats.selected} that matched "
+            f"a signature literal; {elapsed:.2f} s"
+        )
+        if format == "json":
+            out(as_json(result))
+        elif format == "markdown":
+            out(as_markdown(result))
+        else:
+            out(render_table(HEADERS, table_rows(result)))
+        if apply:
+            _apply(c, result, settings, volumes=volumes, yes=yes)
+
+
+def _apply(c: Context, result: Any, settings: dict[str, Any], *, volumes: bool, yes: bool) -> None:
+    from vpmigrate.errors import UserError
+
+    raise UserError("--apply is not available yet; run the scan without it.")
+
+
+def _display_base(roots: list[Path]) -> Path:
+    """Evidence paths are shown relative to the current folder, else to the repository,
+    when the code is below it."""
+    for base in (Path.cwd().resolve(), REPO_ROOT):
+        if all(r == base or base in r.parents for r in roots):
+            return base
+    return Path("/")
+
+
+def _shown(path: Path, base: Path) -> str:
+    try:
+        return path.relative_to(base).as_posix() or "."
+    except ValueError:
+        return str(path)
+
 
 ns = Collection("cleanup")
+ns.add_task(unused)
+ns.configure({"cleanup": DEFAULTS})

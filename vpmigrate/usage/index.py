@@ -1,0 +1,305 @@
+"""Every signal of every compose service, in lookup tables, plus the text matchers.
+
+Built once per run from the compose project, the signature table and the user's
+overrides. Extractors ask it what a string literal, comment or config line points
+at; the prefilter asks it for literals that any matching file must contain.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from vpmigrate.compose.model import Project
+from vpmigrate.errors import UserError
+from vpmigrate.usage.settings import UsageSettings
+from vpmigrate.usage.signatures import FAMILIES, Role, Signature, family_for_image
+
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "0.0.0.0", "host.docker.internal", "[::1]"})
+# Frameworks expose env variables to browser code under a prefix.
+ENV_PREFIXES = ("NEXT_PUBLIC_", "VITE_", "REACT_APP_", "NUXT_PUBLIC_", "PUBLIC_")
+# Host names shorter than this are only looked for as `//db`, `@db` or `db:5432`.
+MIN_BARE_LITERAL = 5
+
+_URL = re.compile(
+    r"(?<![A-Za-z0-9+.-])([A-Za-z][A-Za-z0-9+.-]{1,30})://"
+    r"(?:[^\s/@'\"`<>]*@)?(\[[^\]\s]*\]|[A-Za-z0-9_.-]*)(?::(\d{1,5}))?"
+)
+_HOST_PORT = re.compile(r"(?<![\w.@/:-])([A-Za-z0-9][A-Za-z0-9_.-]*|\[::1\]):(\d{2,5})(?!\d)")
+_ENV_NAME = re.compile(r"(?<![\w])[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)+(?![\w])")
+
+
+@dataclass(frozen=True)
+class Match:
+    offset: int  # in the text handed to the matcher
+    signal: str
+    category: str
+    services: frozenset[str]
+
+
+@dataclass
+class ServiceSignals:
+    name: str
+    role: Role
+    family: str | None
+    signature: Signature
+    hosts: set[str] = field(default_factory=set)
+    ports: set[int] = field(default_factory=set)  # container and published ports
+    published: set[int] = field(default_factory=set)
+    env: set[str] = field(default_factory=set)
+
+
+class SignalIndex:
+    """Lookup tables from signal to the services it points at."""
+
+    def __init__(self, services: dict[str, ServiceSignals]) -> None:
+        self.services = services
+        self.modules: dict[str, set[str]] = defaultdict(set)
+        self.js_packages: dict[str, set[str]] = defaultdict(set)
+        self.js_scopes: dict[str, set[str]] = defaultdict(set)
+        self.packages: dict[str, set[str]] = defaultdict(set)
+        self.schemes: dict[str, set[str]] = defaultdict(set)
+        self.env: dict[str, set[str]] = defaultdict(set)
+        self.hosts: dict[str, set[str]] = defaultdict(set)
+        self.host_ports: dict[str, set[int]] = defaultdict(set)
+        self.local_ports: dict[int, set[str]] = defaultdict(set)
+        self.words: dict[str, set[str]] = defaultdict(set)
+        for name, s in services.items():
+            sig = s.signature
+            for module in sig.modules:
+                self.modules[module].add(name)
+            for package in sig.js_packages:
+                (self.js_scopes if package.endswith("/") else self.js_packages)[package].add(name)
+            for package in sig.packages:
+                self.packages[normalise_package(package)].add(name)
+            for scheme in sig.schemes:
+                self.schemes[scheme.lower()].add(name)
+            for env in s.env:
+                self.env[env].add(name)
+            for host in s.hosts:
+                self.hosts[host.lower()].add(name)
+                self.host_ports[host.lower()] |= s.ports
+            for port in s.published:
+                self.local_ports[port].add(name)
+            for word in sig.words:
+                self.words[word.lower()].add(name)
+        words = sorted(self.words, key=len, reverse=True)
+        self._word_re = (
+            re.compile(r"(?<![\w-])(" + "|".join(map(re.escape, words)) + r")(?!\w)", re.I)
+            if words
+            else None
+        )
+
+    # --- matching -----------------------------------------------------------------
+
+    def targets(self, text: str) -> list[Match]:
+        """URLs, host:port pairs and localhost ports in `text` that point at a service."""
+        found: list[Match] = []
+        for m in _URL.finditer(text):
+            scheme, host, port = m.group(1).lower(), m.group(2).lower(), m.group(3)
+            base_scheme = scheme.split("+", 1)[0]
+            for candidate in (scheme, base_scheme):
+                if candidate in self.schemes:
+                    found.append(
+                        Match(
+                            m.start(),
+                            f"{candidate}:// URL",
+                            "url",
+                            frozenset(self.schemes[candidate]),
+                        )
+                    )
+                    break
+            found.extend(self._host(m.start(2), host, port, in_url=True))
+        for m in _HOST_PORT.finditer(text):
+            found.extend(self._host(m.start(), m.group(1).lower(), m.group(2), in_url=False))
+        return found
+
+    def _host(self, offset: int, host: str, port: str | None, *, in_url: bool) -> list[Match]:
+        if host in LOCAL_HOSTS:
+            if port and int(port) in self.local_ports:
+                services = frozenset(self.local_ports[int(port)])
+                return [Match(offset, f"localhost:{port} (published port)", "port", services)]
+            return []
+        if host not in self.hosts:
+            return []
+        if not in_url and (not port or int(port) not in self.host_ports[host]):
+            return []  # `db:1234` outside a URL is too weak to mean the service
+        shown = f"{host}:{port}" if port else host
+        return [Match(offset, f"host {shown}", "host", frozenset(self.hosts[host]))]
+
+    def env_names(self, text: str) -> list[Match]:
+        """Environment variable names (upper case, with `_`) that belong to a service."""
+        found = []
+        for m in _ENV_NAME.finditer(text):
+            name = m.group(0)
+            if not name.isupper():
+                continue
+            key = self.env_key(name)
+            if key is not None:
+                found.append(Match(m.start(), f"env {name}", "env", frozenset(self.env[key])))
+        return found
+
+    def env_key(self, name: str) -> str | None:
+        if name in self.env:
+            return name
+        for prefix in ENV_PREFIXES:
+            if name.startswith(prefix) and name[len(prefix) :] in self.env:
+                return name[len(prefix) :]
+        return None
+
+    def word_matches(self, text: str) -> list[Match]:
+        """Product names as whole words: `temporal_smoothing` and `redistribute` are not."""
+        if self._word_re is None:
+            return []
+        return [
+            Match(
+                m.start(),
+                f'word "{m.group(1).lower()}"',
+                "word",
+                frozenset(self.words[m.group(1).lower()]),
+            )
+            for m in self._word_re.finditer(text)
+        ]
+
+    def signals(self, text: str) -> list[Match]:
+        """Everything but words: what a string literal or config value can use."""
+        return self.targets(text) + self.env_names(text)
+
+    def everything(self, text: str) -> list[Match]:
+        return self.signals(text) + self.word_matches(text)
+
+    def module(self, dotted: str) -> frozenset[str]:
+        return frozenset(self.modules.get(dotted.split(".", 1)[0], ()))
+
+    def js_package(self, spec: str) -> tuple[str, frozenset[str]] | None:
+        """The npm package of an import specifier and its services, if it has any."""
+        if spec.startswith((".", "/", "node:")) or not spec:
+            return None
+        parts = spec.split("/")
+        name = "/".join(parts[:2]) if spec.startswith("@") else parts[0]
+        services = set(self.js_packages.get(name, ()))
+        if spec.startswith("@"):
+            services |= self.js_scopes.get(parts[0] + "/", set())
+        return (name, frozenset(services)) if services else None
+
+    def package(self, name: str) -> frozenset[str]:
+        return frozenset(self.packages.get(normalise_package(name), ()))
+
+    # --- prefilter ----------------------------------------------------------------
+
+    def literals(self) -> list[bytes]:
+        """Byte strings one of which every file with a signal must contain."""
+        found: set[str] = set()
+        for word in self.words:
+            found.update(case_variants(word))
+        for module in self.modules:
+            found.update(_quoted_if_short(module) if len(module) < 4 else [module])
+        for package in (*self.js_packages, *self.js_scopes, *self.packages):
+            found.update(_quoted_if_short(package) if len(package) < 4 else case_variants(package))
+        for scheme in self.schemes:
+            found.update(f"{v}://" for v in case_variants(scheme))
+        found.update(self.env)
+        for host, ports in self.host_ports.items():
+            if len(host) >= MIN_BARE_LITERAL:
+                found.add(host)
+            else:
+                found.update({f"//{host}", f"@{host}"})
+                found.update(f"{host}:{port}" for port in ports)
+        for port in self.local_ports:
+            found.update(f"{host}:{port}" for host in LOCAL_HOSTS)
+        # a literal that contains another is redundant for an any-match prefilter
+        ordered = sorted(found, key=len)
+        kept: list[str] = []
+        for literal in ordered:
+            if not any(k in literal for k in kept):
+                kept.append(literal)
+        return [k.encode() for k in kept]
+
+
+def case_variants(word: str) -> set[str]:
+    return {word, word.lower(), word.upper(), word.capitalize()}
+
+
+def _quoted_if_short(name: str) -> list[str]:
+    return [f"{q}{name}{end}" for q in "'\"`" for end in (q, "/")]
+
+
+def normalise_package(name: str) -> str:
+    """PEP 503 normalisation (npm names are lower case already)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def build_index(project: Project, settings: UsageSettings) -> SignalIndex:
+    """Signals of every service: its family's, the user's, and what the compose file
+    says about it (host names, ports, env variables other services point at it with)."""
+    families = {f.name: f for f in FAMILIES}
+    service_extras: dict[str, list[tuple[Signature, bool]]] = defaultdict(list)
+    for override in settings.signatures:
+        if override.name in families:
+            families[override.name] = families[override.name].merged(
+                override.signature, replace_lists=override.replace
+            )
+        elif override.name in project.services:
+            service_extras[override.name].append((override.signature, override.replace))
+        elif override.signature.images:
+            families[override.name] = Signature(name=override.name).merged(override.signature)
+        else:
+            raise UserError(
+                f"cleanup.signatures.{override.name}: no built-in family and no compose service "
+                f"has that name; name a service ({', '.join(sorted(project.services))}), a "
+                f"family ({', '.join(sorted(families))}), or give `images` for a new family."
+            )
+    table = tuple(families.values())
+    services: dict[str, ServiceSignals] = {}
+    for name, service in project.services.items():
+        family = family_for_image(service.image, table) if service.image else None
+        signature = family or Signature(name=name)
+        for extra, replace_lists in service_extras.get(name, []):
+            signature = signature.merged(extra, replace_lists=replace_lists)
+        hosts = {name, *signature.hosts}
+        hosts.update(a for n in service.networks for a in n.aliases)
+        if service.container_name:
+            hosts.add(service.container_name)
+        if service.hostname:
+            hosts.add(service.hostname)
+        ports = {p.target for p in service.ports}
+        published = {p.published for p in service.ports if p.published is not None}
+        services[name] = ServiceSignals(
+            name=name,
+            role=signature.role,
+            family=family.name if family else None,
+            signature=signature,
+            hosts=hosts,
+            ports=ports | published,
+            published=published,
+            env=set(signature.env),
+        )
+    index = SignalIndex(services)
+    # Variables whose value points at a service (in .env, env files or other services'
+    # environment) become that service's signals: code reading them talks to it.
+    for key, value, owner in _environment_values(project):
+        for target in pointed_at(index, value):
+            if target != owner and key not in services[target].env:
+                services[target].env.add(key)
+    return SignalIndex(services)
+
+
+def _environment_values(project: Project) -> Iterable[tuple[str, str, str | None]]:
+    for key, value in project.environment.items():
+        yield key, value, None
+    for name, service in project.services.items():
+        for key, value in service.environment.items():
+            yield key, value, name
+
+
+def pointed_at(index: SignalIndex, value: str) -> set[str]:
+    """Services a configuration value names: a URL or host:port, or exactly a host name."""
+    targets = {
+        s for m in index.targets(value) if m.category in ("host", "port") for s in m.services
+    }
+    stripped = value.strip().lower()
+    if stripped in index.hosts:
+        targets |= index.hosts[stripped]
+    return targets

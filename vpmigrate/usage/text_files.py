@@ -1,0 +1,146 @@
+"""Files that are not code: documents (mentions only), dependency manifests
+(declared), env files and other configuration (declared), plus the helpers that
+turn matches in a piece of text into line-numbered findings."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from vpmigrate.usage.evidence import Found, Kind
+from vpmigrate.usage.index import Match, SignalIndex
+
+_REQUIREMENT = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
+_QUOTED_REQUIREMENT = re.compile(
+    r"""["']([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?\s*(?=[<>=!~;@ "'])"""
+)
+_TOML_KEY = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*=")
+_TOML_TABLE = re.compile(r"^\s*\[+([^\]]+)\]+")
+_ENV_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.]*)\s*=(.*)$")
+
+
+def matches_found(matches: list[Match], text: str, first_line: int, kind: Kind) -> list[Found]:
+    """Findings for matches in `text`, which starts at line `first_line` of its file."""
+    found = []
+    for match in matches:
+        line = first_line + text.count("\n", 0, match.offset)
+        found.append(Found(line, match.signal, match.category, kind, match.services))
+    return found
+
+
+def lines_found(text: str, index: SignalIndex, *, kind: Kind) -> list[Found]:
+    """Every signal and product name on every line, all of one kind."""
+    found: list[Found] = []
+    for number, line in enumerate(text.splitlines(), 1):
+        found += matches_found(index.everything(line), line, number, kind)
+    return found
+
+
+def document_evidence(text: str, index: SignalIndex) -> list[Found]:
+    """Markdown, reStructuredText, plans (CLAUDE.md, TODO.txt): talk, not use."""
+    return lines_found(text, index, kind="mentioned")
+
+
+def config_evidence(text: str, index: SignalIndex) -> list[Found]:
+    """YAML, TOML, INI, shell, Dockerfiles...: a URL, host or env name of a service
+    configures it ("declared"); comments and product names are mentions."""
+    found: list[Found] = []
+    for number, line in enumerate(text.splitlines(), 1):
+        stripped = line.lstrip()
+        if stripped.startswith(("#", "//", ";", "<!--")):
+            found += matches_found(index.everything(line), line, number, "mentioned")
+            continue
+        signals = index.signals(line)
+        found += matches_found(signals, line, number, "declared")
+        found += matches_found(index.word_matches(line), line, number, "mentioned")
+    return found
+
+
+def env_file_evidence(text: str, index: SignalIndex) -> list[Found]:
+    """`KEY=value` files: a key of a service, or a value pointing at one, configures it."""
+    found: list[Found] = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.lstrip().startswith("#"):
+            found += matches_found(index.everything(line), line, number, "mentioned")
+            continue
+        m = _ENV_LINE.match(line)
+        if not m:
+            continue
+        key, value = m.group(1), m.group(2)
+        env_key = index.env_key(key)
+        if env_key is not None:
+            found.append(
+                Found(number, f"env {key}", "env", "declared", frozenset(index.env[env_key]))
+            )
+        found += matches_found(index.targets(value), value, number, "declared")
+    return found
+
+
+def requirements_evidence(text: str, index: SignalIndex) -> list[Found]:
+    found: list[Found] = []
+    for number, line in enumerate(text.splitlines(), 1):
+        code, _, comment = line.partition("#")
+        if comment:
+            found += matches_found(index.word_matches(comment), comment, number, "mentioned")
+        if code.lstrip().startswith("-"):
+            continue
+        m = _REQUIREMENT.match(code)
+        if m:
+            found += _package_found(m.group(1), number, index)
+    return found
+
+
+def pyproject_evidence(text: str, index: SignalIndex) -> list[Found]:
+    """pyproject.toml / Pipfile: requirement strings anywhere, and the keys of
+    dependency tables (Poetry, Pipfile)."""
+    found: list[Found] = []
+    table = ""
+    for number, line in enumerate(text.splitlines(), 1):
+        code, _, comment = line.partition("#")
+        if comment:
+            found += matches_found(index.word_matches(comment), comment, number, "mentioned")
+        header = _TOML_TABLE.match(code)
+        if header:
+            table = header.group(1).strip().lower()
+            continue
+        names = [m.group(1) for m in _QUOTED_REQUIREMENT.finditer(code)]
+        key = _TOML_KEY.match(code)
+        if key and ("dependencies" in table or table in ("packages", "dev-packages")):
+            names.append(key.group(1))
+        for name in names:
+            found += _package_found(name, number, index)
+    return found
+
+
+def package_json_evidence(text: str, index: SignalIndex) -> list[Found]:
+    try:
+        document = json.loads(text)
+    except ValueError:
+        return config_evidence(text, index)
+    if not isinstance(document, dict):
+        return []
+    names: list[str] = []
+    for section in ("dependencies", "devDependencies", "peerDependencies", "optionalDependencies"):
+        block = document.get(section)
+        if isinstance(block, dict):
+            names += [str(k) for k in block]
+    lines = text.splitlines()
+    found: list[Found] = []
+    for name in names:
+        services = set(index.package(name))
+        js = index.js_package(name)
+        if js:
+            services |= js[1]
+        if not services:
+            continue
+        needle = f'"{name}"'
+        number = next((n for n, line in enumerate(lines, 1) if needle in line), 1)
+        found.append(Found(number, f"package {name}", "package", "declared", frozenset(services)))
+    return found
+
+
+def _package_found(name: str, line: int, index: SignalIndex) -> list[Found]:
+    services = index.package(name)
+    if not services:
+        return []
+    return [Found(line, f"package {name}", "package", "declared", services)]
