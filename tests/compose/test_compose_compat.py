@@ -177,9 +177,12 @@ def test_fixture_matches_docker_compose_config(case: str) -> None:
     assert_same_project(ours, reference)
 
 
-def test_shipped_compose_file_matches_docker_compose_config() -> None:
-    reference = reference_config([SHIPPED], env_file=SHIPPED_ENV)
-    ours = load_project([SHIPPED], env_files=[SHIPPED_ENV], environ={})
+@pytest.mark.parametrize(
+    "shipped", sorted(SHIPPED.parent.glob("docker-compose*.yml")), ids=lambda path: path.name
+)
+def test_shipped_compose_files_match_docker_compose_config(shipped: Path) -> None:
+    reference = reference_config([shipped], env_file=SHIPPED_ENV)
+    ours = load_project([shipped], env_files=[SHIPPED_ENV], environ={})
     assert_same_project(ours, reference)
 
 

@@ -45,10 +45,14 @@ def interpolate(
     try:
         return _Expander(lookup, unset).expand(text)
     except _Missing as exc:
-        detail = f": {exc.message}" if exc.message else ""
+        # The file's own message says what to do; without one, say where variables come from.
+        advice = (
+            f": {exc.message.rstrip('.')}."
+            if exc.message
+            else f"; set {exc.name} in the shell environment or in the .env file."
+        )
         raise UserError(
-            f"{where}: required variable {exc.name} is missing a value{detail}. "
-            f"Set {exc.name} in the shell environment or in the .env file."
+            f"{where}: required variable {exc.name} is missing a value{advice}"
         ) from None
     except _Invalid as exc:
         raise UserError(
