@@ -87,13 +87,56 @@ def unused(
         else:
             out(render_table(HEADERS, table_rows(result)))
         if apply:
-            _apply(c, result, settings, volumes=volumes, yes=yes)
+            _apply(result, settings, volumes=volumes, yes=yes)
 
 
-def _apply(c: Context, result: Any, settings: dict[str, Any], *, volumes: bool, yes: bool) -> None:
+def _apply(result: Any, settings: dict[str, Any], *, volumes: bool, yes: bool) -> None:
+    import sys
+
+    from vpmigrate.engine.client import connect
     from vpmigrate.errors import UserError
+    from vpmigrate.usage.retire import RETIRED_PROFILE, apply_retirement, plan_retirement
 
-    raise UserError("--apply is not available yet; run the scan without it.")
+    client = connect()
+    plan = plan_retirement(client, result, volumes=volumes)
+    if not plan.services:
+        out("nothing to retire: no service is unused.")
+        return
+    names = ", ".join(plan.services)
+    if plan.empty:
+        kept = (
+            f"; their volumes {', '.join(plan.kept_volumes)} stay (add --volumes to back up "
+            "and remove them)"
+            if plan.kept_volumes
+            else " or volumes"
+        )
+        out(
+            f"nothing left to do: {names} are already in profiles: [{RETIRED_PROFILE}] "
+            f"and have no containers{kept}."
+        )
+        return
+    backups = repo_path(settings["backups"])
+    out(f"plan: retire {names}")
+    for edit in plan.edits:
+        before = ", ".join(edit.before) or "none (always on)"
+        out(f"  {edit.file}: {edit.service} profiles [{before}] -> [{RETIRED_PROFILE}]")
+    for container in plan.containers:
+        out(f"  container {container.name} ({container.description}): stop and remove")
+    for volume in plan.volumes:
+        out(f"  volume {volume}: back up to {backups}/{volume}-<UTC time>.tar.gz, then remove")
+    if plan.kept_volumes:
+        out(f"  volumes kept (add --volumes to remove): {', '.join(plan.kept_volumes)}")
+    if not yes:
+        if not sys.stdin.isatty():
+            raise UserError("--apply asks for confirmation; re-run with --yes to apply the plan.")
+        answer = input("apply this plan? [y/N] ").strip().lower()
+        if answer not in ("y", "yes"):
+            info("nothing changed.")
+            return
+    written = apply_retirement(client, result, plan, backups=backups, report=info)
+    for archive in written:
+        out(f"backup: {archive}")
+    out(f"retired {names}.")
 
 
 def _display_base(roots: list[Path]) -> Path:

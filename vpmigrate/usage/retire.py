@@ -1,0 +1,146 @@
+"""`--apply`: retire the unused services. Plan first (pure), then carry it out:
+move them to `profiles: [future]` (round-trip edit that keeps comments), remove their
+containers, and with `--volumes` remove their named volumes after a verified backup."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from vpmigrate.compose.model import Project
+from vpmigrate.usage.audit import Audit
+
+if TYPE_CHECKING:
+    import docker
+
+    from vpmigrate.engine.state import ContainerState
+
+RETIRED_PROFILE = "future"
+
+
+@dataclass(frozen=True)
+class ProfileEdit:
+    file: Path
+    service: str
+    before: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RetirePlan:
+    services: tuple[str, ...]  # the unused services
+    edits: tuple[ProfileEdit, ...]
+    containers: tuple[ContainerState, ...]
+    volumes: tuple[str, ...]  # engine names, to back up and remove (only with --volumes)
+    kept_volumes: tuple[str, ...]  # engine names that stay (without --volumes)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.edits or self.containers or self.volumes)
+
+
+def plan_retirement(
+    client: docker.DockerClient | None, audit: Audit, *, volumes: bool
+) -> RetirePlan:
+    """What --apply would change. `client=None`: compose edits only (no engine)."""
+    project = audit.project
+    unused = tuple(r.service for r in audit.services if r.verdict == "unused")
+    edits = tuple(
+        ProfileEdit(project.services[name].location.file, name, project.services[name].profiles)
+        for name in unused
+        if tuple(project.services[name].profiles) != (RETIRED_PROFILE,)
+    )
+    containers: tuple[ContainerState, ...] = ()
+    existing: list[str] = []
+    if client is not None and unused:
+        from vpmigrate.engine.state import project_containers
+
+        containers = tuple(
+            c for c in project_containers(client, project.name) if c.service in unused
+        )
+        existing = [v for v in retired_volumes(project, unused) if _volume_exists(client, v)]
+    return RetirePlan(
+        services=unused,
+        edits=edits,
+        containers=containers,
+        volumes=tuple(existing) if volumes else (),
+        kept_volumes=() if volumes else tuple(existing),
+    )
+
+
+def retired_volumes(project: Project, services: tuple[str, ...]) -> list[str]:
+    """Engine names of the named volumes only these services mount (never external)."""
+
+    def keys(names: Iterable[str]) -> set[str]:
+        return {
+            m.source
+            for n in names
+            for m in project.services[n].volumes
+            if m.type == "volume" and m.source
+        }
+
+    staying = [n for n in project.services if n not in services]
+    candidates = keys(services) - keys(staying)
+    return sorted(
+        project.volumes[k].name
+        for k in candidates
+        if k in project.volumes and not project.volumes[k].external
+    )
+
+
+def apply_retirement(
+    client: docker.DockerClient | None,
+    audit: Audit,
+    plan: RetirePlan,
+    *,
+    backups: Path,
+    report: Callable[[str], None],
+) -> list[Path]:
+    """Carry out the plan in the order that loses nothing: compose files, containers,
+    then each volume only once its backup is written and read back. Returns the backups."""
+    from vpmigrate.split.files import atomic_write
+    from vpmigrate.split.profiles import set_service_profiles
+
+    by_file: dict[Path, list[str]] = {}
+    for edit in plan.edits:
+        by_file.setdefault(edit.file, []).append(edit.service)
+    for file, services in by_file.items():
+        text = file.read_text(encoding="utf-8")
+        changed = set_service_profiles(text, {s: [RETIRED_PROFILE] for s in services}, source=file)
+        if changed != text:
+            atomic_write(file, changed)
+        report(f"{file}: moved {', '.join(services)} to profiles: [{RETIRED_PROFILE}]")
+    written: list[Path] = []
+    if client is None:
+        return written
+    if plan.containers:
+        from vpmigrate.engine.down import DownPlan, down
+
+        down(
+            client,
+            audit.project,
+            DownPlan(plan.containers, (), ()),
+            report=lambda e: report(f"{e.subject}: {e.action} {e.detail}".rstrip()),
+        )
+    if plan.volumes:
+        from vpmigrate.usage.backup import backup_volume, helper_image
+
+        with helper_image(client) as image:
+            for volume in plan.volumes:
+                archive = backup_volume(client, image, volume, backups)
+                written.append(archive)
+                report(f"volume {volume}: backed up to {archive}")
+                client.api.remove_volume(volume)
+                report(f"volume {volume}: removed")
+    return written
+
+
+def _volume_exists(client: docker.DockerClient, name: str) -> bool:
+    from docker.errors import NotFound
+
+    try:
+        client.api.inspect_volume(name)
+    except NotFound:
+        return False
+    return True
