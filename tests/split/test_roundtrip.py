@@ -160,3 +160,49 @@ def test_mixed_indentation_is_normalised_but_stays_equivalent():
     assert not document.exact
     assert yaml.safe_load(document.dump()) == yaml.safe_load(text)
     assert re.search(r"^ {4}image: b$", document.dump(), re.MULTILINE)
+
+
+BLOCKS = """\
+services:
+  a:
+    image: a
+    command: |
+      echo hi
+
+  # leads b
+  b:
+    image: &img b
+    command: >-
+      folded
+      text
+  # leads c
+  c:
+    <<: &base
+      restart: always
+    image: c
+  d:
+    <<: *base
+    image: *img
+# end of file
+"""
+
+
+def test_comments_after_block_scalars_follow_their_entry():
+    document = roundtrip.load(BLOCKS, "b.yml")
+    assert document.exact
+    roundtrip.remove_key(document.services, "b")
+    start, end = BLOCKS.index("\n  # leads b"), BLOCKS.index("  # leads c")
+    expected = BLOCKS[:start] + BLOCKS[end:]
+    # b defined the anchor d uses: d now carries it
+    assert document.dump() == expected.replace("image: *img", "image: &img b")
+
+
+def test_anchors_defined_in_removed_entries_move_to_their_first_remaining_use():
+    document = roundtrip.load(BLOCKS, "b.yml")
+    roundtrip.remove_key(document.services, "b")
+    roundtrip.remove_key(document.services, "c")
+    result = document.dump()
+    assert result.endswith(
+        "  d:\n    <<: &base\n      restart: always\n    image: &img b\n# end of file\n"
+    )
+    assert yaml.safe_load(result)["services"]["d"] == {"restart": "always", "image": "b"}

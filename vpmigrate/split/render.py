@@ -134,7 +134,6 @@ def _render_one(
     dropped = [name for name in services if _profiles_in(plan, output, name) is None]
     kept = [name for name in services if name not in dropped]
     for name in dropped:
-        _keep_anchors_resolvable(services[name])
         roundtrip.remove_key(services, name)
     for name in kept:
         definition = services[name]
@@ -158,13 +157,6 @@ def _render_one(
     return RenderedOutput(output.file, body, tuple(kept), tuple(notes))
 
 
-def _keep_anchors_resolvable(node: Any) -> None:
-    """An anchor defined in a part we drop may be used by a part we keep: make
-    ruamel write the anchor at the first place that still uses the node."""
-    for anchored in roundtrip.iter_anchored(node):
-        anchored.yaml_set_anchor(anchored.anchor.value, always_dump=True)
-
-
 def _drop_dependency(
     definition: CommentedMap, target: str, name: str, file: str, source: Path
 ) -> None:
@@ -178,7 +170,6 @@ def _drop_dependency(
             f"dependency on {target!r}, which {file} leaves out. Write depends_on in the "
             "long form in the service itself."
         )
-    _keep_anchors_resolvable(depends_on[target])
     if len(roundtrip.own_keys(depends_on)) == 1:
         roundtrip.remove_key(definition, "depends_on")
     else:
@@ -198,9 +189,7 @@ def _prune_resources(data: CommentedMap, kept: list[CommentedMap]) -> None:
             continue
         unused = [key for key in roundtrip.own_keys(entries) if key not in used[section]]
         if len(unused) == len(roundtrip.own_keys(entries)):
-            _keep_anchors_resolvable(entries)
             roundtrip.remove_key(data, section)
             continue
         for key in unused:
-            _keep_anchors_resolvable(entries[key])
             roundtrip.remove_key(entries, key)

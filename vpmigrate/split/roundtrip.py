@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq, merge_attrib
 from ruamel.yaml.error import CommentMark, MarkedYAMLError, YAMLError
+from ruamel.yaml.scalarstring import FoldedScalarString, LiteralScalarString
 from ruamel.yaml.tokens import CommentToken
 
 from vpmigrate.errors import UserError
@@ -39,6 +40,7 @@ _LAYOUTS: tuple[tuple[int, int, int], ...] = (
     (3, 3, 0),
     (3, 5, 2),
 )
+_BLOCK_SCALARS = (LiteralScalarString, FoldedScalarString)
 _EXPLICIT_START = re.compile(r"\A(?:[ \t]*(?:#[^\n]*)?\n)*---[ \t]*(?:#[^\n]*)?$", re.MULTILINE)
 
 
@@ -113,13 +115,6 @@ def load(text: str, source: Path | str) -> Document:
     return first  # no layout reproduces the text (mixed indentation): normalised output
 
 
-def dumps_like(doc: Document, data: CommentedMap) -> str:
-    """Dump another mapping with the layout of `doc` (used for new fragments)."""
-    buffer = io.StringIO()
-    doc.yaml.dump(data, buffer)
-    return buffer.getvalue()
-
-
 # --- comment plumbing ----------------------------------------------------------------
 
 
@@ -136,46 +131,45 @@ def _is_block_collection(value: Any) -> bool:
     return False
 
 
-def _trailing_slot(node: Any) -> tuple[Any, Any, int] | None:
-    """Where ruamel keeps the comment that follows `node`: (container, key, position)
-    in `container.ca.items`; None when `node` is not a block collection."""
-    if not _is_block_collection(node):
-        return None
+Slot = tuple[Any, Any, int]  # (container, key or index, position in container.ca.items)
+
+
+def _last_slot(node: Any) -> Slot:
+    """Where ruamel keeps the lines after a block collection: in its deepest last entry."""
     while True:
         if isinstance(node, CommentedMap):
             key: Any = own_keys(node)[-1]
-            position = 2
         else:
             key = len(node) - 1
-            position = 0
-        value = node[key]
-        if _is_block_collection(value):
-            node = value
-            continue
-        return node, key, position
+        if not _is_block_collection(node[key]):
+            return _entry_slot(node, key)
+        node = node[key]
 
 
-def _split_token(value: str) -> tuple[str, str]:
-    """Split a trailing comment into its end-of-line part and the lines after it."""
-    if value.startswith("\n"):
-        return "\n", value[1:]
-    head, newline, rest = value.partition("\n")
-    return head + newline, rest
+def _entry_slot(container: Any, key: Any) -> Slot:
+    """Where ruamel keeps the lines after the entry `key` of `container`."""
+    if _is_block_collection(container[key]):
+        return _last_slot(container[key])
+    return container, key, 2 if isinstance(container, CommentedMap) else 0
 
 
-def take_following_lines(node: Any) -> str:
-    """Remove and return the blank and comment lines written after `node` (a block
-    collection), keeping any end-of-line comment of its last line in place."""
-    slot = _trailing_slot(node)
-    if slot is None:
-        return ""
+def _take_lines(slot: Slot) -> str:
+    """Remove and return the blank and comment lines kept in `slot`, leaving the
+    end-of-line comment of the entry itself in place."""
     container, key, position = slot
     entry = container.ca.items.get(key)
-    token = entry[position] if entry else None
+    token = entry[position] if entry and len(entry) > position else None
     if not isinstance(token, CommentToken):
         return ""
-    eol, rest = _split_token(token.value)
-    if eol == "\n":
+    if isinstance(container[key], _BLOCK_SCALARS):
+        # a block scalar ends its own line; ruamel indents a leading comment by its column
+        eol, rest = "", " " * (token.column or 0) * token.value.startswith("#") + token.value
+    elif token.value.startswith("\n"):
+        eol, rest = "\n", token.value[1:]
+    else:
+        head, newline, rest = token.value.partition("\n")
+        eol = head + newline
+    if eol in ("", "\n"):
         entry[position] = None
         if not any(entry):
             del container.ca.items[key]
@@ -184,12 +178,8 @@ def take_following_lines(node: Any) -> str:
     return rest
 
 
-def append_following_lines(node: Any, lines: str) -> None:
-    """Write blank and comment lines after `node` (a block collection)."""
+def _append_lines(slot: Slot, lines: str) -> None:
     if not lines:
-        return
-    slot = _trailing_slot(node)
-    if slot is None:
         return
     container, key, position = slot
     entry = container.ca.items.setdefault(key, [None, None, None, None])
@@ -197,7 +187,20 @@ def append_following_lines(node: Any, lines: str) -> None:
     if isinstance(token, CommentToken):
         token.value += lines
     else:
-        entry[position] = CommentToken("\n" + lines, CommentMark(0), None)
+        eol = "" if isinstance(container[key], _BLOCK_SCALARS) else "\n"
+        entry[position] = CommentToken(eol + lines, CommentMark(0), None)
+
+
+def take_following_lines(node: Any) -> str:
+    """Remove and return the blank and comment lines written after `node` (a block
+    collection), keeping any end-of-line comment of its last line in place."""
+    return _take_lines(_last_slot(node)) if _is_block_collection(node) else ""
+
+
+def append_following_lines(node: Any, lines: str) -> None:
+    """Write blank and comment lines after `node` (a block collection)."""
+    if _is_block_collection(node):
+        _append_lines(_last_slot(node), lines)
 
 
 def _leading_holder(mapping: CommentedMap) -> list[Any] | None:
@@ -209,24 +212,19 @@ def _leading_holder(mapping: CommentedMap) -> list[Any] | None:
 
 
 def remove_key(mapping: CommentedMap, key: Any) -> None:
-    """Delete `key` from a block mapping; comment lines that led the entry go with it,
-    the lines that lead the next entry (or close the mapping) stay."""
+    """Delete `key` from a block mapping. The comment lines that led the entry go
+    with it; the lines that lead the next entry (or close the mapping) stay; an
+    anchor defined inside it stays usable by what remains."""
     keys = own_keys(mapping)
     index = keys.index(key)
-    if _is_block_collection(mapping[key]):
-        following = take_following_lines(mapping[key])
-    else:
-        following = _take_after_scalar(mapping, key)
+    following = _take_lines(_entry_slot(mapping, key))
+    keep_anchors_resolvable(mapping[key])
     mapping.ca.items.pop(key, None)
     del mapping[key]
     if index > 0:
-        previous = keys[index - 1]
-        if _is_block_collection(mapping[previous]):
-            take_following_lines(mapping[previous])  # the lines that led the removed entry
-            append_following_lines(mapping[previous], following)
-        else:
-            _take_after_scalar(mapping, previous)
-            _append_after_scalar(mapping, previous, following)
+        slot = _entry_slot(mapping, keys[index - 1])
+        _take_lines(slot)  # the lines that led the removed entry
+        _append_lines(slot, following)
         return
     # The first entry: the lines before it are replaced by those that led the next
     # entry. ruamel shares this token list with the parent mapping's record.
@@ -250,32 +248,6 @@ def remove_key(mapping: CommentedMap, key: Any) -> None:
         mapping.ca.comment[1] = [token]
 
 
-def _take_after_scalar(mapping: CommentedMap, key: Any) -> str:
-    """Remove and return the lines after a scalar or flow entry, keeping its
-    end-of-line comment."""
-    entry = mapping.ca.items.get(key)
-    token = entry[2] if entry and len(entry) > 2 else None
-    if not isinstance(token, CommentToken):
-        return ""
-    eol, rest = _split_token(token.value)
-    if eol == "\n":
-        entry[2] = None
-    else:
-        token.value = eol
-    return rest
-
-
-def _append_after_scalar(mapping: CommentedMap, key: Any, lines: str) -> None:
-    if not lines:
-        return
-    entry = mapping.ca.items.setdefault(key, [None, None, None, None])
-    token = entry[2]
-    if isinstance(token, CommentToken):
-        token.value += lines
-    else:
-        entry[2] = CommentToken("\n" + lines, CommentMark(0), None)
-
-
 def insert_after(mapping: CommentedMap, after: Any | None, key: Any, value: Any) -> None:
     """Insert `key: value` right after the entry `after` (at the top when None),
     moving the comment lines that lead the next entry below the new one."""
@@ -285,18 +257,10 @@ def insert_after(mapping: CommentedMap, after: Any | None, key: Any, value: Any)
     merge_pos = getattr(merge, "merge_pos", -1) if merge else -1
     # ruamel counts positions as written in the source, where `<<` is an entry too
     position = index + 1 + (1 if 0 <= merge_pos <= index else 0)
-    following = ""
-    if after is not None and index == len(keys) - 1:
-        if _is_block_collection(mapping[after]):
-            following = take_following_lines(mapping[after])
-        else:
-            following = _take_after_scalar(mapping, after)
+    at_end = after is not None and index == len(keys) - 1
+    following = _take_lines(_entry_slot(mapping, after)) if at_end else ""
     mapping.insert(position, key, value)
-    if following:
-        if _is_block_collection(value):
-            append_following_lines(value, following)
-        else:
-            _append_after_scalar(mapping, key, following)
+    _append_lines(_entry_slot(mapping, key), following)
 
 
 def flow_list(items: Sequence[str]) -> CommentedSeq:
@@ -305,8 +269,14 @@ def flow_list(items: Sequence[str]) -> CommentedSeq:
     return sequence
 
 
-def iter_anchored(node: Any) -> Iterator[Any]:
-    """Every anchored collection inside `node` (its own entries, not merged ones)."""
+def _anchor_name(node: Any) -> str | None:
+    anchor = node.yaml_anchor() if hasattr(node, "yaml_anchor") else None
+    return getattr(anchor, "value", None)
+
+
+def keep_anchors_resolvable(node: Any) -> None:
+    """An anchor defined in a part we drop may be used by a part we keep: make
+    ruamel write the anchor at the first place that still uses the node."""
     seen: set[int] = set()
     stack = [node]
     while stack:
@@ -314,11 +284,11 @@ def iter_anchored(node: Any) -> Iterator[Any]:
         if id(current) in seen:
             continue
         seen.add(id(current))
-        if isinstance(current, CommentedMap | CommentedSeq):
-            if current.anchor.value is not None:
-                yield current
-            if isinstance(current, CommentedMap):
-                stack.extend(value for _, value in current.non_merged_items())
-                stack.extend(getattr(current, merge_attrib, None) or [])  # `<<` sources
-            else:
-                stack.extend(current)
+        name = _anchor_name(current)
+        if name is not None:
+            current.yaml_set_anchor(name, always_dump=True)
+        if isinstance(current, CommentedMap):
+            stack.extend(value for _, value in current.non_merged_items())
+            stack.extend(getattr(current, merge_attrib, None) or [])  # `<<` sources
+        elif isinstance(current, CommentedSeq):
+            stack.extend(current)
