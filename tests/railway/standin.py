@@ -276,7 +276,8 @@ class RailwayStandIn:
 
     def _record(self, headers: dict[str, str], payload: dict[str, Any]) -> Recorded:
         query = str(payload.get("query", ""))
-        kind, fields = "", ()
+        kind = ""
+        fields: tuple[str, ...] = ()
         try:
             document = graphql.parse(query)
             ops = [
