@@ -47,7 +47,8 @@ def build_busybox_image(client: Any, tag: str) -> str:
     dockerfile = (
         "FROM scratch\n"
         "COPY busybox /bin/busybox\n"
-        'RUN ["/bin/busybox", "--install", "-s", "/bin"]\n'
+        'RUN ["/bin/busybox", "sh", "-c", "/bin/busybox --install -s /bin '
+        '&& mkdir -p /tmp /data /etc && chmod 1777 /tmp"]\n'
         'CMD ["sh"]\n'
     )
     buffer = io.BytesIO()
