@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from vpmigrate.engine.events import Event
 
 DEFAULTS: dict[str, Any] = {
-    "files": ["compose/docker-compose.yml"],
+    "files": ["compose/docker-compose.full.yml"],
     "env_file": ".env",  # used with the default files; `--file` stacks use their own folder's .env
     "project_name": None,
     "timeout": 300,
