@@ -61,8 +61,9 @@ def split(
         result = plan_split(source_path, plan_path, out_path)
         if not result.exact_layout:
             info(
-                f"note: {source_path} mixes indentation styles; the outputs use one "
-                "consistent layout (comments and values are unchanged)."
+                f"note: {source_path} cannot be written back byte for byte (mixed "
+                "indentation or line endings); the outputs use one consistent layout "
+                "(comments and values are unchanged)."
             )
         stale = result.out_of_date
         if check:
