@@ -1,0 +1,183 @@
+"""The desired-state file: the shipped audit, S3 providers, interpolation and errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.railway.conftest import REPO_ROOT
+from vpmigrate.errors import UserError
+from vpmigrate.railway.desired import DesiredState, load_desired
+
+SHIPPED = REPO_ROOT / "env" / "railway.yml"
+AWS_ENV = {"AWS_ACCESS_KEY_ID": "AKIA1", "AWS_SECRET_ACCESS_KEY": "aws-secret"}
+CLIENT_VARS = {
+    "MLFLOW_TRACKING_URI",
+    "MLFLOW_S3_ENDPOINT_URL",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+}
+
+
+def values(state: DesiredState, service: str) -> dict[str, str]:
+    return {v.name: v.value for v in state.services[service]}
+
+
+def test_shipped_file_encodes_the_audit() -> None:
+    state = load_desired(SHIPPED, "production", AWS_ENV)
+
+    mlflow = values(state, "mlflow-service")
+    assert mlflow["MLFLOW_BACKEND_STORE_URI"] == "${{Postgres.DATABASE_URL}}"
+    assert mlflow["MLFLOW_DEFAULT_ARTIFACT_ROOT"] == "s3://vision-platform-prod/mlflow-artifacts"
+    assert mlflow["MLFLOW_S3_ENDPOINT_URL"] == "https://s3.ap-northeast-2.amazonaws.com"
+    for service in ("timm-service", "ultralytics-service", "huggingface-service", "backend"):
+        client = values(state, service)
+        assert set(client) >= CLIENT_VARS, service
+        assert (
+            client["MLFLOW_TRACKING_URI"]
+            == "http://${{mlflow-service.RAILWAY_PRIVATE_DOMAIN}}:5000"
+        )
+        assert client["AWS_SECRET_ACCESS_KEY"] == "aws-secret"
+    secret = {v.name for v in state.services["backend"] if v.secret}
+    assert secret == {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
+
+
+def test_r2_derives_endpoint_and_region_from_the_account() -> None:
+    env = {
+        "R2_ACCOUNT_ID": "abc123",
+        "R2_ACCESS_KEY_ID": "r2key",
+        "R2_SECRET_ACCESS_KEY": "r2secret",
+    }
+
+    state = load_desired(SHIPPED, "production", env, s3_provider="r2")
+
+    timm = values(state, "timm-service")
+    assert timm["MLFLOW_S3_ENDPOINT_URL"] == "https://abc123.r2.cloudflarestorage.com"
+    assert timm["AWS_DEFAULT_REGION"] == "auto"
+    assert timm["AWS_ACCESS_KEY_ID"] == "r2key"
+    assert state.s3_provider == "r2"
+
+
+def test_minio_endpoint_is_a_railway_reference_kept_verbatim() -> None:
+    env = {"MINIO_ROOT_USER": "u", "MINIO_ROOT_PASSWORD": "p"}
+
+    state = load_desired(SHIPPED, "production", env, s3_provider="minio")
+
+    endpoint = values(state, "timm-service")["MLFLOW_S3_ENDPOINT_URL"]
+    assert endpoint == "http://${{minio.RAILWAY_PRIVATE_DOMAIN}}:9000"
+
+
+def test_aws_region_setting_changes_the_endpoint(tmp_path: Path) -> None:
+    path = tmp_path / "railway.yml"
+    path.write_text(SHIPPED.read_text().replace("region: ap-northeast-2", "region: eu-west-1"))
+
+    state = load_desired(path, "production", AWS_ENV)
+
+    assert (
+        values(state, "backend")["MLFLOW_S3_ENDPOINT_URL"] == "https://s3.eu-west-1.amazonaws.com"
+    )
+
+
+def test_public_domain_switches_the_tracking_uri(tmp_path: Path) -> None:
+    path = tmp_path / "railway.yml"
+    path.write_text(SHIPPED.read_text().replace("public_domain: false", "public_domain: true"))
+
+    state = load_desired(path, "production", AWS_ENV)
+
+    assert values(state, "timm-service")["MLFLOW_TRACKING_URI"] == (
+        "https://${{mlflow-service.RAILWAY_PUBLIC_DOMAIN}}"
+    )
+
+
+def write(tmp_path: Path, services: str) -> Path:
+    path = tmp_path / "railway.yml"
+    path.write_text(
+        "version: 1\n"
+        "s3:\n  provider: aws\n  bucket: b\n"
+        "  aws:\n    access_key_id: k\n    secret_access_key: s\n"
+        "mlflow: {}\n"
+        "environments:\n  production:\n    services:\n" + services
+    )
+    return path
+
+
+def test_interpolation_forms(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "      api:\n"
+        "        PRICE: costs $$5\n"
+        "        LEVEL: ${LOG_LEVEL:-info}\n"
+        "        TOKEN_FREE: ${PLAIN}\n"
+        "        MIXED: https://${{api.RAILWAY_PUBLIC_DOMAIN}}/${s3.bucket}\n",
+    )
+
+    state = load_desired(path, "production", {"PLAIN": "from-env"})
+
+    api = {v.name: v for v in state.services["api"]}
+    assert api["PRICE"].value == "costs $5" and not api["PRICE"].secret
+    assert api["LEVEL"].value == "info" and not api["LEVEL"].secret
+    assert api["TOKEN_FREE"].value == "from-env" and api["TOKEN_FREE"].secret  # from the env
+    assert api["MIXED"].value == "https://${{api.RAILWAY_PUBLIC_DOMAIN}}/b"
+
+
+def test_missing_environment_variable_names_file_line_service_and_variable(tmp_path: Path) -> None:
+    path = write(tmp_path, "      api:\n        OK: yes\n        DB_PASSWORD: ${DB_PASSWORD}\n")
+
+    with pytest.raises(UserError) as caught:
+        load_desired(path, "production", {})
+
+    message = caught.value.message
+    assert f"{path}:14:" in message and "api DB_PASSWORD" in message
+    assert "DB_PASSWORD=..." in message and ".env" in message
+
+
+@pytest.mark.parametrize(
+    ("services", "expected"),
+    [
+        ("      api:\n        X: ${s3.nope}\n", "not a setting; known: ${mlflow.port}"),
+        ("      api:\n        X: ${{unclosed\n", "unclosed Railway reference"),
+        ("      api:\n        9X: a\n", "'9X' (service 'api') is not a valid variable name"),
+        ("      api:\n        X: [a]\n", "api.X must be a single value"),
+        ("      api:\n        X: a\n        X: b\n", "'X' appears twice"),
+    ],
+)
+def test_bad_entries_name_the_line(tmp_path: Path, services: str, expected: str) -> None:
+    path = write(tmp_path, services)
+
+    with pytest.raises(UserError) as caught:
+        load_desired(path, "production", {})
+
+    assert expected in caught.value.message
+    assert f"{path}:" in caught.value.message
+
+
+def test_unknown_provider_and_environment_are_explained() -> None:
+    with pytest.raises(UserError, match="'gcs' is not supported; choose one of aws, r2, minio"):
+        load_desired(SHIPPED, "production", AWS_ENV, s3_provider="gcs")
+    with pytest.raises(UserError, match="environment 'prod' is not declared; declared: production"):
+        load_desired(SHIPPED, "prod", AWS_ENV)
+
+
+def test_only_rejects_services_the_file_does_not_declare() -> None:
+    state = load_desired(SHIPPED, "production", AWS_ENV)
+
+    assert set(state.only(["backend"]).services) == {"backend"}
+    with pytest.raises(UserError, match="'frontend' is not declared"):
+        state.only(["frontend"])
+
+
+def test_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "railway.yml"
+    path.write_text("version: 1\ns3:\n  bucket: [unclosed\n")
+
+    with pytest.raises(UserError) as caught:
+        load_desired(path, "production", {})
+
+    assert f"{path}:" in caught.value.message and "YAML" in caught.value.message
+
+
+def test_secret_values_stay_out_of_reprs() -> None:
+    state = load_desired(SHIPPED, "production", AWS_ENV)
+
+    assert "aws-secret" not in repr(state)

@@ -1,0 +1,116 @@
+"""The plan is a pure diff; what it shows never includes a secret value."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import MappingProxyType
+
+from vpmigrate.compose.model import Location
+from vpmigrate.railway.desired import DesiredState, DesiredVariable, MlflowSettings
+from vpmigrate.railway.plan import make_plan, plan_json, plan_rows, status_rows
+from vpmigrate.railway.secrets import fingerprint, is_secret_name, looks_secret
+
+HERE = Location(Path("env/railway.yml"), 1)
+MLFLOW = MlflowSettings("mlflow-service", 5000, False, None, None, None, HERE)
+
+
+def desired(**services: dict[str, tuple[str, bool]]) -> DesiredState:
+    return DesiredState(
+        Path("env/railway.yml"),
+        "production",
+        "aws",
+        MLFLOW,
+        MappingProxyType(
+            {
+                name: tuple(DesiredVariable(name, k, v, s, HERE) for k, (v, s) in variables.items())
+                for name, variables in services.items()
+            }
+        ),
+    )
+
+
+STATE = desired(
+    api={
+        "SAME": ("1", False),
+        "NEW": ("2", False),
+        "CHANGED": ("3", False),
+        "KEY": ("new-secret", True),
+        "SEALED": ("x", True),
+    }
+)
+CURRENT = {
+    "api": {"SAME": "1", "CHANGED": "old", "KEY": "old-secret", "SEALED": None, "EXTRA": "e"}
+}
+
+
+def actions(plan) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    return {c.name: c.action for c in plan.changes}
+
+
+def test_plan_classifies_each_variable() -> None:
+    plan = make_plan(STATE, CURRENT)
+
+    assert actions(plan) == {
+        "SAME": "unchanged",
+        "NEW": "add",
+        "CHANGED": "change",
+        "KEY": "change",
+        "SEALED": "sealed",
+    }
+    assert plan.upserts("api") == {"NEW": "2", "CHANGED": "3", "KEY": "new-secret"}
+    assert plan.deletions("api") == ()
+
+
+def test_prune_plans_removal_of_undeclared_variables_only_when_asked() -> None:
+    assert make_plan(STATE, CURRENT, prune=True).deletions("api") == ("EXTRA",)
+    assert "EXTRA" not in actions(make_plan(STATE, CURRENT))
+
+
+def test_in_sync_plan_has_nothing_to_write() -> None:
+    plan = make_plan(desired(api={"A": ("1", False)}), {"api": {"A": "1"}})
+
+    assert plan.pending == () and plan.services_to_write() == ()
+
+
+def test_rows_and_json_show_fingerprints_for_secrets() -> None:
+    plan = make_plan(STATE, CURRENT, prune=True)
+
+    shown = json.dumps(plan_rows(plan, "k")) + json.dumps(plan_json(plan, "k"))
+    shown += json.dumps(status_rows(plan, "k"))
+
+    assert "new-secret" not in shown and "old-secret" not in shown
+    assert fingerprint("new-secret", "k") in shown and fingerprint("old-secret", "k") in shown
+    assert '"CHANGED", "change", "old", "3"' in shown  # non-secrets stay readable
+    entry = next(c for c in plan_json(plan, "k")["changes"] if c["name"] == "KEY")
+    assert set(entry) >= {"service", "name", "action", "secret"} and entry["secret"] is True
+
+
+def test_a_current_value_carrying_a_password_is_treated_as_secret() -> None:
+    state = desired(api={"DATABASE_URL": ("${{Postgres.DATABASE_URL}}", False)})
+    plan = make_plan(state, {"api": {"DATABASE_URL": "postgresql://u:hunter2@db:5432/x"}})
+
+    assert "hunter2" not in json.dumps(plan_rows(plan, "k"))
+    assert "${{Postgres.DATABASE_URL}}" not in json.dumps(plan_rows(plan, "k"))  # fingerprinted too
+
+
+def test_fingerprint_is_keyed_and_stable() -> None:
+    assert fingerprint("minioadmin", "a") == fingerprint("minioadmin", "a")
+    assert fingerprint("minioadmin", "a") != fingerprint("minioadmin", "b")
+    assert fingerprint("minioadmin", "a") != fingerprint("minioadmin2", "a")
+    assert fingerprint(None, "a") == "sealed"
+
+
+def test_secret_names_and_values() -> None:
+    for name in (
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_ACCESS_KEY_ID",
+        "DB_PASSWORD",
+        "API_TOKEN",
+        "R2_SECRET",
+    ):
+        assert is_secret_name(name), name
+    for name in ("RAILWAY_PRIVATE_DOMAIN", "MLFLOW_TRACKING_URI", "AWS_DEFAULT_REGION", "PORT"):
+        assert not is_secret_name(name), name
+    assert looks_secret("postgresql://admin:devpass@postgres:5432/db")
+    assert not looks_secret("http://${{mlflow-service.RAILWAY_PRIVATE_DOMAIN}}:5000")
