@@ -62,7 +62,8 @@ class Healthcheck:
 
     @property
     def disabled(self) -> bool:
-        return not self.test or self.test[0] == "NONE"
+        # An empty test keeps the image's own check; only NONE switches it off.
+        return bool(self.test) and self.test[0] == "NONE"
 
 
 DependencyCondition = Literal[

@@ -34,7 +34,7 @@ def is_one_shot(service: Service) -> bool:
 
 
 def has_healthcheck(service: Service, state: ContainerState) -> bool:
-    if service.healthcheck is not None:
+    if service.healthcheck is not None and service.healthcheck.test:
         return not service.healthcheck.disabled
     return bool(state.health)  # a healthcheck baked into the image
 
@@ -97,7 +97,7 @@ class ProbeRunner:
     def __call__(self, container_id: str, check: Healthcheck) -> bool:
         from docker.errors import APIError
 
-        if check.disabled or check.test[0] not in ("CMD", "CMD-SHELL"):
+        if not check.test or check.test[0] not in ("CMD", "CMD-SHELL"):
             return False
         argv = list(check.test[1:]) if check.test[0] == "CMD" else ["/bin/sh", "-c", check.test[1]]
         try:

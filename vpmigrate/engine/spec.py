@@ -18,7 +18,8 @@ def healthcheck_config(check: Healthcheck | None) -> dict[str, Any] | None:
         return None
     if check.disabled:
         return {"Test": ["NONE"]}
-    config: dict[str, Any] = {"Test": list(check.test)}
+    # No test: the image's own check runs, with the timings given here.
+    config: dict[str, Any] = {"Test": list(check.test)} if check.test else {}
     for key, seconds in (
         ("Interval", check.interval_s),
         ("Timeout", check.timeout_s),
