@@ -13,11 +13,13 @@ from vpmigrate.railway.target import Target
 # Serves on Railway's $PORT and binds the IPv6 wildcard: Railway's private network
 # is IPv6, so 0.0.0.0 would be unreachable from the training services. MLflow
 # passes host:port to gunicorn, which needs the bracketed form of "::".
-MLFLOW_START_COMMAND = (
-    'sh -c \'exec mlflow server --host "[::]" --port "${PORT:-5000}" '
+MLFLOW_SERVE_SCRIPT = (
+    'exec mlflow server --host "[::]" --port "${PORT:-5000}" '
     '--backend-store-uri "$MLFLOW_BACKEND_STORE_URI" '
-    '--default-artifact-root "$MLFLOW_DEFAULT_ARTIFACT_ROOT"\''
+    '--default-artifact-root "$MLFLOW_DEFAULT_ARTIFACT_ROOT"'
 )
+# The same as deploy/mlflow/Dockerfile's CMD, so a plain image serves the same way.
+MLFLOW_START_COMMAND = f"sh -c '{MLFLOW_SERVE_SCRIPT}'"
 
 
 @dataclass(frozen=True)
