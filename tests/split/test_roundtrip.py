@@ -206,3 +206,22 @@ def test_anchors_defined_in_removed_entries_move_to_their_first_remaining_use():
         "  d:\n    <<: &base\n      restart: always\n    image: &img b\n# end of file\n"
     )
     assert yaml.safe_load(result)["services"]["d"] == {"restart": "always", "image": "b"}
+
+
+def test_removing_the_first_entries_one_after_another_keeps_the_new_first_comment():
+    text = (
+        "services:\n"
+        "  # leads a\n"
+        "  a:\n"
+        "    image: a\n"
+        "  b:\n"
+        "    image: b\n"
+        "\n"
+        "  # leads c\n"
+        "  c:\n"
+        "    image: c\n"
+    )
+    document = roundtrip.load(text, "t.yml")
+    roundtrip.remove_key(document.services, "a")
+    roundtrip.remove_key(document.services, "b")
+    assert document.dump() == "services:\n  # leads c\n  c:\n    image: c\n"

@@ -206,8 +206,8 @@ def append_following_lines(node: Any, lines: str) -> None:
 def _leading_holder(mapping: CommentedMap) -> list[Any] | None:
     """The token list ruamel keeps for the lines before a mapping's first key."""
     comment = mapping.ca.comment
-    if comment and len(comment) > 1 and comment[1]:
-        return comment[1]  # type: ignore[no-any-return]
+    if comment and len(comment) > 1 and isinstance(comment[1], list):
+        return comment[1]  # may be empty, still shared with the parent's record
     return None
 
 
