@@ -197,7 +197,7 @@ class SignalIndex:
         for module in self.modules:
             found.update(_quoted_if_short(module) if len(module) < 4 else [module])
         for package in (*self.js_packages, *self.js_scopes, *self.packages):
-            found.update(_quoted_if_short(package) if len(package) < 4 else case_variants(package))
+            found.update(_quoted_if_short(package) if len(package) < 4 else {package})
         for scheme in self.schemes:
             found.update(f"{v}://" for v in case_variants(scheme))
         found.update(self.env)
@@ -208,7 +208,8 @@ class SignalIndex:
                 found.update({f"//{host}", f"@{host}"})
                 found.update(f"{host}:{port}" for port in ports)
         for port in self.local_ports:
-            found.update(f"{host}:{port}" for host in LOCAL_HOSTS)
+            # `:9000` is rare enough in code and covers every spelling of localhost
+            found.update({f":{port}"} if port >= 1000 else {f"{h}:{port}" for h in LOCAL_HOSTS})
         # a literal that contains another is redundant for an any-match prefilter
         ordered = sorted(found, key=len)
         kept: list[str] = []
