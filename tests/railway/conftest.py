@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.railway.standin import Project, RailwayStandIn, RailwayState
+from tests.railway.standin import SUBSET_SCHEMA, Project, RailwayStandIn, RailwayState
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ACCOUNT_TOKEN = "acct-token-7c1d9e"
@@ -58,7 +58,7 @@ def seed(state: RailwayState, *, with_mlflow: bool = True) -> Project:
     return project
 
 
-def _world(tmp_path: Path, with_mlflow: bool) -> Iterator[World]:
+def _world(tmp_path: Path, with_mlflow: bool, schema_path: Path | None = None) -> Iterator[World]:
     state = RailwayState()
     project = seed(state, with_mlflow=with_mlflow)
     dotenv = tmp_path / ".env"
@@ -66,7 +66,7 @@ def _world(tmp_path: Path, with_mlflow: bool) -> Iterator[World]:
         f"AWS_ACCESS_KEY_ID={ACCESS_KEY}\nAWS_SECRET_ACCESS_KEY={SECRET_KEY}\n"
         "MLFLOW_SOURCE_REPO=vision-team/vision-platform\n"
     )
-    with RailwayStandIn(state) as api:
+    with RailwayStandIn(state, schema_path) as api:
         yield World(api, state, project, dotenv)
 
 
@@ -80,6 +80,12 @@ def world(tmp_path: Path) -> Iterator[World]:
 def bare_world(tmp_path: Path) -> Iterator[World]:
     """Railway as it is today: no mlflow-service yet."""
     yield from _world(tmp_path, with_mlflow=False)
+
+
+@pytest.fixture
+def subset_world(tmp_path: Path) -> Iterator[World]:
+    """Like bare_world, served from the schema subset used when Railway's schema is absent."""
+    yield from _world(tmp_path, with_mlflow=False, schema_path=SUBSET_SCHEMA)
 
 
 def run_inv(

@@ -29,11 +29,15 @@ SUBSET_SCHEMA = Path(__file__).with_name("railway_subset.graphql")
 _REFERENCE = re.compile(r"\$\{\{\s*([^}]+?)\s*\}\}")
 
 
+def default_schema_path() -> Path:
+    """Railway's real schema when present, else the Railway-shaped subset."""
+    return REFERENCE_SCHEMA if REFERENCE_SCHEMA.is_file() else SUBSET_SCHEMA
+
+
 @functools.cache
-def load_schema() -> graphql.GraphQLSchema:
-    """Railway's real schema when present, else the Railway-shaped subset; built once per
-    process, its resolvers find the serving stand-in through the request context."""
-    path = REFERENCE_SCHEMA if REFERENCE_SCHEMA.is_file() else SUBSET_SCHEMA
+def load_schema(path: Path) -> graphql.GraphQLSchema:
+    """The executable schema, built once per process and file; its resolvers find the
+    serving stand-in through the request context."""
     schema = graphql.build_schema(path.read_text(), assume_valid=True)
     for root in (schema.query_type, schema.mutation_type):
         assert root is not None
@@ -197,9 +201,9 @@ _RESOLVERS = {
 class RailwayStandIn:
     """``with RailwayStandIn() as api:`` serves on ``api.url`` until the block ends."""
 
-    def __init__(self, state: RailwayState | None = None) -> None:
+    def __init__(self, state: RailwayState | None = None, schema_path: Path | None = None) -> None:
         self.state = state or RailwayState()
-        self.schema = load_schema()
+        self.schema = load_schema(schema_path or default_schema_path())
         self.requests: list[Recorded] = []
         self.faults: list[Fault] = []
         self._server: ThreadingHTTPServer | None = None

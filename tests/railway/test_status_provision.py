@@ -90,3 +90,20 @@ def test_provision_without_a_source_says_what_to_set(bare_world: World) -> None:
     assert result.returncode == 1
     assert "MLFLOW_SOURCE_REPO" in result.stderr and "env/railway.yml:" in result.stderr
     assert bare_world.api.mutations() == []
+
+
+def test_every_task_works_against_the_subset_schema_too(subset_world: World) -> None:
+    """The stand-in's fallback when ../shared/reference is absent serves the whole flow."""
+    assert run_inv(subset_world, "railway.provision").returncode == 0
+    first = run_inv(subset_world, "railway.sync-env")
+    assert first.returncode == 0, first.stderr
+    mutations = len(subset_world.api.mutations())
+
+    assert run_inv(subset_world, "railway.sync-env").returncode == 0
+    status = run_inv(subset_world, "railway.status")
+
+    assert status.returncode == 0
+    states = {line.split()[2] for line in status.stdout.splitlines()[2:]}
+    assert states == {"ok", "extra"}  # backend's own LOG_LEVEL and JWT_SECRET are extra
+    assert len(subset_world.api.mutations()) == mutations
+    assert subset_world.vars("timm-service")["AWS_SECRET_ACCESS_KEY"] == SECRET_KEY
