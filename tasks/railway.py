@@ -99,10 +99,9 @@ def _confirm_prune(count: int) -> None:
     )
     if not sys.stdin.isatty():
         raise UserError(refusal)
-    try:
-        answer = input(f"Remove {count} variable(s) listed above? [y/N] ")
-    except EOFError:
-        answer = ""
+    # The question goes to stderr so that stdout (the plan, maybe JSON) stays parseable.
+    print(f"Remove {count} variable(s) listed above? [y/N] ", end="", file=sys.stderr, flush=True)
+    answer = sys.stdin.readline()
     if answer.strip().lower() not in ("y", "yes"):
         raise UserError(refusal)
 

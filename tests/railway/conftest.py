@@ -95,6 +95,7 @@ def run_inv(
     project_token: str | None = None,
     project_id: bool = True,
     extra_env: dict[str, str] | None = None,
+    stdin: int = subprocess.DEVNULL,
 ) -> subprocess.CompletedProcess[str]:
     """Run the real `inv` CLI against the stand-in; secrets come from the test's .env."""
     env = {
@@ -122,6 +123,6 @@ def run_inv(
         env=env,
         capture_output=True,
         text=True,
-        stdin=subprocess.DEVNULL,
+        stdin=stdin,
         timeout=120,
     )

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import pty
 from pathlib import Path
+
+import pytest
 
 from tests.railway.conftest import (
     ACCESS_KEY,
@@ -164,6 +168,23 @@ def test_prune_without_yes_refuses_and_changes_nothing(world: World) -> None:
     assert "JWT_SECRET" in result.stdout  # the plan was shown
     assert world.api.mutations() == []
     assert world.vars("backend") == {"LOG_LEVEL": "info", "JWT_SECRET": "jwt-secret-c0ffee"}
+
+
+@pytest.mark.parametrize(("answer", "removed"), [(b"y\n", True), (b"n\n", False)])
+def test_prune_asks_on_a_terminal(world: World, answer: bytes, removed: bool) -> None:
+    controller, terminal = pty.openpty()
+    try:
+        os.write(controller, answer)  # typed ahead; the task reads it at its question
+        result = run_inv(
+            world, "railway.sync-env", "--prune", "--service", "backend", stdin=terminal
+        )
+    finally:
+        os.close(controller)
+        os.close(terminal)
+
+    assert "Remove 2 variable(s) listed above? [y/N]" in result.stderr
+    assert ("JWT_SECRET" not in world.vars("backend")) is removed
+    assert result.returncode == (0 if removed else 1)
 
 
 def test_partial_failure_names_applied_services_and_a_rerun_finishes(world: World) -> None:
