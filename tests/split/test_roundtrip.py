@@ -225,3 +225,43 @@ def test_removing_the_first_entries_one_after_another_keeps_the_new_first_commen
     roundtrip.remove_key(document.services, "a")
     roundtrip.remove_key(document.services, "b")
     assert document.dump() == "services:\n  # leads c\n  c:\n    image: c\n"
+
+
+NOTES = """\
+services:
+  a:
+    image: a
+    ports:
+      - 1:1
+    # a's own trailing note
+
+  # leads b
+  b:
+    image: b
+    command: |
+      run
+      # not a comment: inside the block
+    # b's own note after a block scalar
+  # leads c
+  c:
+    image: c  # eol c
+      # deep note of c
+"""
+A_BLOCK = NOTES[NOTES.index("  a:") : NOTES.index("\n  # leads b") + 1]
+B_BLOCK = NOTES[NOTES.index("\n  # leads b") + 1 : NOTES.index("  # leads c")]
+C_BLOCK = NOTES[NOTES.index("  # leads c") :]
+
+
+@pytest.mark.parametrize(
+    ("removed", "expected"),
+    [
+        ("a", "services:\n" + B_BLOCK.lstrip("\n") + C_BLOCK),
+        ("b", "services:\n" + A_BLOCK.rstrip("\n") + "\n" + C_BLOCK),
+        ("c", "services:\n" + A_BLOCK + B_BLOCK),
+    ],
+)
+def test_notes_indented_below_an_entry_leave_with_it(removed, expected):
+    document = roundtrip.load(NOTES, "n.yml")
+    assert document.exact
+    roundtrip.remove_key(document.services, removed)
+    assert document.dump() == expected

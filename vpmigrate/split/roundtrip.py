@@ -153,9 +153,11 @@ def _entry_slot(container: Any, key: Any) -> Slot:
     return container, key, 2 if isinstance(container, CommentedMap) else 0
 
 
-def _take_lines(slot: Slot) -> str:
+def _take_lines(slot: Slot, column: int | None = None) -> str:
     """Remove and return the blank and comment lines kept in `slot`, leaving the
-    end-of-line comment of the entry itself in place."""
+    end-of-line comment of the entry itself in place, and (given the `column` of
+    the entry's key) the comment lines right below it that are indented deeper:
+    those still belong to the entry, not to the next one."""
     container, key, position = slot
     entry = container.ca.items.get(key)
     token = entry[position] if entry and len(entry) > position else None
@@ -169,13 +171,31 @@ def _take_lines(slot: Slot) -> str:
     else:
         head, newline, rest = token.value.partition("\n")
         eol = head + newline
-    if eol in ("", "\n"):
+    lines = rest.splitlines(keepends=True)
+    deeper = 0
+    while column is not None and deeper < len(lines) and _indent(lines[deeper]) > column:
+        deeper += 1
+    kept, rest = "".join(lines[:deeper]), "".join(lines[deeper:])
+    if eol + kept in ("", "\n"):
         entry[position] = None
         if not any(entry):
             del container.ca.items[key]
-    else:
-        token.value = eol
+    elif eol:
+        token.value = eol + kept
+    else:  # explicit indentation from here on
+        entry[position] = CommentToken(kept, CommentMark(0), None)
     return rest
+
+
+def _indent(line: str) -> int:
+    """Columns before the text of a comment line (-1 for a blank line)."""
+    text = line.lstrip(" ")
+    return len(line) - len(text) if text.strip() else -1
+
+
+def _key_column(mapping: CommentedMap) -> int | None:
+    column = getattr(getattr(mapping, "lc", None), "col", None)
+    return column if isinstance(column, int) else None
 
 
 def _append_lines(slot: Slot, lines: str) -> None:
@@ -217,13 +237,14 @@ def remove_key(mapping: CommentedMap, key: Any) -> None:
     anchor defined inside it stays usable by what remains."""
     keys = own_keys(mapping)
     index = keys.index(key)
-    following = _take_lines(_entry_slot(mapping, key))
+    column = _key_column(mapping)
+    following = _take_lines(_entry_slot(mapping, key), column)
     keep_anchors_resolvable(mapping[key])
     mapping.ca.items.pop(key, None)
     del mapping[key]
     if index > 0:
         slot = _entry_slot(mapping, keys[index - 1])
-        _take_lines(slot)  # the lines that led the removed entry
+        _take_lines(slot, column)  # the lines that led the removed entry
         _append_lines(slot, following)
         return
     # The first entry: the lines before it are replaced by those that led the next
@@ -258,7 +279,7 @@ def insert_after(mapping: CommentedMap, after: Any | None, key: Any, value: Any)
     # ruamel counts positions as written in the source, where `<<` is an entry too
     position = index + 1 + (1 if 0 <= merge_pos <= index else 0)
     at_end = after is not None and index == len(keys) - 1
-    following = _take_lines(_entry_slot(mapping, after)) if at_end else ""
+    following = _take_lines(_entry_slot(mapping, after), _key_column(mapping)) if at_end else ""
     mapping.insert(position, key, value)
     _append_lines(_entry_slot(mapping, key), following)
 
