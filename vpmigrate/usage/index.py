@@ -168,7 +168,9 @@ class SignalIndex:
         return self.targets(text) + self.env_names(text)
 
     def everything(self, text: str) -> list[Match]:
-        return self.signals(text) + self.word_matches(text)
+        """Signals, or product names where there is none (a URL says more than its
+        scheme's name next to it)."""
+        return self.signals(text) or self.word_matches(text)
 
     def module(self, dotted: str) -> frozenset[str]:
         return frozenset(self.modules.get(dotted.split(".", 1)[0], ()))

@@ -51,8 +51,10 @@ def config_evidence(text: str, index: SignalIndex) -> list[Found]:
             found += matches_found(index.everything(line), line, number, "mentioned")
             continue
         signals = index.signals(line)
-        found += matches_found(signals, line, number, "declared")
-        found += matches_found(index.word_matches(line), line, number, "mentioned")
+        if signals:
+            found += matches_found(signals, line, number, "declared")
+        else:
+            found += matches_found(index.word_matches(line), line, number, "mentioned")
     return found
 
 

@@ -1,0 +1,86 @@
+"""Which files a scan reads: .gitignore rules as git applies them, and the same
+findings whether the tree is read in-process or by worker processes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.usage.conftest import SMALL_LIMIT, load
+from vpmigrate.usage.gitignore import IgnoreStack, parse_rules
+from vpmigrate.usage.index import build_index
+from vpmigrate.usage.prefilter import build_prefilter, regex_prefilter
+from vpmigrate.usage.scan import scan_code
+from vpmigrate.usage.settings import parse_settings
+from vpmigrate.usage.walker import walk
+
+
+@pytest.mark.parametrize(
+    ("rules", "path", "is_dir", "ignored"),
+    [
+        ("*.log", "a/b/debug.log", False, True),
+        ("/build", "build", True, True),
+        ("/build", "src/build", True, False),
+        ("docs/*.md", "docs/a.md", False, True),
+        ("docs/*.md", "docs/sub/a.md", False, False),
+        ("**/cache/", "x/y/cache", True, True),
+        ("**/cache/", "x/y/cache", False, False),
+        ("logs/**", "logs/a/b.txt", False, True),
+        ("a/**/z", "a/b/c/z", False, True),
+        ("a/**/z", "a/z", False, True),
+        ("*.py\n!keep.py", "src/keep.py", False, False),
+        ("*.py\n!keep.py", "src/other.py", False, True),
+        ("data[0-9].csv", "data7.csv", False, True),
+        ("data[!0-9].csv", "data7.csv", False, False),
+        ("# comment\n\\#hash", "#hash", False, True),
+        ("name?.txt", "name1.txt", False, True),
+    ],
+)
+def test_gitignore_rules(rules: str, path: str, is_dir: bool, ignored: bool) -> None:
+    stack = IgnoreStack().with_rules(parse_rules(rules, ""))
+    assert stack.ignored(path, is_dir=is_dir) is ignored
+
+
+def test_rules_of_a_subfolder_apply_below_it_only() -> None:
+    stack = IgnoreStack().with_rules(parse_rules("/out", "web"))
+    assert stack.ignored("web/out", is_dir=True)
+    assert not stack.ignored("out", is_dir=True)
+    assert not stack.ignored("api/out", is_dir=True)
+
+
+def test_walk_honours_enclosing_and_nested_gitignores(platform: Path) -> None:
+    files = {p.relative_to(platform).as_posix() for p in walk(platform / "mvp")}
+    assert "mvp/training/train.py" in files
+    assert "mvp/.gitignore" in files
+    assert not any(
+        part in f
+        for f in files
+        for part in ("generated/", "node_modules", ".venv", "tools/env", ".tmp.py", ".png")
+    )
+
+
+def test_extra_excludes_from_configuration(platform: Path) -> None:
+    files = {p.name for p in walk(platform / "mvp", exclude=("docs/", "CLAUDE.md"))}
+    assert "PLAN.md" not in files and "CLAUDE.md" not in files
+    assert "train.py" in files
+
+
+def test_both_prefilters_select_the_same_files(platform: Path) -> None:
+    literals = build_index(load(platform), parse_settings({})).literals()
+    fast, plain = build_prefilter(literals), regex_prefilter(literals)
+    for path in walk(platform / "mvp"):
+        data = path.read_bytes()
+        assert fast(data) == plain(data), path
+    assert plain(b"import redis\n") and not plain(b"def train(epochs): pass\n")
+
+
+def test_worker_processes_find_what_one_process_finds(platform: Path) -> None:
+    index = build_index(load(platform), parse_settings({}))
+    roots = [platform / "mvp"]
+    kwargs = {"display_base": platform, "max_file_bytes": SMALL_LIMIT}
+    alone = scan_code(roots, index, **kwargs)  # type: ignore[arg-type]
+    parallel = scan_code(roots, index, chunk_size=2, **kwargs)  # type: ignore[arg-type]
+    assert parallel.evidence == alone.evidence
+    assert parallel.stats == alone.stats
+    assert alone.stats.files > 2 * 2  # more than one chunk: the pool really ran
