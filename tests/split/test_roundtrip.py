@@ -265,3 +265,10 @@ def test_notes_indented_below_an_entry_leave_with_it(removed, expected):
     assert document.exact
     roundtrip.remove_key(document.services, removed)
     assert document.dump() == expected
+
+
+def test_the_head_comment_stays_when_the_first_top_level_key_goes():
+    text = "# head of the file\nvolumes:\n  x:\nservices:\n  a:\n    image: a\n"
+    document = roundtrip.load(text, "h.yml")
+    roundtrip.remove_key(document.data, "volumes", document_root=True)
+    assert document.dump() == "# head of the file\nservices:\n  a:\n    image: a\n"

@@ -189,7 +189,7 @@ def _prune_resources(data: CommentedMap, kept: list[CommentedMap]) -> None:
             continue
         unused = [key for key in roundtrip.own_keys(entries) if key not in used[section]]
         if len(unused) == len(roundtrip.own_keys(entries)):
-            roundtrip.remove_key(data, section)
+            roundtrip.remove_key(data, section, document_root=True)
             continue
         for key in unused:
             roundtrip.remove_key(entries, key)

@@ -231,10 +231,11 @@ def _leading_holder(mapping: CommentedMap) -> list[Any] | None:
     return None
 
 
-def remove_key(mapping: CommentedMap, key: Any) -> None:
+def remove_key(mapping: CommentedMap, key: Any, *, document_root: bool = False) -> None:
     """Delete `key` from a block mapping. The comment lines that led the entry go
     with it; the lines that lead the next entry (or close the mapping) stay; an
-    anchor defined inside it stays usable by what remains."""
+    anchor defined inside it stays usable by what remains. For the `document_root`
+    the lines above the first key are the file's head comment: they always stay."""
     keys = own_keys(mapping)
     index = keys.index(key)
     column = _key_column(mapping)
@@ -250,23 +251,37 @@ def remove_key(mapping: CommentedMap, key: Any) -> None:
     # The first entry: the lines before it are replaced by those that led the next
     # entry. ruamel shares this token list with the parent mapping's record.
     holder = _leading_holder(mapping)
+    lines = following.splitlines(keepends=True)
+    if holder is not None and document_root:
+        if holder and not holder[-1].value.strip():  # a blank line already ends the head
+            while lines and not lines[0].strip():
+                lines.pop(0)
+        holder.extend(_line_tokens(lines))
+        return
     if holder is not None:
         holder.clear()
     # blank lines separated the entries; nothing separates a first entry from its key
-    lines = following.splitlines(keepends=True)
     while lines and not lines[0].strip():
         lines.pop(0)
-    if not lines:
-        return
-    # ruamel indents the first line of this token itself, by its column
-    first = lines[0].lstrip(" ")
-    token = CommentToken(first + "".join(lines[1:]), CommentMark(len(lines[0]) - len(first)))
+    tokens = _line_tokens(lines)
     if holder is not None:
-        holder.append(token)
+        holder.extend(tokens)
+    elif not tokens:
+        return
     elif mapping.ca.comment is None:
-        mapping.ca.comment = [None, [token]]
+        mapping.ca.comment = [None, tokens]
     else:
-        mapping.ca.comment[1] = [token]
+        mapping.ca.comment[1] = tokens
+
+
+def _line_tokens(lines: list[str]) -> list[CommentToken]:
+    """One token per line, as ruamel keeps the lines before a first key; it indents
+    each by the token's column."""
+    tokens = []
+    for line in lines:
+        text = line.lstrip(" ")
+        tokens.append(CommentToken(text, CommentMark(len(line) - len(text)), None))
+    return tokens
 
 
 def insert_after(mapping: CommentedMap, after: Any | None, key: Any, value: Any) -> None:
