@@ -99,6 +99,12 @@ def _apply(result: Any, settings: dict[str, Any], *, volumes: bool, yes: bool) -
 
     client = connect()
     plan = plan_retirement(client, result, volumes=volumes)
+    if plan.skipped:
+        info(
+            f"not retiring {', '.join(plan.skipped)}: no use found, but their images have no "
+            "signature, so the scan knows only their host names and ports. Describe them under "
+            "cleanup.signatures (or keep them under cleanup.keep) to decide."
+        )
     if not plan.services:
         out("nothing to retire: no service is unused.")
         return

@@ -4,14 +4,19 @@ cannot live in git (ignored files, dependency folders, a venv, binaries, a big f
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+from tests import dockerkit
 from vpmigrate.compose.loader import load_project
 from vpmigrate.compose.model import Project
 
 FIXTURE = Path(__file__).parent / "vision_platform"
+REPO = Path(__file__).resolve().parents[2]
+INV = str(Path(sys.executable).with_name("inv"))
 SMALL_LIMIT = 4096  # max_file_bytes in the tests: big.py below is larger
 
 
@@ -43,4 +48,18 @@ def platform(tmp_path: Path) -> Path:
 def load(root: Path) -> Project:
     return load_project(
         [root / "compose" / "docker-compose.yml"], env_files=[root / "fixture.env"], environ={}
+    )
+
+
+def run_cleanup(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """`inv cleanup.unused ARGS` in a subprocess, without a terminal on stdin."""
+    command = [INV, "--search-root", str(REPO), "cleanup.unused", *args]
+    return subprocess.run(
+        command,
+        cwd=cwd,
+        env=dockerkit.cli_env(**env),
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=300,
     )

@@ -1,19 +1,15 @@
 """`cleanup.unused --apply` against the real engine: comments survive the compose edit,
 only the unused service's containers go, a removed volume comes back from its backup,
-and a second run has nothing left to do."""
+a service of an unknown image is left alone, and a second run has nothing left to do."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 from tests import dockerkit
+from tests.usage.conftest import run_cleanup
 from vpmigrate.usage.backup import restore_volume
-
-REPO = Path(__file__).resolve().parents[2]
-INV = str(Path(sys.executable).with_name("inv"))
 
 COMPOSE = """\
 # Apply test stack: every comment here must survive --apply.
@@ -22,18 +18,23 @@ name: {project}
 services:
   # the database the code talks to
   postgres:
-    image: {image}
+    image: {busybox}
     command: ["sh", "-c", {idle!r}]
     volumes:
       - pg-data:/data
 
   # planned cache, nothing uses it yet
   cache:
-    image: {image}  # a stand-in image
+    image: {redis}  # busybox, tagged as a redis image
     profiles: [mvp]  # will move to future
     command: ["sh", "-c", {idle!r}]
     volumes:
       - cache-data:/data
+
+  # an image the signature table does not know: never retired by guesswork
+  sidecar:
+    image: {busybox}
+    command: ["sh", "-c", {idle!r}]
 
 volumes:
   pg-data:
@@ -41,13 +42,13 @@ volumes:
 """
 
 
-def _container(client: Any, image: str, project: str, service: str, volume: str) -> None:
+def _container(client: Any, image: str, project: str, service: str, volume: str | None) -> None:
     client.containers.run(
         image,
         ["sh", "-c", dockerkit.IDLE_COMMAND],
         name=f"{project}-{service}-1",
         detach=True,
-        volumes={volume: {"bind": "/data", "mode": "rw"}},
+        volumes={volume: {"bind": "/data", "mode": "rw"}} if volume else None,
         labels={
             "com.docker.compose.project": project,
             "com.docker.compose.service": service,
@@ -57,41 +58,25 @@ def _container(client: Any, image: str, project: str, service: str, volume: str)
     )
 
 
-def _cli(tmp: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    command = [
-        INV,
-        "cleanup.unused",
-        "--file",
-        str(tmp / "compose.yml"),
-        "--path",
-        str(tmp / "code"),
-        *extra,
-    ]
-    env = dockerkit.cli_env(INVOKE_CLEANUP_BACKUPS=str(tmp / "backups"))
-    return subprocess.run(
-        command,
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        timeout=300,
-    )
-
-
 def test_apply_retires_the_unused_service_and_its_volume_restores(
     tmp_path: Path, docker_client: Any, busybox_image: str
 ) -> None:
     client = docker_client
     project = dockerkit.unique_name("vpmcleanup")
+    redis_image = f"redis:{project}"
     restored = f"{project}_restored"
-    compose = COMPOSE.format(project=project, image=busybox_image, idle=dockerkit.IDLE_COMMAND)
+    compose = COMPOSE.format(
+        project=project, busybox=busybox_image, redis=redis_image, idle=dockerkit.IDLE_COMMAND
+    )
     (tmp_path / "compose.yml").write_text(compose)
     (tmp_path / "code").mkdir()
     (tmp_path / "code" / "db.py").write_text(
         'URL = "postgresql://app@postgres:5432/app"  # the only service the code needs\n'
     )
+    args = ("--file", str(tmp_path / "compose.yml"), "--path", str(tmp_path / "code"))
+    backups_env = {"INVOKE_CLEANUP_BACKUPS": str(tmp_path / "backups")}
     try:
+        client.images.get(busybox_image).tag("redis", project)
         for key in ("pg-data", "cache-data"):
             client.volumes.create(
                 f"{project}_{key}",
@@ -104,16 +89,18 @@ def test_apply_retires_the_unused_service_and_its_volume_restores(
             volumes={f"{project}_cache-data": {"bind": "/data", "mode": "rw"}},
         )
         _container(client, busybox_image, project, "postgres", f"{project}_pg-data")
-        _container(client, busybox_image, project, "cache", f"{project}_cache-data")
+        _container(client, redis_image, project, "cache", f"{project}_cache-data")
+        _container(client, busybox_image, project, "sidecar", None)
 
-        refused = _cli(tmp_path, "--apply", "--volumes")  # no --yes, no terminal
-        assert refused.returncode != 0
+        refused = run_cleanup(tmp_path, *args, "--apply", "--volumes", **backups_env)
+        assert refused.returncode != 0  # no --yes and no terminal to ask on
         assert "--yes" in refused.stderr and "Traceback" not in refused.stderr
         assert (tmp_path / "compose.yml").read_text() == compose
 
-        done = _cli(tmp_path, "--apply", "--volumes", "--yes")
+        done = run_cleanup(tmp_path, *args, "--apply", "--volumes", "--yes", **backups_env)
         assert done.returncode == 0, done.stderr
         assert "plan: retire cache" in done.stdout
+        assert "not retiring sidecar" in done.stderr
 
         edited = (tmp_path / "compose.yml").read_text()
         for line in compose.splitlines():
@@ -128,7 +115,7 @@ def test_apply_retires_the_unused_service_and_its_volume_restores(
                 all=True, filters={"label": f"com.docker.compose.project={project}"}
             )
         }
-        assert names == {f"{project}-postgres-1"}
+        assert names == {f"{project}-postgres-1", f"{project}-sidecar-1"}
         volumes = {
             v.name
             for v in client.volumes.list(filters={"label": f"com.docker.compose.project={project}"})
@@ -147,7 +134,7 @@ def test_apply_retires_the_unused_service_and_its_volume_restores(
         )
         assert greeting.decode().strip() == "hello"
 
-        again = _cli(tmp_path, "--apply", "--volumes", "--yes")
+        again = run_cleanup(tmp_path, *args, "--apply", "--volumes", "--yes", **backups_env)
         assert again.returncode == 0, again.stderr
         assert "nothing left to do" in again.stdout
         assert (tmp_path / "compose.yml").read_text() == edited
@@ -158,3 +145,7 @@ def test_apply_retires_the_unused_service_and_its_volume_restores(
                 client.api.remove_volume(volume, force=True)
             except Exception:
                 pass
+        try:
+            client.api.remove_image(redis_image)  # the tag only: busybox stays for others
+        except Exception:
+            pass

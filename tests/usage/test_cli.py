@@ -4,23 +4,15 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
-from tests import dockerkit
-from tests.usage.conftest import SMALL_LIMIT
+from tests.usage.conftest import SMALL_LIMIT, run_cleanup
 from tests.usage.test_audit import EXPECTED
-
-REPO = Path(__file__).resolve().parents[2]
-INV = str(Path(sys.executable).with_name("inv"))
 
 
 def cli(platform: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    command = [
-        INV,
-        "--search-root",
-        str(REPO),
-        "cleanup.unused",
+    return run_cleanup(
+        platform,
         "--path",
         "mvp",
         "--file",
@@ -28,16 +20,7 @@ def cli(platform: Path, *extra: str) -> subprocess.CompletedProcess[str]:
         "--env-file",
         "fixture.env",
         *extra,
-    ]
-    env = dockerkit.cli_env(INVOKE_CLEANUP_MAX_FILE_BYTES=str(SMALL_LIMIT))
-    return subprocess.run(
-        command,
-        cwd=platform,
-        env=env,
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        timeout=120,
+        INVOKE_CLEANUP_MAX_FILE_BYTES=str(SMALL_LIMIT),
     )
 
 

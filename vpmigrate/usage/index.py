@@ -49,6 +49,9 @@ class ServiceSignals:
     ports: set[int] = field(default_factory=set)  # container and published ports
     published: set[int] = field(default_factory=set)
     env: set[str] = field(default_factory=set)
+    # a family of the table or a user signature describes it; else only its host names
+    # and ports are known, and --apply leaves it alone
+    known: bool = True
 
 
 class SignalIndex:
@@ -278,6 +281,7 @@ def build_index(project: Project, settings: UsageSettings) -> SignalIndex:
             ports=ports | published,
             published=published,
             env=set(signature.env),
+            known=family is not None or name in service_extras,
         )
     index = SignalIndex(services)
     # Variables whose value points at a service (in .env, env files or other services'

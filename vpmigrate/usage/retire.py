@@ -29,7 +29,8 @@ class ProfileEdit:
 
 @dataclass(frozen=True)
 class RetirePlan:
-    services: tuple[str, ...]  # the unused services
+    services: tuple[str, ...]  # the unused services to retire
+    skipped: tuple[str, ...]  # unused, but of an image without signature: left alone
     edits: tuple[ProfileEdit, ...]
     containers: tuple[ContainerState, ...]
     volumes: tuple[str, ...]  # engine names, to back up and remove (only with --volumes)
@@ -45,7 +46,8 @@ def plan_retirement(
 ) -> RetirePlan:
     """What --apply would change. `client=None`: compose edits only (no engine)."""
     project = audit.project
-    unused = tuple(r.service for r in audit.services if r.verdict == "unused")
+    unused = tuple(r.service for r in audit.services if r.verdict == "unused" and r.known)
+    skipped = tuple(r.service for r in audit.services if r.verdict == "unused" and not r.known)
     edits = tuple(
         ProfileEdit(project.services[name].location.file, name, project.services[name].profiles)
         for name in unused
@@ -62,6 +64,7 @@ def plan_retirement(
         existing = [v for v in retired_volumes(project, unused) if _volume_exists(client, v)]
     return RetirePlan(
         services=unused,
+        skipped=skipped,
         edits=edits,
         containers=containers,
         volumes=tuple(existing) if volumes else (),

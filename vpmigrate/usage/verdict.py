@@ -35,6 +35,7 @@ class ServiceReport:
     verdict: Verdict
     evidence: tuple[Evidence, ...]  # strongest first
     reason: str = ""  # why, in a few words: "imported in code", "needed by mlflow", ...
+    known: bool = True  # its image is in the signature table (or the user gave signals)
 
 
 def decide(
@@ -116,7 +117,10 @@ def decide(
         else:
             verdict, reason = "unused", "no use in code"
         items.sort(key=lambda e: (-e.strength[0], -e.strength[1], e.file, e.line))
-        reports.append(ServiceReport(name, verdict, tuple(dict.fromkeys(items)), reason))
+        known = index.services[name].known
+        if verdict == "unused" and not known:
+            reason = f"no use found, but image {project.services[name].image} has no signature"
+        reports.append(ServiceReport(name, verdict, tuple(dict.fromkeys(items)), reason, known))
     reports.sort(key=lambda r: (VERDICT_ORDER[r.verdict], r.service))
     return reports
 
