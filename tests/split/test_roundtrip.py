@@ -272,3 +272,16 @@ def test_the_head_comment_stays_when_the_first_top_level_key_goes():
     document = roundtrip.load(text, "h.yml")
     roundtrip.remove_key(document.data, "volumes", document_root=True)
     assert document.dump() == "# head of the file\nservices:\n  a:\n    image: a\n"
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "profiles"),
+    [
+        ('    profiles: [mvp]  # why\n', "    profiles: [x, y]  # why\n", ["x", "y"]),
+        ('    profiles: ["mvp", future]    # why\n', "    profiles: [m]    # why\n", ["m"]),
+    ],
+)
+def test_end_of_line_comment_on_a_changed_profiles_list_keeps_its_gap(before, after, profiles):
+    text = "services:\n  a:\n    image: a\n" + before + "  b:\n    image: b\n"
+    result = set_service_profiles(text, {"a": profiles})
+    assert result == "services:\n  a:\n    image: a\n" + after + "  b:\n    image: b\n"

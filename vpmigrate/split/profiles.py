@@ -11,6 +11,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScalarString
+from ruamel.yaml.tokens import CommentToken
 
 from vpmigrate.errors import UserError
 from vpmigrate.split import roundtrip
@@ -43,6 +45,8 @@ def set_profiles(service: CommentedMap, profiles: Sequence[str]) -> bool:
     if own and isinstance(current, CommentedSeq):
         # edit in place: keeps the flow/block style and the comments around the key
         following = "" if current.fa.flow_style() else take_following_lines(current)
+        if current.fa.flow_style():
+            _shift_end_of_line_comment(service, _flow_width(wanted) - _flow_width(current))
         del current[:]
         current.ca.items.clear()
         current.extend(wanted)
@@ -53,6 +57,22 @@ def set_profiles(service: CommentedMap, profiles: Sequence[str]) -> bool:
         return True
     insert_after(service, _anchor_key(service), "profiles", flow_list(wanted))
     return True
+
+
+def _flow_width(items: Sequence[str]) -> int:
+    """Characters of `[a, b]` as ruamel writes it (quoted items keep their quotes)."""
+    quotes = sum(
+        2 for item in items if isinstance(item, SingleQuotedScalarString | DoubleQuotedScalarString)
+    )
+    return 2 + sum(len(item) for item in items) + 2 * max(len(items) - 1, 0) + quotes
+
+
+def _shift_end_of_line_comment(service: CommentedMap, delta: int) -> None:
+    """Keep the gap before `profiles: [...]  # why` when the list changes width."""
+    entry = service.ca.items.get("profiles")
+    token = entry[2] if entry and len(entry) > 2 else None
+    if isinstance(token, CommentToken) and token.value.startswith("#") and token.start_mark:
+        token.start_mark.column = max(token.start_mark.column + delta, 0)
 
 
 def _anchor_key(service: CommentedMap) -> str | None:
