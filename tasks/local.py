@@ -86,7 +86,6 @@ def up(
     """Start a profile-scoped stack and wait until every service is ready."""
     with reporting():
         from vpmigrate.compose.profiles import active_profiles, select_services
-
         from vpmigrate.engine.client import connect
         from vpmigrate.engine.up import up as engine_up
 
@@ -134,7 +133,6 @@ def down(
     """Stop and remove a stack's containers (profile-scoped with --profile)."""
     with reporting():
         from vpmigrate.compose.profiles import active_profiles
-
         from vpmigrate.engine.client import connect
         from vpmigrate.engine.down import down as engine_down
         from vpmigrate.engine.down import plan_down
