@@ -420,8 +420,14 @@ class RailwayStandIn:
             return {}
         self._instance_scope(info, environmentId, serviceId)
         with self.state.lock:
+            project = self.state.project_of_service(serviceId)
+            # Railway lists the variables it provides itself alongside the service's own.
+            result: dict[str, str | None] = {
+                "RAILWAY_SERVICE_NAME": project.services[serviceId],
+                "RAILWAY_ENVIRONMENT_NAME": project.environments[environmentId],
+                "RAILWAY_PRIVATE_DOMAIN": f"{project.services[serviceId]}.railway.internal",
+            }
             values = dict(self.state.variables.get((environmentId, serviceId), {}))
-            result: dict[str, str | None] = {}
             for name, value in values.items():
                 if (environmentId, serviceId, name) in self.state.sealed:
                     result[name] = None

@@ -40,7 +40,14 @@ STATE = desired(
     }
 )
 CURRENT = {
-    "api": {"SAME": "1", "CHANGED": "old", "KEY": "old-secret", "SEALED": None, "EXTRA": "e"}
+    "api": {
+        "SAME": "1",
+        "CHANGED": "old",
+        "KEY": "old-secret",
+        "SEALED": None,
+        "EXTRA": "e",
+        "RAILWAY_PRIVATE_DOMAIN": "api.railway.internal",  # provided by Railway
+    }
 }
 
 
@@ -63,6 +70,7 @@ def test_plan_classifies_each_variable() -> None:
 
 
 def test_prune_plans_removal_of_undeclared_variables_only_when_asked() -> None:
+    # Railway's own RAILWAY_* variables are never planned for removal.
     assert make_plan(STATE, CURRENT, prune=True).deletions("api") == ("EXTRA",)
     assert "EXTRA" not in actions(make_plan(STATE, CURRENT))
 

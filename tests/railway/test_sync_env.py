@@ -332,3 +332,13 @@ def test_missing_secret_names_the_file_line_and_variable(world: World) -> None:
     assert "env/railway.yml:" in result.stderr and "AWS_SECRET_ACCESS_KEY" in result.stderr
     assert ".env" in result.stderr
     assert world.api.requests == []  # checked before contacting Railway
+
+
+def test_retry_bounds_come_from_invoke_configuration(world: World) -> None:
+    world.api.fail("server_error", operation="Project", times=5)
+
+    result = run_inv(world, "railway.status", extra_env={"INVOKE_RAILWAY_RETRY_ATTEMPTS": "2"})
+
+    assert result.returncode == 1
+    assert "did not answer Project after 2 attempts (last: HTTP 500)" in result.stderr
+    assert [r.operation for r in world.api.requests] == ["Project", "Project"]

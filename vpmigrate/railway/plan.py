@@ -14,6 +14,9 @@ Action = Literal["add", "change", "unchanged", "remove", "sealed"]
 # add/change/remove are written; sealed variables read back as null, so they
 # cannot be compared and are left alone rather than rewritten on every run.
 WRITES: frozenset[str] = frozenset({"add", "change", "remove"})
+# Railway adds its own variables (RAILWAY_PRIVATE_DOMAIN, RAILWAY_SERVICE_NAME, ...) to
+# every service's list; they are not ours to compare or remove.
+RAILWAY_PROVIDED_PREFIX = "RAILWAY_"
 
 
 @dataclass(frozen=True)
@@ -82,7 +85,8 @@ def make_plan(
                 secret = secret or looks_secret(now)
             changes.append(Change(service, variable.name, action, secret, variable.value, now))
         if prune:
-            for name in sorted(set(have) - declared):
+            undeclared = {n for n in have if not n.startswith(RAILWAY_PROVIDED_PREFIX)} - declared
+            for name in sorted(undeclared):
                 now = have[name]
                 secret = now is None or is_secret_name(name) or looks_secret(now)
                 changes.append(Change(service, name, "remove", secret, None, now))
