@@ -245,6 +245,7 @@ def test_unknown_service_lists_existing_ones_and_points_to_provision(bare_world:
     assert result.returncode == 1
     assert "'mlflow-service' not found" in result.stderr
     assert "inv railway.provision" in result.stderr
+    assert "Did you mean" not in result.stderr  # no far-fetched suggestion
     assert "timm-service" in result.stderr and "Postgres" in result.stderr
     assert bare_world.api.mutations() == []
 

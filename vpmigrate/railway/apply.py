@@ -75,7 +75,8 @@ def _partial_message(
     else:
         what = f"{failed}: not applied (a re-run applies it)"
     rest = ", ".join(untouched) or "none"
-    return f"{exc.message} Applied: {done}. Failed: {what}. Not attempted: {rest}."
+    cause = exc.message if exc.message.endswith((".", "!", "?")) else f"{exc.message}."
+    return f"{cause} Applied: {done}. Failed: {what}. Not attempted: {rest}."
 
 
 def _verify(plan: Plan, backend: RailwayBackend, target: Target, services: list[str]) -> None:

@@ -25,7 +25,7 @@ class Target:
 def _closest(name: str, candidates: Iterable[str]) -> str:
     pool = list(candidates)
     lowered = {c.lower(): c for c in pool}
-    match = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.5)
+    match = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.75)
     return f" Did you mean {lowered[match[0]]!r}?" if match else ""
 
 
