@@ -70,7 +70,7 @@ def split(
             for planned in stale:
                 out(planned.diff())
             if stale:
-                names = ", ".join(f"{p.path.name} ({p.state})" for p in stale)
+                names = ", ".join(f"{p.path.name} ({_CHECK_WORDS[p.state]})" for p in stale)
                 raise Exit(
                     f"out of date: {names}. Run `inv compose.split` and commit the result.",
                     code=1,
@@ -94,6 +94,9 @@ def split(
             if entry.backup is not None:
                 info(f"{planned.path}: your hand-edited version is saved as {entry.backup}")
             out(f"wrote {planned.path} ({', '.join(planned.services)})")
+
+
+_CHECK_WORDS = {"new": "missing", "outdated": "outdated", "hand-edited": "edited by hand"}
 
 
 def _state_text(state: str) -> str:

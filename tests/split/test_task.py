@@ -79,7 +79,7 @@ def test_check_fails_when_the_monolith_changed_and_writes_nothing(compose_dir):
 def test_check_fails_when_an_output_is_missing(compose_dir):
     result = run_split(*split_args(compose_dir, "--check"))
     assert result.returncode == 1
-    assert "(new)" in result.stderr
+    assert "docker-compose.mvp.yml (missing)" in result.stderr
     assert not (compose_dir / OUTPUTS[0]).exists()
 
 
@@ -97,6 +97,14 @@ def test_hand_edited_output_is_kept_unless_forced(compose_dir):
     assert "edited by hand" in refused.stderr and "--force" in refused.stderr
     assert "Traceback" not in refused.stderr
     assert snapshot(compose_dir) == before  # neither output was written
+    checked = run_split(*split_args(compose_dir, "--check"))
+    assert checked.returncode == 1
+    assert "docker-compose.mvp.yml (edited by hand)" in checked.stderr
+    previewed = run_split(*split_args(compose_dir, "--dry-run"))
+    assert previewed.returncode == 0
+    assert "-      retries: 99" in previewed.stdout
+    assert "would be refused without --force" in previewed.stderr
+    assert snapshot(compose_dir) == before
 
     forced = run_split(*split_args(compose_dir, "--force"))
     assert forced.returncode == 0, forced.stderr
