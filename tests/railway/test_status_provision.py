@@ -107,3 +107,33 @@ def test_every_task_works_against_the_subset_schema_too(subset_world: World) -> 
     assert states == {"ok", "extra"}  # backend's own LOG_LEVEL and JWT_SECRET are extra
     assert len(subset_world.api.mutations()) == mutations
     assert subset_world.vars("timm-service")["AWS_SECRET_ACCESS_KEY"] == SECRET_KEY
+
+
+def test_provision_failing_after_creation_is_finished_by_a_rerun(bare_world: World) -> None:
+    bare_world.api.fail("graphql_error", operation="ServiceInstanceUpdate", message="Try again")
+
+    failed = run_inv(bare_world, "railway.provision")
+
+    assert failed.returncode == 1 and "Try again" in failed.stderr
+    assert bare_world.service_exists("mlflow-service")
+
+    rerun = run_inv(bare_world, "railway.provision")
+
+    assert rerun.returncode == 0, rerun.stderr
+    assert bare_world.api.mutation_fields().count("serviceCreate") == 1
+    env = bare_world.state.env_id(bare_world.project, "production")
+    service = bare_world.state.service_id(bare_world.project, "mlflow-service")
+    assert bare_world.state.instances[(env, service)]["startCommand"] == MLFLOW_START_COMMAND
+
+
+def test_provision_leaves_a_hand_made_start_command_alone(world: World) -> None:
+    env = world.state.env_id(world.project, "production")
+    service = world.state.service_id(world.project, "mlflow-service")
+    world.state.instances[(env, service)]["startCommand"] = "mlflow server --port 8080"
+
+    result = run_inv(world, "railway.provision")
+
+    assert result.returncode == 0, result.stderr
+    assert "left unchanged" in result.stderr
+    assert world.state.instances[(env, service)]["startCommand"] == "mlflow server --port 8080"
+    assert world.api.mutations() == []

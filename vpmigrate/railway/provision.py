@@ -59,7 +59,11 @@ def provision_mlflow(
         progress(f"{name}: created with {len(variables)} variables")
     instance = backend.service_instance(target.environment_id, service_id)
     settings: dict[str, object] = {}
-    if instance.start_command != MLFLOW_START_COMMAND:
+    if instance.start_command and instance.start_command != MLFLOW_START_COMMAND:
+        # Someone configured this service by hand: theirs stays.
+        progress(f"{name}: has its own start command; left unchanged")
+    elif not instance.start_command:
+        # Also completes a creation that failed right after serviceCreate.
         settings["startCommand"] = MLFLOW_START_COMMAND
         settings["healthcheckPath"] = "/health"
         if mlflow.repo and mlflow.dockerfile:
