@@ -44,6 +44,16 @@ def test_evidence_points_at_the_lines_that_use_a_service(platform: Path) -> None
     assert ("mvp/training/adapters/base.py", "import mlflow", "use") in mlflow
     assert ("mvp/training/adapters/base.py", "mlflow.start_run", "use") in mlflow
     assert ("mvp/training/platform_sdk/base.py", "env MLFLOW_TRACKING_URI", "use") in mlflow
+    notebook = {
+        (e.line, e.signal, e.kind)
+        for e in result.report("mlflow").evidence
+        if e.file == "mvp/notebooks/explore_runs.ipynb"
+    }
+    assert notebook == {
+        (9, 'word "mlflow"', "mentioned"),  # a markdown cell
+        (20, "import mlflow", "use"),
+        (22, "mlflow.search_runs", "use"),
+    }
     postgres = result.report("postgres")
     assert postgres.evidence[0].kind == "use"
     lines = {(e.file, e.line, e.signal) for e in postgres.evidence}
@@ -74,6 +84,7 @@ def test_traps_are_never_use(platform: Path) -> None:
     assert ("mvp/backend/app/db/models.py", 8) in redis  # the TODO comment
     assert ("mvp/backend/app/utils/scheduling.py", 7) in redis  # the docstring
     assert ("mvp/backend/app/utils/scheduling.py", 4) not in redis  # def redistribute
+    assert ("mvp/notebooks/explore_runs.ipynb", 19) in redis  # `%pip install redis`
     temporal_files = {e.file for e in result.report("temporal").evidence}
     assert temporal_files == {"mvp/docs/PLAN.md"}  # not temporal_smoothing, not a venv
     mongodb_files = {e.file for e in result.report("mongodb").evidence}

@@ -48,7 +48,8 @@ def test_table_and_markdown(platform: Path) -> None:
     assert table.returncode == 0, table.stderr
     rows = {line.split()[0]: line.split()[1] for line in table.stdout.splitlines()[2:]}
     assert rows == EXPECTED
-    assert "mvp/training/adapters/base.py:3 import mlflow (use)" in table.stdout
+    mlflow_row = next(line for line in table.stdout.splitlines() if line.startswith("mlflow "))
+    assert mlflow_row.endswith("import mlflow (use)")
     markdown = cli(platform, "--format", "markdown")
     assert markdown.returncode == 0, markdown.stderr
     assert markdown.stdout.startswith("| service | verdict | evidence | strongest evidence |")

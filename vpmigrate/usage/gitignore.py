@@ -103,7 +103,7 @@ class IgnoreStack:
         return self.with_rules(parse_rules(text, base))
 
     def with_rules(self, rules: list[Rule]) -> IgnoreStack:
-        return IgnoreStack(self.rules + tuple(rules)) if rules else self
+        return IgnoreStack(self.rules + tuple(_merged(rules))) if rules else self
 
     def ignored(self, relative: str, *, is_dir: bool) -> bool:
         """`relative`: the path below the walk's top, with `/` separators."""
@@ -120,3 +120,23 @@ class IgnoreStack:
             if rule.regex.match(below):
                 verdict = not rule.negated
         return verdict
+
+
+def _merged(rules: list[Rule]) -> list[Rule]:
+    """Adjacent rules that agree on base, negation and directory-only become one regex
+    (the last match still wins: merged rules never reorder across a negation)."""
+    merged: list[Rule] = []
+    for rule in rules:
+        last = merged[-1] if merged else None
+        if last is not None and (last.base, last.negated, last.directory_only) == (
+            rule.base,
+            rule.negated,
+            rule.directory_only,
+        ):
+            pattern = f"{last.regex.pattern}|{rule.regex.pattern}"
+            merged[-1] = Rule(
+                rule.base, re.compile(pattern, re.S), rule.negated, rule.directory_only
+            )
+        else:
+            merged.append(rule)
+    return merged

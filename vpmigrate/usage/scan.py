@@ -15,6 +15,7 @@ from pathlib import Path
 from vpmigrate.usage.evidence import Evidence, Found
 from vpmigrate.usage.index import SignalIndex
 from vpmigrate.usage.js_source import js_evidence
+from vpmigrate.usage.notebooks import notebook_evidence
 from vpmigrate.usage.prefilter import Prefilter, build_prefilter
 from vpmigrate.usage.python_source import python_evidence
 from vpmigrate.usage.text_files import (
@@ -59,6 +60,8 @@ def extractor_for(name: str) -> Extractor:
         return python_evidence
     if suffix in JS_SUFFIXES:
         return js_evidence
+    if suffix == ".ipynb":
+        return notebook_evidence
     if lower == "package.json":
         return package_json_evidence
     if lower in ("pyproject.toml", "pipfile"):

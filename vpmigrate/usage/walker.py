@@ -188,4 +188,8 @@ def _relative(path: Path, top: Path) -> str:
 
 
 def _relative_str(path: str, top: Path) -> str:
+    prefix = str(top)
+    if path.startswith(prefix + os.sep):
+        relative = path[len(prefix) + 1 :]
+        return relative if os.sep == "/" else relative.replace(os.sep, "/")
     return os.path.relpath(path, top).replace(os.sep, "/")
