@@ -115,6 +115,7 @@ def _confirm_prune(count: int) -> None:
         "prune": "Also remove variables the file does not declare (asks unless --yes).",
         "yes": "Confirm --prune without asking.",
         "no_deploy": "Write variables but do not redeploy the changed services.",
+        "redeploy": "Also redeploy the selected services whose variables are already in sync.",
         "json": "Print the plan as JSON (service, name, action, secret; never secret values).",
         "file": "Desired-state file (default: env/railway.yml).",
         "s3_provider": "aws, r2 or minio: overrides s3.provider in the file.",
@@ -128,6 +129,7 @@ def sync_env(
     prune: bool = False,
     yes: bool = False,
     no_deploy: bool = False,
+    redeploy: bool = False,
     json: bool = False,
     file: str | None = None,
     s3_provider: str | None = None,
@@ -163,14 +165,24 @@ def sync_env(
                 f"plan: {len(pending)} change(s) on {len(plan.services_to_write())} service(s), "
                 f"{unchanged} unchanged"
             )
-            if dry_run or not pending:
-                info("dry run: nothing sent." if dry_run else "in sync: nothing to do.")
+            if dry_run:
+                info("dry run: nothing sent.")
+                return
+            if not pending and not (redeploy and not no_deploy):
+                info("in sync: nothing to do.")
                 return
             if plan.removals and not yes:
                 _confirm_prune(len(plan.removals))
-            result = apply_plan(plan, s.backend, s.target, deploy=not no_deploy, progress=info)
+            result = apply_plan(
+                plan,
+                s.backend,
+                s.target,
+                deploy=not no_deploy,
+                redeploy_all=redeploy,
+                progress=info,
+            )
             info(
-                f"applied to {', '.join(result.written)}; verified. "
+                f"applied to {', '.join(result.written) or 'no service'}; verified. "
                 + (
                     f"Redeployed: {', '.join(result.redeployed)}."
                     if result.redeployed

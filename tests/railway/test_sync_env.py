@@ -214,6 +214,29 @@ def test_partial_failure_names_applied_services_and_a_rerun_finishes(world: Worl
     assert "applied to ultralytics-service, huggingface-service, backend" in rerun.stderr
 
 
+def test_failed_redeploy_is_named_and_redeploy_flag_finishes_it(world: World) -> None:
+    world.api.fail(
+        "graphql_error", operation="ServiceInstanceRedeploy", message="Deploy queue full"
+    )
+
+    failed = run_inv(world, "railway.sync-env", "--service", "timm-service", "--service", "backend")
+
+    assert failed.returncode == 1
+    assert "timm-service: variables in place, but its redeploy failed" in failed.stderr
+    assert "--redeploy --service timm-service" in failed.stderr
+    assert "Not attempted: backend" in failed.stderr
+    finish = run_inv(world, "railway.sync-env", "--service", "timm-service", "--service", "backend")
+    assert finish.returncode == 0
+    assert (world.redeploys("timm-service"), world.redeploys("backend")) == (0, 1)
+    writes = len([f for f in world.api.mutation_fields() if f != "serviceInstanceRedeploy"])
+
+    result = run_inv(world, "railway.sync-env", "--redeploy", "--service", "timm-service")
+
+    assert result.returncode == 0, result.stderr
+    assert world.redeploys("timm-service") == 1
+    assert len([f for f in world.api.mutation_fields() if f != "serviceInstanceRedeploy"]) == writes
+
+
 def test_rate_limit_answer_is_waited_out_and_retried(world: World) -> None:
     world.api.fail("rate_limit", operation="Variables", retry_after=1)
     world.api.fail("server_error", operation="VariableCollectionUpsert")

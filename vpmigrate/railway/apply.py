@@ -27,28 +27,25 @@ def apply_plan(
     target: Target,
     *,
     deploy: bool = True,
+    redeploy_all: bool = False,
     progress: Callable[[str], None] = _progress_none,
 ) -> ApplyResult:
     """One variableCollectionUpsert per changed service (skipDeploys), its deletions,
     then its redeploy; service after service, so a failure leaves whole services
-    done or untouched and a re-run finishes the rest. Raises UserError naming
-    what was applied and what was not."""
-    services = plan.services_to_write()
+    done or untouched and a re-run finishes the rest. ``redeploy_all`` also
+    redeploys the plan's services that had nothing to write. Raises UserError
+    naming what was applied and what was not."""
+    to_write = plan.services_to_write()
+    services = to_write + tuple(s for s in plan.services() if redeploy_all and s not in to_write)
     written: list[str] = []
     redeployed: list[str] = []
     for index, service in enumerate(services):
         service_id = target.services[service]
         stage = "variables"
         try:
-            upserts = plan.upserts(service)
-            if upserts:
-                backend.upsert_variables(
-                    target.project_id, target.environment_id, service_id, upserts
-                )
-            for name in plan.deletions(service):
-                backend.delete_variable(target.project_id, target.environment_id, service_id, name)
-            written.append(service)
-            progress(f"{service}: {len(upserts)} set, {len(plan.deletions(service))} removed")
+            if service in to_write:
+                _write(plan, backend, target, service, progress)
+                written.append(service)
             if deploy:
                 stage = "redeploy"
                 backend.redeploy(target.environment_id, service_id)
@@ -63,14 +60,30 @@ def apply_plan(
     return ApplyResult(tuple(written), tuple(redeployed))
 
 
+def _write(
+    plan: Plan,
+    backend: RailwayBackend,
+    target: Target,
+    service: str,
+    progress: Callable[[str], None],
+) -> None:
+    service_id = target.services[service]
+    upserts = plan.upserts(service)
+    if upserts:
+        backend.upsert_variables(target.project_id, target.environment_id, service_id, upserts)
+    for name in plan.deletions(service):
+        backend.delete_variable(target.project_id, target.environment_id, service_id, name)
+    progress(f"{service}: {len(upserts)} set, {len(plan.deletions(service))} removed")
+
+
 def _partial_message(
     exc: UserError, failed: str, stage: str, written: list[str], untouched: tuple[str, ...]
 ) -> str:
     done = ", ".join(written) or "none"
     if stage == "redeploy":
         what = (
-            f"{failed}: variables written, but its redeploy failed (redeploy it from Railway's "
-            "dashboard; a re-run sees its variables in sync and will not redeploy it)"
+            f"{failed}: variables in place, but its redeploy failed (a plain re-run sees it in "
+            f"sync; `inv railway.sync-env --redeploy --service {failed}` redeploys it)"
         )
     else:
         what = f"{failed}: not applied (a re-run applies it)"

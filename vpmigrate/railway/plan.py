@@ -42,6 +42,10 @@ class Plan:
     def removals(self) -> tuple[Change, ...]:
         return tuple(c for c in self.changes if c.action == "remove")
 
+    def services(self) -> tuple[str, ...]:
+        """Every service the plan covers, in plan order."""
+        return tuple(dict.fromkeys(c.service for c in self.changes))
+
     def services_to_write(self) -> tuple[str, ...]:
         """Services with at least one write, in plan order."""
         return tuple(dict.fromkeys(c.service for c in self.pending))
