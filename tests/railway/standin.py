@@ -190,6 +190,7 @@ _RESOLVERS = {
     "variables": "_variables",
     "serviceInstance": "_service_instance",
     "variableCollectionUpsert": "_upsert",
+    "variableUpsert": "_variable_upsert",
     "variableDelete": "_delete",
     "serviceInstanceRedeploy": "_redeploy",
     "serviceCreate": "_service_create",
@@ -458,6 +459,14 @@ class RailwayStandIn:
             if not input.get("skipDeploys"):
                 self.state.auto_deploys[(env, service_id)] += 1
         return True
+
+    def _variable_upsert(
+        self, source: Any, info: graphql.GraphQLResolveInfo, input: dict[str, Any]
+    ) -> bool:
+        """The single-variable write: the collection upsert with one variable."""
+        collection = {k: v for k, v in input.items() if k not in ("name", "value")}
+        collection["variables"] = {input["name"]: input["value"]}
+        return self._upsert(source, info, collection)
 
     def _delete(self, _: Any, info: graphql.GraphQLResolveInfo, input: dict[str, Any]) -> bool:
         env, service_id = self._variable_scope(info, input)

@@ -146,3 +146,20 @@ def test_refused_project_token_names_railway_token(world: World, make: MakeBacke
     assert "RAILWAY_TOKEN" in caught.value.message
     assert "Project Token not found" in caught.value.message
     assert PROJECT_TOKEN not in caught.value.message
+
+
+def test_standin_serves_the_single_variable_upsert_too(world: World, make: MakeBackend) -> None:
+    """Other clients (bench/per_variable.py) write one variable per call."""
+    backend = make()
+    env = world.state.env_id(world.project, "production")
+    service = world.state.service_id(world.project, "frontend")
+    document = """
+    mutation VariableUpsert($input: VariableUpsertInput!) { variableUpsert(input: $input) }
+    """
+    ids = {"projectId": world.project.id, "environmentId": env, "serviceId": service}
+
+    backend.transport.execute(
+        "VariableUpsert", document, {"input": {**ids, "name": "A", "value": "1"}}
+    )
+
+    assert world.vars("frontend")["A"] == "1"
