@@ -50,7 +50,7 @@ def test_rules_of_a_subfolder_apply_below_it_only() -> None:
 
 
 def test_walk_honours_enclosing_and_nested_gitignores(platform: Path) -> None:
-    files = {p.relative_to(platform).as_posix() for p in walk(platform / "mvp")}
+    files = {Path(p).relative_to(platform).as_posix() for p in walk(platform / "mvp")}
     assert "mvp/training/train.py" in files
     assert "mvp/.gitignore" in files
     assert not any(
@@ -61,7 +61,7 @@ def test_walk_honours_enclosing_and_nested_gitignores(platform: Path) -> None:
 
 
 def test_extra_excludes_from_configuration(platform: Path) -> None:
-    files = {p.name for p in walk(platform / "mvp", exclude=("docs/", "CLAUDE.md"))}
+    files = {Path(p).name for p in walk(platform / "mvp", exclude=("docs/", "CLAUDE.md"))}
     assert "PLAN.md" not in files and "CLAUDE.md" not in files
     assert "train.py" in files
 
@@ -70,7 +70,7 @@ def test_both_prefilters_select_the_same_files(platform: Path) -> None:
     literals = build_index(load(platform), parse_settings({})).literals()
     fast, plain = build_prefilter(literals), regex_prefilter(literals)
     for path in walk(platform / "mvp"):
-        data = path.read_bytes()
+        data = Path(path).read_bytes()
         assert fast(data) == plain(data), path
     assert plain(b"import redis\n") and not plain(b"def train(epochs): pass\n")
 

@@ -94,7 +94,7 @@ def scan_code(
     files = selected = total = oversized = binary = 0
     base = str(display_base.resolve())
     prefilter = build_prefilter(index.literals())
-    paths = _unique(str(p) for root in roots for p in walk(root, exclude=exclude, skip=skip))
+    paths = _unique(p for root in roots for p in walk(root, exclude=exclude, skip=skip))
     for batch in _batches(paths, prefilter, max_file_bytes, chunk_size):
         files += batch.files
         total += batch.bytes_read

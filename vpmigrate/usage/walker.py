@@ -107,52 +107,56 @@ BINARY_SUFFIXES = frozenset(
 
 def walk(
     root: Path, *, exclude: tuple[str, ...] = (), skip: frozenset[Path] = frozenset()
-) -> Iterator[Path]:
-    """Files below `root` (or `root` itself when it is a file) worth reading, in a stable
-    order. The .gitignore files of the enclosing git work tree above `root` apply too."""
+) -> Iterator[str]:
+    """Paths of the files below `root` (or `root` itself when it is a file) worth
+    reading, in a stable order. The .gitignore files of the enclosing git work tree
+    above `root` apply too. Strings, not `Path`s: on a large tree the objects cost more
+    than the walk."""
     root = root.resolve()
+    skipped = {str(p) for p in skip}
     if root.is_file():
-        if root not in skip:
-            yield root
+        if str(root) not in skipped:
+            yield str(root)
         return
     top, stack = _inherited_rules(root)
     stack = stack.with_rules(parse_rules("\n".join(exclude), _relative(root, top)))
-    yield from _walk_dir(root, top, stack, skip)
+    prefix = str(top) + os.sep
+    pending = [(str(root), stack)]
+    while pending:
+        directory, rules = pending.pop()
+        if os.path.isfile(os.path.join(directory, ".gitignore")):
+            relative = directory[len(prefix) :] if directory.startswith(prefix) else ""
+            rules = rules.with_file(Path(directory, ".gitignore"), relative.replace(os.sep, "/"))
+        try:
+            with os.scandir(directory) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError:
+            continue
+        subdirs = []
+        for entry in entries:
+            name = entry.name
+            if entry.is_dir(follow_symlinks=False):
+                if name in SKIPPED_DIRS:
+                    continue
+                if rules.rules and rules.ignored(_below(entry.path, prefix), is_dir=True):
+                    continue
+                if os.path.exists(os.path.join(entry.path, "pyvenv.cfg")):
+                    continue  # a virtual environment, whatever its name
+                subdirs.append(entry.path)
+            elif entry.is_file(follow_symlinks=False):
+                if name in SKIPPED_FILES or _is_binary_name(name):
+                    continue
+                if rules.rules and rules.ignored(_below(entry.path, prefix), is_dir=False):
+                    continue
+                if entry.path not in skipped:
+                    yield entry.path
+        # depth first, in name order: push in reverse so the first name pops first
+        pending.extend((subdir, rules) for subdir in reversed(subdirs))
 
 
-def _walk_dir(
-    directory: Path, top: Path, stack: IgnoreStack, skip: frozenset[Path]
-) -> Iterator[Path]:
-    gitignore = directory / ".gitignore"
-    if gitignore.is_file():
-        stack = stack.with_file(gitignore, _relative(directory, top))
-    try:
-        with os.scandir(directory) as it:
-            entries = sorted(it, key=lambda e: e.name)
-    except OSError:
-        return
-    subdirs = []
-    for entry in entries:
-        name = entry.name
-        if entry.is_dir(follow_symlinks=False):
-            if name in SKIPPED_DIRS:
-                continue
-            relative = _relative_str(entry.path, top)
-            if stack.rules and stack.ignored(relative, is_dir=True):
-                continue
-            if os.path.exists(os.path.join(entry.path, "pyvenv.cfg")):
-                continue  # a virtual environment, whatever its name
-            subdirs.append(Path(entry.path))
-        elif entry.is_file(follow_symlinks=False):
-            if name in SKIPPED_FILES or _is_binary_name(name):
-                continue
-            if stack.rules and stack.ignored(_relative_str(entry.path, top), is_dir=False):
-                continue
-            path = Path(entry.path)
-            if path not in skip:
-                yield path
-    for subdir in subdirs:
-        yield from _walk_dir(subdir, top, stack, skip)
+def _below(path: str, prefix: str) -> str:
+    relative = path[len(prefix) :] if path.startswith(prefix) else path
+    return relative if os.sep == "/" else relative.replace(os.sep, "/")
 
 
 def _is_binary_name(name: str) -> bool:
@@ -185,11 +189,3 @@ def _inherited_rules(root: Path) -> tuple[Path, IgnoreStack]:
 def _relative(path: Path, top: Path) -> str:
     relative = path.relative_to(top).as_posix()
     return "" if relative == "." else relative
-
-
-def _relative_str(path: str, top: Path) -> str:
-    prefix = str(top)
-    if path.startswith(prefix + os.sep):
-        relative = path[len(prefix) + 1 :]
-        return relative if os.sep == "/" else relative.replace(os.sep, "/")
-    return os.path.relpath(path, top).replace(os.sep, "/")
