@@ -163,3 +163,12 @@ def test_standin_serves_the_single_variable_upsert_too(world: World, make: MakeB
     )
 
     assert world.vars("frontend")["A"] == "1"
+
+
+def test_a_url_without_scheme_is_reported_at_once(world: World, make: MakeBackend) -> None:
+    backend = make(url="backboard.example/graphql/v2")
+
+    with pytest.raises(UserError, match="RAILWAY_API_URL 'backboard.example/graphql/v2' is not"):
+        backend.api.project(world.project.id)
+
+    assert backend.sleeps == []

@@ -91,6 +91,11 @@ class GraphQLTransport:
                     },
                 )
                 return self._data(operation, response)
+            except httpx.UnsupportedProtocol:
+                raise UserError(
+                    f"RAILWAY_API_URL {self.connection.url!r} is not an http(s) URL; fix or "
+                    "unset it (the default is Railway's own endpoint)."
+                ) from None
             except httpx.TimeoutException:
                 retry = _Retry(f"no answer within {policy.timeout:g} s")
             except httpx.TransportError as exc:
