@@ -59,13 +59,12 @@ def test_r2_derives_endpoint_and_region_from_the_account() -> None:
     assert state.s3_provider == "r2"
 
 
-def test_minio_endpoint_is_a_railway_reference_kept_verbatim() -> None:
-    env = {"MINIO_ROOT_USER": "u", "MINIO_ROOT_PASSWORD": "p"}
+def test_minio_on_railway_is_reached_through_references_kept_verbatim() -> None:
+    state = load_desired(SHIPPED, "production", {}, s3_provider="minio")
 
-    state = load_desired(SHIPPED, "production", env, s3_provider="minio")
-
-    endpoint = values(state, "timm-service")["MLFLOW_S3_ENDPOINT_URL"]
-    assert endpoint == "http://${{minio.RAILWAY_PRIVATE_DOMAIN}}:9000"
+    timm = values(state, "timm-service")
+    assert timm["MLFLOW_S3_ENDPOINT_URL"] == "http://${{minio.RAILWAY_PRIVATE_DOMAIN}}:9000"
+    assert timm["AWS_SECRET_ACCESS_KEY"] == "${{minio.MINIO_ROOT_PASSWORD}}"
 
 
 def test_aws_region_setting_changes_the_endpoint(tmp_path: Path) -> None:
