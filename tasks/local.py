@@ -43,7 +43,7 @@ def _settings(c: Context) -> dict[str, Any]:
 
 
 def _load(c: Context, files: list[str], project_name: str | None, env_file: str | None) -> Project:
-    from vpmigrate.compose.loader import load_project
+    from vpmigrate.compose.loader import load_project_with_warnings
 
     settings = _settings(c)
     env_files: list[Path] | None = None
@@ -53,9 +53,12 @@ def _load(c: Context, files: list[str], project_name: str | None, env_file: str 
         default_env = repo_path(settings["env_file"])
         env_files = [default_env] if default_env.exists() else None
     paths = [repo_path(f) for f in (files or settings["files"])]
-    return load_project(
+    loaded = load_project_with_warnings(
         paths, project_name=project_name or settings["project_name"], env_files=env_files
     )
+    for warning in loaded.warnings:
+        info(f"warning: {warning}")
+    return loaded.project
 
 
 def _print_event(event: Event) -> None:

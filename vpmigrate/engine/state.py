@@ -11,6 +11,18 @@ if TYPE_CHECKING:
     import docker
 
 
+# Container ports whose clients expect something other than http:// in a URL.
+URL_SCHEMES = {
+    5432: "postgresql",
+    3306: "mysql",
+    6379: "redis",
+    27017: "mongodb",
+    5672: "amqp",
+    1025: "smtp",
+    7233: "grpc",
+}
+
+
 @dataclass(frozen=True)
 class PublishedPort:
     host_ip: str
@@ -27,7 +39,7 @@ class PublishedPort:
         return self.host_ip
 
     def __str__(self) -> str:
-        scheme = "udp" if self.protocol == "udp" else "http"
+        scheme = "udp" if self.protocol == "udp" else URL_SCHEMES.get(self.target, "http")
         return f"{scheme}://{self.url_host}:{self.host_port}"
 
 

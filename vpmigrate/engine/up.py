@@ -82,7 +82,7 @@ class _UpRun:
     ) -> None:
         self.client = client
         self.project = project
-        self.services = {s.name: s for s in services}
+        self.services = {s.name: s for s in _dependencies_first(services)}
         self.allow_pull = allow_pull
         self.deadline = time.monotonic() + timeout_s
         self.timeout_s = timeout_s
@@ -106,6 +106,15 @@ class _UpRun:
             resources.ensure_volume(self.client, self.project, volume, self.report)
         existing = {c.service: c for c in project_containers(self.client, self.project.name)}
         self.existing = existing
+        for orphan in sorted(set(existing) - set(self.project.services)):
+            self.report(
+                Event(
+                    orphan,
+                    "orphan",
+                    f"container {existing[orphan].name} belongs to no service in the compose "
+                    "files; `inv local.down` (without --profile) removes it",
+                )
+            )
         ports.check_free(self.client, self.project, list(self.services.values()), existing)
 
         futures: dict[str, Future[ContainerState | None]] = {}
@@ -323,6 +332,28 @@ class _UpRun:
             + f"\n{kept} Fix the cause (`inv local.logs SERVICE` shows more), then re-run "
             "`inv local.up`: what is already healthy is left as it is."
         )
+
+
+def _dependencies_first(services: Sequence[Service]) -> list[Service]:
+    """Order services so that each comes after what it depends on (within the set):
+    a worker may then wait on the futures of its dependencies, which exist already."""
+    by_name = {s.name: s for s in services}
+    ordered: list[Service] = []
+    placed: set[str] = set()
+    while len(ordered) < len(by_name):
+        ready = [
+            s
+            for name, s in by_name.items()
+            if name not in placed
+            and all(d.service in placed or d.service not in by_name for d in s.depends_on)
+        ]
+        if not ready:
+            cycle = ", ".join(sorted(set(by_name) - placed))
+            raise UserError(f"services depend on each other in a cycle: {cycle}.")
+        for service in ready:
+            ordered.append(service)
+            placed.add(service.name)
+    return ordered
 
 
 def _ready_word(state: ContainerState) -> str:
