@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from vpmigrate.compose.model import NetworkDef, Project, Service, VolumeDef
@@ -27,7 +27,7 @@ def volumes_used(project: Project, services: Iterable[Service]) -> list[VolumeDe
 def ensure_network(
     client: docker.DockerClient, project: Project, network: NetworkDef, report: Reporter
 ) -> None:
-    from docker.errors import NotFound
+    from docker.errors import APIError
 
     found = client.api.networks(names=[network.name])
     exact = [n for n in found if n["Name"] == network.name]
@@ -38,14 +38,7 @@ def ensure_network(
             f"network {network.name!r} is declared `external: true` in the compose file but does "
             f"not exist. Create it (`docker network create {network.name}`) or drop `external`."
         )
-    net_labels = dict(network.labels)
-    net_labels.update(
-        {
-            labels.PROJECT: project.name,
-            labels.NETWORK: network.key,
-            labels.VERSION: labels.TOOL_VERSION,
-        }
-    )
+    net_labels = _labels(project, network.labels, labels.NETWORK, network.key)
     try:
         client.api.create_network(
             network.name,
@@ -54,9 +47,7 @@ def ensure_network(
             labels=net_labels,
             check_duplicate=True,
         )
-    except NotFound:  # pragma: no cover - raced with a concurrent delete
-        raise
-    except Exception as exc:
+    except APIError as exc:
         if "already exists" in str(exc):
             return  # a concurrent run created it
         raise
@@ -78,13 +69,11 @@ def ensure_volume(
             f"volume {volume.name!r} is declared `external: true` in the compose file but does "
             f"not exist. Create it (`docker volume create {volume.name}`) or drop `external`."
         )
-    vol_labels = dict(volume.labels)
-    vol_labels.update(
-        {
-            labels.PROJECT: project.name,
-            labels.VOLUME: volume.key,
-            labels.VERSION: labels.TOOL_VERSION,
-        }
-    )
+    vol_labels = _labels(project, volume.labels, labels.VOLUME, volume.key)
     client.api.create_volume(volume.name, driver=volume.driver or "local", labels=vol_labels)
     report(Event(volume.name, "created", "volume"))
+
+
+def _labels(project: Project, own: Mapping[str, str], kind: str, key: str) -> dict[str, str]:
+    """The user's labels plus Compose's, which tell `docker compose` the resource is its."""
+    return {**own, labels.PROJECT: project.name, kind: key, labels.VERSION: labels.TOOL_VERSION}
