@@ -148,8 +148,8 @@ def down(
         client = connect()
         plan = plan_down(client, project, scope, remove_volumes=volumes)
         if not plan.containers and not plan.volumes:
-            what = f"the services of profile(s) {', '.join(profile)}" if profile else "it"
-            info(f"nothing to remove: project {project.name} has no containers for {what}.")
+            scope_text = f" in profile(s) {', '.join(profile)}" if profile else ""
+            info(f"nothing to remove: project {project.name} has no containers{scope_text}.")
         if plan.volumes:
             listed = ", ".join(plan.volumes)
             info(f"removing {len(plan.volumes)} named volume(s) and their data: {listed}")

@@ -82,9 +82,9 @@ def service_logs(
     if not found:
         raise UserError(
             f"service {service!r} has no container in project {project.name!r}: start it with "
-            "`inv local.up`"
+            "`inv local.up"
             + "".join(f" --profile {p}" for p in project.services[service].profiles[:1])
-            + "."
+            + "`."
         )
     stream = client.api.logs(
         found[0]["Id"],
