@@ -11,6 +11,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from vpmigrate.compose.model import Project
 from vpmigrate.errors import UserError
@@ -23,12 +24,15 @@ ENV_PREFIXES = ("NEXT_PUBLIC_", "VITE_", "REACT_APP_", "NUXT_PUBLIC_", "PUBLIC_"
 # Host names shorter than this are only looked for as `//db`, `@db` or `db:5432`.
 MIN_BARE_LITERAL = 5
 
-_URL = re.compile(
-    r"(?<![A-Za-z0-9+.-])([A-Za-z][A-Za-z0-9+.-]{1,30})://"
-    r"(?:[^\s/@'\"`<>]*@)?(\[[^\]\s]*\]|[A-Za-z0-9_.-]*)(?::(\d{1,5}))?"
-)
-_HOST_PORT = re.compile(r"(?<![\w.@/:-])([A-Za-z0-9][A-Za-z0-9_.-]*|\[::1\]):(\d{2,5})(?!\d)")
-_ENV_NAME = re.compile(r"(?<![\w])[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)+(?![\w])")
+# Anchored on the rare part (`://`, `:<digits>`) and completed around it: a pattern that
+# starts with a scheme or host name is tried at every letter of a file, this is not.
+_SCHEME_SEP = re.compile(r"://")
+_SCHEME_BEFORE = re.compile(r"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]{1,30}\Z")
+_AUTHORITY_AFTER = re.compile(r"(?:[^\s/@'\"`<>]*@)?(\[[^\]\s]*\]|[A-Za-z0-9_.-]*)(?::(\d{1,5}))?")
+_PORT = re.compile(r":(\d{2,5})(?!\d)")
+_HOST_BEFORE = re.compile(r"(?<![\w.@/:-])(?:[A-Za-z0-9][A-Za-z0-9_.-]*|\[::1\])\Z")
+_ENV_NAME = re.compile(r"(?<!\w)[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+(?!\w)")
+_LOOKBEHIND = 256  # longest host name or scheme looked for before an anchor
 
 
 @dataclass(frozen=True)
@@ -88,35 +92,38 @@ class SignalIndex:
                 self.local_ports[port].add(name)
             for word in sig.words:
                 self.words[word.lower()].add(name)
-        words = sorted(self.words, key=len, reverse=True)
-        self._word_re = (
-            re.compile(r"(?<![\w-])(" + "|".join(map(re.escape, words)) + r")(?!\w)", re.I)
-            if words
-            else None
-        )
 
     # --- matching -----------------------------------------------------------------
 
     def targets(self, text: str) -> list[Match]:
         """URLs, host:port pairs and localhost ports in `text` that point at a service."""
         found: list[Match] = []
-        for m in _URL.finditer(text):
-            scheme, host, port = m.group(1).lower(), m.group(2).lower(), m.group(3)
-            base_scheme = scheme.split("+", 1)[0]
-            for candidate in (scheme, base_scheme):
+        in_urls: set[int] = set()  # where URL authorities start: not host:port again
+        for sep in _SCHEME_SEP.finditer(text):
+            start = sep.start()
+            scheme_match = _SCHEME_BEFORE.search(text, max(0, start - 32), start)
+            if scheme_match is None:
+                continue
+            authority = _AUTHORITY_AFTER.match(text, sep.end())
+            assert authority is not None  # every part of it is optional
+            scheme = scheme_match.group().lower()
+            for candidate in (scheme, scheme.split("+", 1)[0]):
                 if candidate in self.schemes:
+                    services = frozenset(self.schemes[candidate])
                     found.append(
-                        Match(
-                            m.start(),
-                            f"{candidate}:// URL",
-                            "url",
-                            frozenset(self.schemes[candidate]),
-                        )
+                        Match(scheme_match.start(), f"{candidate}:// URL", "url", services)
                     )
                     break
-            found.extend(self._host(m.start(2), host, port, in_url=True))
-        for m in _HOST_PORT.finditer(text):
-            found.extend(self._host(m.start(), m.group(1).lower(), m.group(2), in_url=False))
+            host, port = authority.group(1).lower(), authority.group(2)
+            in_urls.add(authority.start(1))
+            found.extend(self._host(authority.start(1), host, port, in_url=True))
+        for port_match in _PORT.finditer(text):
+            start = port_match.start()
+            host_match = _HOST_BEFORE.search(text, max(0, start - _LOOKBEHIND), start)
+            if host_match is None or host_match.start() in in_urls:
+                continue
+            host = host_match.group().lower()
+            found.extend(self._host(host_match.start(), host, port_match.group(1), in_url=False))
         return found
 
     def _host(self, offset: int, host: str, port: str | None, *, in_url: bool) -> list[Match]:
@@ -137,8 +144,6 @@ class SignalIndex:
         found = []
         for m in _ENV_NAME.finditer(text):
             name = m.group(0)
-            if not name.isupper():
-                continue
             key = self.env_key(name)
             if key is not None:
                 found.append(Match(m.start(), f"env {name}", "env", frozenset(self.env[key])))
@@ -154,8 +159,13 @@ class SignalIndex:
 
     def word_matches(self, text: str) -> list[Match]:
         """Product names as whole words: `temporal_smoothing` and `redistribute` are not."""
-        if self._word_re is None:
+        if not self.words:
             return []
+        lowered = text.lower()
+        present = frozenset(w for w in self.words if w in lowered)
+        if not present:
+            return []  # the usual case, found with a few substring tests
+        pattern = _word_pattern(present)
         return [
             Match(
                 m.start(),
@@ -163,7 +173,7 @@ class SignalIndex:
                 "word",
                 frozenset(self.words[m.group(1).lower()]),
             )
-            for m in self._word_re.finditer(text)
+            for m in pattern.finditer(text)
         ]
 
     def signals(self, text: str) -> list[Match]:
@@ -222,6 +232,12 @@ class SignalIndex:
             if not any(k in literal for k in kept):
                 kept.append(literal)
         return [k.encode() for k in kept]
+
+
+@lru_cache(maxsize=256)
+def _word_pattern(words: frozenset[str]) -> re.Pattern[str]:
+    alternatives = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+    return re.compile(rf"(?<![\w-])({alternatives})(?!\w)", re.IGNORECASE)
 
 
 def case_variants(word: str) -> set[str]:

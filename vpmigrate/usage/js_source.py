@@ -1,186 +1,181 @@
-"""JavaScript and TypeScript (also JSX/TSX, Vue and Svelte files), with a small
-tokenizer: comments, quoted strings, template literals, regex literals, names.
+"""JavaScript and TypeScript (also JSX/TSX, Vue and Svelte files), with a small regex
+lexer: comments, quoted strings, template literals, regex literals, code.
 
 Imports (`import ... from "x"`, `import "x"`, `import("x")`, `require("x")`,
-`export ... from "x"`) and `process.env.X` / `import.meta.env.X` are use; strings are
-use when they hold a URL, host or env name of a service; comments are mentions.
-A quote inside JSX text ends at the line's end, so prose cannot swallow the file.
+`export ... from "x"`) are use, and so are env names in code (`process.env.X`,
+`import.meta.env.X`); strings are use when they hold a URL, host or env name of a
+service; comments are mentions. A quote inside JSX text ends at the line's end, so
+prose cannot swallow the file.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from vpmigrate.usage.evidence import Found
 from vpmigrate.usage.index import SignalIndex
 from vpmigrate.usage.text_files import matches_found
 
-_REGEX_AFTER = set("(,=:[!&|?{};+-*%<>~^") | {""}
-_REGEX_AFTER_WORDS = {
-    "return",
-    "typeof",
-    "case",
-    "do",
-    "else",
-    "in",
-    "of",
-    "void",
-    "yield",
-    "await",
-    "delete",
-    "throw",
-    "new",
-}
+_LEXER = re.compile(
+    r"""(?P<comment>//[^\n]*|/\*.*?(?:\*/|\Z))
+      | (?P<string>'(?:[^'\\\n]|\\.)*'?|"(?:[^"\\\n]|\\.)*"?)
+      | (?P<template>`)
+      | (?P<slash>/)
+      | (?P<newline>\n)
+      | (?P<code>[^/'"`\n]+)""",
+    re.VERBOSE | re.DOTALL,
+)
+_REGEX_LITERAL = re.compile(r"/(?:[^/\\\[\n]|\\.|\[(?:[^\]\\\n]|\\.)*\]?)*/?[A-Za-z]*")
+_TEMPLATE_TEXT = re.compile(r"[^`\\$]*(?:(?:\\.|\$(?!\{))[^`\\$]*)*", re.DOTALL)
+_IMPORT_BEFORE = re.compile(r"(?:\b(?:from|import)|\b(?:require|import)\s*\()\s*\Z")
+_LAST_WORD = re.compile(r"[A-Za-z_$][\w$]*\Z")
+_ENV_NAME = re.compile(r"(?<![\w$])[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+(?![\w$])")
+_REGEX_AFTER = frozenset("(,=:[!&|?{};+-*%<>~^")
+_REGEX_AFTER_WORDS = frozenset(
+    {
+        "return",
+        "typeof",
+        "case",
+        "do",
+        "else",
+        "in",
+        "of",
+        "void",
+        "yield",
+        "await",
+        "delete",
+        "throw",
+        "new",
+        "instanceof",
+    }
+)
 
 
 @dataclass(frozen=True)
 class Token:
-    kind: str  # comment | string | template | name | punct
-    text: str
+    kind: str  # comment | string | template | code
+    text: str  # without quotes, `//`, `/* */` or backticks
     line: int
+    code_before: str = ""  # for strings: the code right before it on its statement
 
 
 def tokenize(source: str) -> list[Token]:
-    tokens: list[Token] = []
+    return list(_tokens(source))
+
+
+def _tokens(source: str) -> Iterator[Token]:
     i, n, line = 0, len(source), 1
-    last = ""  # last significant token text, for telling `/` from a regex
+    last = ""  # last significant code (stripped), for telling `/` from a regex
     while i < n:
-        c = source[i]
-        if c == "\n":
+        m = _LEXER.match(source, i)
+        assert m is not None  # the alternatives cover every character
+        kind, text = m.lastgroup, m.group()
+        if kind == "newline":
             line += 1
-            i += 1
-        elif c in " \t\r\f\v":
-            i += 1
-        elif source.startswith("//", i):
-            end = source.find("\n", i)
-            end = n if end == -1 else end
-            tokens.append(Token("comment", source[i + 2 : end], line))
-            i = end
-        elif source.startswith("/*", i):
-            end = source.find("*/", i + 2)
-            end = n if end == -1 else end
-            text = source[i + 2 : end]
-            tokens.append(Token("comment", text, line))
+        elif kind == "code":
+            stripped = text.rstrip()
+            if stripped.strip():
+                last = stripped
+            yield Token("code", text, line)
+        elif kind == "comment":
+            body = text[2:-2] if text.startswith("/*") and text.endswith("*/") else text[2:]
+            yield Token("comment", body, line)
             line += text.count("\n")
-            i = end + 2
-        elif c in "'\"":
-            j = i + 1
-            while j < n and source[j] != c and source[j] != "\n":
-                j += 2 if source[j] == "\\" else 1
-            tokens.append(Token("string", source[i + 1 : min(j, n)], line))
-            last = "string"
-            i = j + 1 if j < n and source[j] == c else j
-        elif c == "`":
-            j = _template_end(source, i + 1)
-            text = source[i + 1 : j]
-            tokens.append(Token("template", text, line))
+        elif kind == "string":
+            closed = len(text) > 1 and text.endswith(text[0])
+            yield Token("string", text[1:-1] if closed else text[1:], line, last)
             line += text.count("\n")
-            last = "string"
-            i = j + 1
-        elif c == "/" and (last in _REGEX_AFTER or last in _REGEX_AFTER_WORDS):
-            j, in_class = i + 1, False
-            while j < n and source[j] != "\n":
-                if source[j] == "\\":
-                    j += 2
-                    continue
-                if source[j] == "[":
-                    in_class = True
-                elif source[j] == "]":
-                    in_class = False
-                elif source[j] == "/" and not in_class:
-                    break
-                j += 1
-            last = "regex"
-            i = j + 1
-        elif c.isalpha() or c in "_$@":
-            j = i + 1
-            while j < n and (source[j].isalnum() or source[j] in "_$"):
-                j += 1
-            word = source[i:j]
-            tokens.append(Token("name", word, line))
-            last = word
-            i = j
-        elif c.isdigit():
-            j = i + 1
-            while j < n and (source[j].isalnum() or source[j] in "._"):
-                j += 1
-            last = "number"
-            i = j
-        else:
-            tokens.append(Token("punct", c, line))
-            last = c
-            i += 1
-    return tokens
+            last = '"'
+        elif kind == "template":
+            end = _template_end(source, i + 1)
+            body = source[i + 1 : end]
+            yield Token("template", body, line)
+            line += body.count("\n")
+            last = '"'
+            i = end + 1
+            continue
+        else:  # a slash: division, or the start of a regex literal
+            if _starts_regex(last):
+                literal = _REGEX_LITERAL.match(source, i)
+                assert literal is not None
+                i = literal.end()
+                last = "/regex/"
+                continue
+            last = "/"
+        i = m.end()
+
+
+def _starts_regex(last: str) -> bool:
+    if not last or last[-1] in _REGEX_AFTER:
+        return True
+    word = _LAST_WORD.search(last)
+    return word is not None and word.group() in _REGEX_AFTER_WORDS
 
 
 def _template_end(source: str, i: int) -> int:
     """Index of the backtick closing the template literal whose body starts at `i`;
-    `${ ... }` may nest braces and other templates."""
+    `${ ... }` may nest braces, strings and other templates."""
     n = len(source)
     while i < n:
-        c = source[i]
-        if c == "\\":
+        text = _TEMPLATE_TEXT.match(source, i)
+        i = text.end() if text is not None else i
+        if i >= n or source[i] == "`":
+            return min(i, n)
+        if source[i] == "\\":
             i += 2
-        elif c == "`":
-            return i
-        elif source.startswith("${", i):
-            depth, i = 1, i + 2
-            while i < n and depth:
-                if source[i] == "`":
-                    i = _template_end(source, i + 1)
-                elif source[i] == "{":
-                    depth += 1
-                elif source[i] == "}":
-                    depth -= 1
-                i += 1
-        else:
+            continue
+        depth, i = 1, i + 2  # at `${`
+        while i < n and depth:
+            c = source[i]
+            if c == "`":
+                i = _template_end(source, i + 1)
+            elif c in "'\"":
+                end = source.find(c, i + 1)
+                i = n if end == -1 else end
+            elif c == "{":
+                depth += 1
+            elif c == "}":
+                depth -= 1
             i += 1
     return n
 
 
 def js_evidence(text: str, index: SignalIndex) -> list[Found]:
-    tokens = tokenize(text)
-    significant = [t for t in tokens if t.kind != "comment"]
     found: list[Found] = []
-    for t in tokens:
-        if t.kind == "comment":
-            found += matches_found(index.everything(t.text), t.text, t.line, "mentioned")
-    for k, t in enumerate(significant):
-        before = significant[k - 1] if k else None
-        if t.kind in ("string", "template"):
-            if t.kind == "string" and _is_import_specifier(significant, k):
-                package = index.js_package(t.text)
-                if package:
-                    found.append(
-                        Found(t.line, f'import "{package[0]}"', "import", "use", package[1])
-                    )
-                continue
-            body = _without_substitutions(t.text) if t.kind == "template" else t.text
+    for token in _tokens(text):
+        if token.kind == "code":
+            for name in _ENV_NAME.finditer(token.text):
+                key = index.env_key(name.group())
+                if key is not None:
+                    services = frozenset(index.env[key])
+                    found.append(Found(token.line, f"env {name.group()}", "env", "use", services))
+        elif token.kind == "comment":
+            found += matches_found(
+                index.everything(token.text), token.text, token.line, "mentioned"
+            )
+        elif token.kind == "string" and _IMPORT_BEFORE.search(token.code_before):
+            package = index.js_package(token.text)
+            if package:
+                found.append(
+                    Found(token.line, f'import "{package[0]}"', "import", "use", package[1])
+                )
+        else:
+            body = _without_substitutions(token.text) if token.kind == "template" else token.text
             signals = index.signals(body)
             if signals:
-                found += matches_found(signals, body, t.line, "use")
+                found += matches_found(signals, body, token.line, "use")
             else:
-                found += matches_found(index.word_matches(body), body, t.line, "mentioned")
-        elif t.kind == "name" and before is not None and before.text == ".":
-            owner = significant[k - 2] if k >= 2 else None
-            if owner is not None and owner.text == "env":
-                key = index.env_key(t.text)
-                if key is not None:
-                    found.append(
-                        Found(t.line, f"env {t.text}", "env", "use", frozenset(index.env[key]))
-                    )
-        elif t.kind == "name" and t.text.isupper() and "_" in t.text:
-            key = index.env_key(t.text)
-            if key is not None:
-                found.append(
-                    Found(t.line, f"env {t.text}", "env", "use", frozenset(index.env[key]))
-                )
+                found += matches_found(index.word_matches(body), body, token.line, "mentioned")
     return found
 
 
 def _without_substitutions(template: str) -> str:
     """A template's text with each `${...}` blanked (same length, newlines kept):
     the code inside is names, not text."""
+    if "${" not in template:
+        return template
     out = list(template)
     i, n = 0, len(template)
     while i < n:
@@ -198,12 +193,3 @@ def _without_substitutions(template: str) -> str:
         else:
             i += 1
     return "".join(out)
-
-
-def _is_import_specifier(tokens: list[Token], k: int) -> bool:
-    before = tokens[k - 1] if k else None
-    if before is None:
-        return False
-    if before.kind == "name" and before.text in ("from", "import"):
-        return True
-    return before.text == "(" and k >= 2 and tokens[k - 2].text in ("require", "import")

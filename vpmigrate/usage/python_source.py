@@ -1,78 +1,114 @@
-"""Python files, tokenized: imports and attribute calls on imported clients are use,
+"""Python files, lexed: imports and attribute calls on imported clients are use,
 string literals are use when they hold a URL, host or env name of a service,
 comments and docstrings (and bare string statements) are only "mentioned".
-Identifiers are compared whole, so `temporal_smoothing` never means Temporal."""
+Identifiers are compared whole, so `temporal_smoothing` never means Temporal.
+
+A small regex lexer rather than `tokenize`: it only has to tell comments, strings and
+code apart (and track brackets and statement starts), and runs ten times faster,
+which matters because it runs on every Python file the prefilter selects.
+"""
 
 from __future__ import annotations
 
-import io
-import tokenize
-from collections.abc import Iterable
+import re
 
 from vpmigrate.usage.evidence import Found
-from vpmigrate.usage.index import Match, SignalIndex
+from vpmigrate.usage.index import SignalIndex
 from vpmigrate.usage.text_files import lines_found, matches_found
 
-_STATEMENT_ENDS = (tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT, tokenize.ENCODING)
-_NOISE = (tokenize.NL, tokenize.COMMENT)
+_LEXER = re.compile(
+    r"""(?P<comment>\#[^\n]*)
+      | (?P<string>'''(?:[^'\\]|\\.|'(?!''))*(?:'''|\Z)
+                  | \"\"\"(?:[^"\\]|\\.|"(?!""))*(?:\"\"\"|\Z)
+                  | '(?:[^'\\\n]|\\.)*(?:'|(?=\n)|\Z)
+                  | "(?:[^"\\\n]|\\.)*(?:"|(?=\n)|\Z))
+      | (?P<newline>\n)
+      | (?P<code>[^\#'"\n]+)""",
+    re.VERBOSE | re.DOTALL,
+)
+_IMPORT = re.compile(r"\s*import\s+(.+)")
+_FROM_IMPORT = re.compile(r"\s*from\s+([\w.]+)\s+import\b")
+_AS = re.compile(r"\s+as\s+")
+_ENV_NAME = re.compile(r"(?<![\w.])[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+(?!\w)")
+_REST_OF_LINE_IS_EMPTY = re.compile(r"[ \t]*(?:#[^\n]*)?(?:\n|\Z)")
+_OPENERS, _CLOSERS = "([{", ")]}"
+
+
+class _Unterminated(Exception):
+    pass
 
 
 def python_evidence(text: str, index: SignalIndex) -> list[Found]:
     try:
-        tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
-    except (tokenize.TokenError, IndentationError, SyntaxError):
+        return _evidence(text, index)
+    except _Unterminated:
         # not valid Python: still report what it says, but as mentions only
         return lines_found(text, index, kind="mentioned")
+
+
+def _evidence(text: str, index: SignalIndex) -> list[Found]:
     found: list[Found] = []
     aliases: dict[str, frozenset[str]] = {}  # local name -> services of the imported module
-    significant = [i for i, t in enumerate(tokens) if t.type not in _NOISE]
-    position = {token_index: n for n, token_index in enumerate(significant)}
-    statement_start = True
-    for i, token in enumerate(tokens):
-        kind = token.type
-        if kind == tokenize.COMMENT:
-            found += matches_found(
-                index.everything(token.string), token.string, token.start[0], "mentioned"
+    alias_call: re.Pattern[str] | None = None
+    line, depth = 1, 0
+    statement_start = True  # nothing but indentation since the last logical line ended
+    continued = False  # the previous physical line ended with a backslash
+    for m in _LEXER.finditer(text):
+        kind = m.lastgroup
+        token = m.group()
+        if kind == "newline":
+            statement_start = depth == 0 and not continued
+            continued = False
+            line += 1
+        elif kind == "code":
+            stripped = token.strip()
+            if not stripped:
+                continue
+            continued = token.rstrip(" \t").endswith("\\")
+            imported = (
+                _imports(token, line, index, aliases) if statement_start and not depth else None
             )
-            continue
-        if kind in _NOISE:
-            continue
-        if kind == tokenize.STRING or kind == getattr(tokenize, "FSTRING_MIDDLE", -1):
-            bare = statement_start and _is_bare_string_statement(tokens, significant, position[i])
-            body = _string_body(token.string)
-            start_line = token.start[0]
+            statement_start = False
+            depth += sum(token.count(c) for c in _OPENERS) - sum(token.count(c) for c in _CLOSERS)
+            depth = max(depth, 0)
+            if imported is not None:
+                found += imported
+                alias_call = _alias_pattern(aliases)
+                continue
+            if alias_call is not None:
+                for call in alias_call.finditer(token):
+                    found.append(
+                        Found(
+                            line,
+                            f"{call.group(1)}.{call.group(2)}",
+                            "call",
+                            "use",
+                            aliases[call.group(1)],
+                        )
+                    )
+            for name in _ENV_NAME.finditer(token):
+                key = index.env_key(name.group())
+                if key is not None:
+                    found.append(
+                        Found(line, f"env {name.group()}", "env", "use", frozenset(index.env[key]))
+                    )
+        elif kind == "string":
+            body = _string_body(token)
+            bare = (
+                statement_start
+                and depth == 0
+                and _REST_OF_LINE_IS_EMPTY.match(text, m.end()) is not None
+            )
             if bare:
-                found += matches_found(index.everything(body), body, start_line, "mentioned")
+                found += matches_found(index.everything(body), body, line, "mentioned")
             else:
-                found += _string_found(body, start_line, index)
-        elif kind == tokenize.NAME and statement_start and token.string in ("import", "from"):
-            found += _import_found(tokens, significant, position[i], index, aliases)
-        elif kind == tokenize.NAME and token.string in aliases:
-            attribute = _attribute_after(tokens, significant, position[i])
-            previous = tokens[significant[position[i] - 1]] if position[i] else None
-            if attribute and not (previous and previous.string in (".", "import", "as")):
-                found.append(
-                    Found(
-                        token.start[0],
-                        f"{token.string}.{attribute}",
-                        "call",
-                        "use",
-                        aliases[token.string],
-                    )
-                )
-        elif kind == tokenize.NAME and token.string.isupper() and "_" in token.string:
-            key = index.env_key(token.string)
-            if key is not None:
-                found.append(
-                    Found(
-                        token.start[0],
-                        f"env {token.string}",
-                        "env",
-                        "use",
-                        frozenset(index.env[key]),
-                    )
-                )
-        statement_start = kind in _STATEMENT_ENDS or (kind == tokenize.OP and token.string == ";")
+                found += _string_found(body, line, index)
+            line += token.count("\n")
+            statement_start = False
+        else:  # comment
+            found += matches_found(index.everything(token), token, line, "mentioned")
+    if depth:
+        raise _Unterminated
     return found
 
 
@@ -84,102 +120,41 @@ def _string_found(body: str, line: int, index: SignalIndex) -> list[Found]:
     return matches_found(index.word_matches(body), body, line, "mentioned")
 
 
-def _is_bare_string_statement(
-    tokens: list[tokenize.TokenInfo], significant: list[int], at: int
-) -> bool:
-    """A string (or implicit concatenation) that is a whole statement: a docstring."""
-    n = at + 1
-    while n < len(significant) and tokens[significant[n]].type == tokenize.STRING:
-        n += 1
-    if n >= len(significant):
-        return True
-    following = tokens[significant[n]]
-    return following.type in (tokenize.NEWLINE, tokenize.ENDMARKER) or following.string == ";"
-
-
 def _string_body(literal: str) -> str:
     """The text between the quotes (escapes left as written: enough for matching)."""
-    start = 0
-    while start < len(literal) and literal[start] not in "'\"":
-        start += 1
-    quote = (
-        literal[start : start + 3]
-        if literal[start : start + 3] in ('"""', "'''")
-        else literal[start]
-    )
-    body = literal[start + len(quote) :]
-    return body[: -len(quote)] if body.endswith(quote) else body
+    quote = literal[:3] if literal[:3] in ('"""', "'''") else literal[:1]
+    if len(literal) < 2 * len(quote) or not literal.endswith(quote):
+        raise _Unterminated
+    return literal[len(quote) : -len(quote)]
 
 
-def _attribute_after(
-    tokens: list[tokenize.TokenInfo], significant: list[int], at: int
-) -> str | None:
-    if at + 2 >= len(significant):
+def _imports(
+    code: str, line: int, index: SignalIndex, aliases: dict[str, frozenset[str]]
+) -> list[Found] | None:
+    """Findings of an `import` / `from ... import` statement; None if `code` is not one."""
+    match = _FROM_IMPORT.match(code)
+    if match:
+        module = match.group(1)
+        services = index.module(module) if not module.startswith(".") else frozenset()
+        return [Found(line, f"from {module} import", "import", "use", services)] if services else []
+    match = _IMPORT.match(code)
+    if not match:
         return None
-    dot, name = tokens[significant[at + 1]], tokens[significant[at + 2]]
-    if dot.string == "." and name.type == tokenize.NAME:
-        return name.string
-    return None
-
-
-def _import_found(
-    tokens: list[tokenize.TokenInfo],
-    significant: list[int],
-    at: int,
-    index: SignalIndex,
-    aliases: dict[str, frozenset[str]],
-) -> list[Found]:
-    """`import a.b as c, d` / `from a.b import c as d`: the modules and local names."""
-    words: list[tokenize.TokenInfo] = []
-    n = at
-    while n < len(significant):
-        token = tokens[significant[n]]
-        if token.type in (tokenize.NEWLINE, tokenize.ENDMARKER) or token.string == ";":
-            break
-        words.append(token)
-        n += 1
-    line = words[0].start[0]
-    if words[0].string == "from":
-        module, rest = _dotted(words, 1)
-        if not module or module.startswith("."):
-            return []
-        services = index.module(module)
-        if not services:
-            return []
-        return [Found(line, f"from {module} import", "import", "use", services)]
     found = []
-    for group in _split_commas(words[1:]):
-        module, rest = _dotted(group, 0)
+    for part in match.group(1).replace("(", " ").replace(")", " ").split(","):
+        words = _AS.split(part.strip())
+        module = words[0].strip().rstrip("\\").strip()
         services = index.module(module) if module else frozenset()
         if not services:
             continue
         found.append(Found(line, f"import {module}", "import", "use", services))
-        local = (
-            rest[1].string if len(rest) >= 2 and rest[0].string == "as" else module.split(".")[0]
-        )
+        local = words[1].strip() if len(words) > 1 else module.split(".")[0]
         aliases[local] = services
     return found
 
 
-def _dotted(words: list[tokenize.TokenInfo], start: int) -> tuple[str, list[tokenize.TokenInfo]]:
-    parts = []
-    n = start
-    while n < len(words) and (words[n].type == tokenize.NAME or words[n].string in (".", "...")):
-        if words[n].string in ("import", "as"):
-            break
-        parts.append(words[n].string)
-        n += 1
-    return "".join(parts), words[n:]
-
-
-def _split_commas(words: Iterable[tokenize.TokenInfo]) -> list[list[tokenize.TokenInfo]]:
-    groups: list[list[tokenize.TokenInfo]] = [[]]
-    for word in words:
-        if word.string == ",":
-            groups.append([])
-        elif word.string not in ("(", ")"):
-            groups[-1].append(word)
-    return [g for g in groups if g]
-
-
-__all__ = ["python_evidence", "Match"]
+def _alias_pattern(aliases: dict[str, frozenset[str]]) -> re.Pattern[str] | None:
+    if not aliases:
+        return None
+    names = "|".join(re.escape(a) for a in sorted(aliases, key=len, reverse=True))
+    return re.compile(rf"(?<![\w.])({names})\s*\.\s*([A-Za-z_]\w*)")

@@ -87,26 +87,22 @@ def scan_code(
 ) -> ScanResult:
     """Evidence per service from every file below `roots`; each file is read once.
 
-    Reading and prefiltering (most of the time on a large tree) run in worker processes
-    once the tree has more than `chunk_size` files; parsing the few selected files
-    stays here."""
+    Once the tree has more than `chunk_size` files, reading, prefiltering and parsing
+    run in one worker process per CPU; small trees are done in-process."""
     evidence: dict[str, set[Evidence]] = defaultdict(set)
     files = selected = total = oversized = binary = 0
     base = str(display_base.resolve())
-    prefilter = build_prefilter(index.literals())
+    work = _Work(index, build_prefilter(index.literals()), max_file_bytes)
     paths = _unique(p for root in roots for p in walk(root, exclude=exclude, skip=skip))
-    for batch in _batches(paths, prefilter, max_file_bytes, chunk_size):
+    for batch in _batches(paths, work, chunk_size):
         files += batch.files
         total += batch.bytes_read
         oversized += batch.oversized
-        for path, data in batch.selected:
-            if b"\0" in data[:BINARY_PROBE]:
-                binary += 1
-                continue
-            selected += 1
-            text = data.decode("utf-8", errors="replace")
+        binary += batch.binary
+        selected += batch.selected
+        for path, found in batch.found:
             shown = _shown(path, base)
-            for item in extractor_for(os.path.basename(path))(text, index):
+            for item in found:
                 for service in item.services:
                     evidence[service].add(
                         Evidence(shown, item.line, item.signal, item.kind, item.category)
@@ -119,68 +115,81 @@ def scan_code(
 
 
 @dataclass(frozen=True)
+class _Work:
+    index: SignalIndex
+    prefilter: Prefilter
+    limit: int  # max_file_bytes
+
+
+@dataclass(frozen=True)
 class _Batch:
-    selected: list[tuple[str, bytes]]  # files whose bytes contain a signature literal
+    found: list[tuple[str, list[Found]]]  # per parsed file
     files: int
     bytes_read: int
     oversized: int
+    binary: int
+    selected: int
 
 
-# Set just before worker processes are forked, so they inherit the automaton instead of
-# receiving it pickled (it cannot be).
-_worker_prefilter: Prefilter | None = None
-_worker_limit = 0
+# Set just before worker processes are forked, so they inherit the index and the
+# automaton instead of receiving them pickled (the automaton cannot be).
+_worker_work: _Work | None = None
 
 
-def _read_and_select(paths: list[str]) -> _Batch:
-    assert _worker_prefilter is not None
-    return _select(paths, _worker_prefilter, _worker_limit)
+def _scan_in_worker(paths: list[str]) -> _Batch:
+    assert _worker_work is not None
+    return _scan_chunk(paths, _worker_work)
 
 
-def _select(paths: list[str], prefilter: Prefilter, limit: int) -> _Batch:
-    selected = []
-    files = total = oversized = 0
+def _scan_chunk(paths: list[str], work: _Work) -> _Batch:
+    found = []
+    files = total = oversized = binary = selected = 0
     for path in paths:
         try:
             with open(path, "rb") as handle:
-                data = handle.read(limit + 1)
+                data = handle.read(work.limit + 1)
         except OSError:
             continue
         files += 1
         total += len(data)
-        if len(data) > limit:
+        if len(data) > work.limit:
             oversized += 1
-        elif prefilter(data):
-            selected.append((path, data))
-    return _Batch(selected, files, total, oversized)
+            continue
+        if not work.prefilter(data):
+            continue
+        if b"\0" in data[:BINARY_PROBE]:
+            binary += 1
+            continue
+        selected += 1
+        text = data.decode("utf-8", errors="replace")
+        items = extractor_for(os.path.basename(path))(text, work.index)
+        if items:
+            found.append((path, items))
+    return _Batch(found, files, total, oversized, binary, selected)
 
 
-def _batches(
-    paths: Iterator[str], prefilter: Prefilter, limit: int, chunk_size: int
-) -> Iterator[_Batch]:
-    global _worker_prefilter, _worker_limit
+def _batches(paths: Iterator[str], work: _Work, chunk_size: int) -> Iterator[_Batch]:
+    global _worker_work
     chunks = _chunks(paths, chunk_size)
     first = next(chunks, [])
-    workers = _worker_count()
-    if len(first) < chunk_size or workers < 2:
-        yield _select(first, prefilter, limit)
+    pool = None
+    if len(first) == chunk_size and _worker_count() > 1:
+        _worker_work = work
+        try:
+            pool = multiprocessing.get_context("fork").Pool(_worker_count())
+        except (OSError, ValueError):  # no fork or no processes here: do it in-process
+            pool = None
+    if pool is None:
+        yield _scan_chunk(first, work)
         for chunk in chunks:
-            yield _select(chunk, prefilter, limit)
-        return
-    _worker_prefilter, _worker_limit = prefilter, limit
-    try:
-        pool = multiprocessing.get_context("fork").Pool(workers)
-    except (OSError, ValueError):  # no fork here, or no processes allowed: do it in-process
-        yield _select(first, prefilter, limit)
-        for chunk in chunks:
-            yield _select(chunk, prefilter, limit)
+            yield _scan_chunk(chunk, work)
         return
     try:
-        yield from pool.imap(_read_and_select, itertools.chain([first], chunks))
+        yield from pool.imap(_scan_in_worker, itertools.chain([first], chunks))
     finally:
         pool.terminate()
         pool.join()
-        _worker_prefilter = None
+        _worker_work = None
 
 
 def _worker_count() -> int:

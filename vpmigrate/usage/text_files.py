@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from bisect import bisect_right
 
 from vpmigrate.usage.evidence import Found, Kind
 from vpmigrate.usage.index import Match, SignalIndex
@@ -16,23 +17,50 @@ _QUOTED_REQUIREMENT = re.compile(
 )
 _TOML_KEY = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*=")
 _TOML_TABLE = re.compile(r"^\s*\[+([^\]]+)\]+")
+_NEWLINE = re.compile(r"\n")
+_COMMENT_MARKS = ("#", "//", ";", "<!--")
 _ENV_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.]*)\s*=(.*)$")
 
 
 def matches_found(matches: list[Match], text: str, first_line: int, kind: Kind) -> list[Found]:
     """Findings for matches in `text`, which starts at line `first_line` of its file."""
-    found = []
-    for match in matches:
-        line = first_line + text.count("\n", 0, match.offset)
-        found.append(Found(line, match.signal, match.category, kind, match.services))
-    return found
+    if not matches:
+        return []
+    starts = _line_starts(text)
+    return [
+        Found(
+            first_line + bisect_right(starts, m.offset) - 1, m.signal, m.category, kind, m.services
+        )
+        for m in matches
+    ]
+
+
+def _line_starts(text: str) -> list[int]:
+    return [0, *(m.end() for m in _NEWLINE.finditer(text))]
+
+
+def _by_line(text: str, index: SignalIndex) -> dict[int, tuple[list[Match], list[Match]]]:
+    """Signals and product names of a whole text, grouped by line (1-based): one pass of
+    each matcher over the text instead of one per line."""
+    starts = _line_starts(text)
+    lines: dict[int, tuple[list[Match], list[Match]]] = {}
+    for position, matches in ((0, index.signals(text)), (1, index.word_matches(text))):
+        for match in matches:
+            number = bisect_right(starts, match.offset)
+            lines.setdefault(number, ([], []))[position].append(match)
+    return lines
+
+
+def _line_found(number: int, matches: list[Match], kind: Kind) -> list[Found]:
+    return [Found(number, m.signal, m.category, kind, m.services) for m in matches]
 
 
 def lines_found(text: str, index: SignalIndex, *, kind: Kind) -> list[Found]:
-    """Every signal and product name on every line, all of one kind."""
+    """Every signal on every line (product names where a line has no signal), all of
+    one kind."""
     found: list[Found] = []
-    for number, line in enumerate(text.splitlines(), 1):
-        found += matches_found(index.everything(line), line, number, kind)
+    for number, (signals, words) in sorted(_by_line(text, index).items()):
+        found += _line_found(number, signals or words, kind)
     return found
 
 
@@ -45,16 +73,16 @@ def config_evidence(text: str, index: SignalIndex) -> list[Found]:
     """YAML, TOML, INI, shell, Dockerfiles...: a URL, host or env name of a service
     configures it ("declared"); comments and product names are mentions."""
     found: list[Found] = []
-    for number, line in enumerate(text.splitlines(), 1):
-        stripped = line.lstrip()
-        if stripped.startswith(("#", "//", ";", "<!--")):
-            found += matches_found(index.everything(line), line, number, "mentioned")
-            continue
-        signals = index.signals(line)
-        if signals:
-            found += matches_found(signals, line, number, "declared")
+    by_line = _by_line(text, index)
+    if not by_line:
+        return found
+    lines = text.splitlines()
+    for number, (signals, words) in sorted(by_line.items()):
+        line = lines[number - 1] if number <= len(lines) else ""
+        if line.lstrip().startswith(_COMMENT_MARKS) or not signals:
+            found += _line_found(number, signals or words, "mentioned")
         else:
-            found += matches_found(index.word_matches(line), line, number, "mentioned")
+            found += _line_found(number, signals, "declared")
     return found
 
 
