@@ -163,3 +163,23 @@ def test_short_service_names_are_not_bare_prefilter_literals(tmp_path: Path) -> 
     literals = build_index(load_project([compose], environ={}), parse_settings({})).literals()
     assert b"db" not in literals
     assert {b"//db", b"@db", b"db:5432", b":15432"} <= set(literals)
+
+
+def test_python_settings_attributes_and_multiline_imports(index: SignalIndex) -> None:
+    source = (
+        "from mlflow.tracking import (\n"
+        "    MlflowClient,\n"
+        ")\n"
+        "client = connect(settings.REDIS_URL)\n"
+        "if True:\n"
+        "    import minio as storage\n"
+        "    storage.Minio('minio:9000')\n"
+    )
+    found = {(f.line, f.signal, f.kind) for f in python_evidence(source, index)}
+    assert found == {
+        (1, "from mlflow.tracking import", "use"),
+        (4, "env REDIS_URL", "use"),
+        (6, "import minio", "use"),
+        (7, "storage.Minio", "use"),
+        (7, "host minio:9000", "use"),
+    }

@@ -29,7 +29,7 @@ _LEXER = re.compile(
 _IMPORT = re.compile(r"\s*import\s+(.+)")
 _FROM_IMPORT = re.compile(r"\s*from\s+([\w.]+)\s+import\b")
 _AS = re.compile(r"\s+as\s+")
-_ENV_NAME = re.compile(r"(?<![\w.])[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+(?!\w)")
+_ENV_NAME = re.compile(r"(?<!\w)[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+(?!\w)")
 _REST_OF_LINE_IS_EMPTY = re.compile(r"[ \t]*(?:#[^\n]*)?(?:\n|\Z)")
 _OPENERS, _CLOSERS = "([{", ")]}"
 
