@@ -22,6 +22,7 @@ from vpmigrate.usage.text_files import (
     config_evidence,
     document_evidence,
     env_file_evidence,
+    lines_found,
     package_json_evidence,
     pyproject_evidence,
     requirements_evidence,
@@ -162,7 +163,10 @@ def _scan_chunk(paths: list[str], work: _Work) -> _Batch:
             continue
         selected += 1
         text = data.decode("utf-8", errors="replace")
-        items = extractor_for(os.path.basename(path))(text, work.index)
+        try:
+            items = extractor_for(os.path.basename(path))(text, work.index)
+        except RecursionError:  # absurdly nested templates: still say what the file names
+            items = lines_found(text, work.index, kind="mentioned")
         if items:
             found.append((path, items))
     return _Batch(found, files, total, oversized, binary, selected)
