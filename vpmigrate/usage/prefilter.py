@@ -1,11 +1,10 @@
 """The cheap test every file's bytes go through before anything is parsed: does it
 contain any of the index's literals? With `ahocorasick-rs` installed this is one
-pass of a multi-pattern automaton; without it, one compiled bytes regex (correct,
-several times slower on large trees)."""
+pass of a multi-pattern automaton; without it, a substring test per distinct
+lower-case literal (correct, a few times slower on large trees)."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 Prefilter = Callable[[bytes], bool]
@@ -17,7 +16,7 @@ def build_prefilter(literals: list[bytes]) -> Prefilter:
     try:
         import ahocorasick_rs
     except ImportError:
-        return regex_prefilter(literals)
+        return substring_prefilter(literals)
     automaton = ahocorasick_rs.BytesAhoCorasick(
         literals, implementation=ahocorasick_rs.Implementation.DFA
     )
@@ -29,11 +28,18 @@ def build_prefilter(literals: list[bytes]) -> Prefilter:
     return matches
 
 
-def regex_prefilter(literals: list[bytes]) -> Prefilter:
-    pattern = re.compile(b"|".join(re.escape(x) for x in sorted(literals, key=len, reverse=True)))
-    search = pattern.search
+def substring_prefilter(literals: list[bytes]) -> Prefilter:
+    """The fallback: lower-case the bytes once, then one substring test per distinct
+    lower-case literal (case variants collapse). It may select a few more files than the
+    exact literals would; the parsers decide."""
+    lowered = sorted({literal.lower() for literal in literals}, key=len)
+    anchors: list[bytes] = []
+    for literal in lowered:  # a literal containing a shorter one adds nothing
+        if not any(anchor in literal for anchor in anchors):
+            anchors.append(literal)
 
     def matches(data: bytes) -> bool:
-        return search(data) is not None
+        low = data.lower()
+        return any(anchor in low for anchor in anchors)
 
     return matches
