@@ -8,12 +8,13 @@ check exercises the same path. Runs go to the experiment `vpmigrate-verify`.
 
 from __future__ import annotations
 
+import io
 import os
 import random
 import tempfile
 import uuid
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stdout
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -38,7 +39,10 @@ CLIENT_SETTINGS = {
 
 @contextmanager
 def client_environment(values: Mapping[str, str | None]) -> Iterator[None]:
-    """Set (or, for None, unset) variables for the MLflow client, restoring them after."""
+    """Set (or, for None, unset) variables for the MLflow client, restoring them after.
+
+    The client also prints "View run ..." links on stdout; they are swallowed so the
+    task's stdout stays its table."""
     saved = {key: os.environ.get(key) for key in values}
     try:
         for key, value in values.items():
@@ -46,7 +50,8 @@ def client_environment(values: Mapping[str, str | None]) -> Iterator[None]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-        yield
+        with redirect_stdout(io.StringIO()):
+            yield
     finally:
         for key, old in saved.items():
             if old is None:
