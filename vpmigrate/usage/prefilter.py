@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-Prefilter = Callable[[bytes], bool]
+Prefilter = Callable[[bytes | memoryview], bool]
 
 
 def build_prefilter(literals: list[bytes]) -> Prefilter:
@@ -22,7 +22,7 @@ def build_prefilter(literals: list[bytes]) -> Prefilter:
     )
     find = automaton.find_matches_as_indexes
 
-    def matches(data: bytes) -> bool:
+    def matches(data: bytes | memoryview) -> bool:
         return bool(find(data))
 
     return matches
@@ -38,8 +38,8 @@ def substring_prefilter(literals: list[bytes]) -> Prefilter:
         if not any(anchor in literal for anchor in anchors):
             anchors.append(literal)
 
-    def matches(data: bytes) -> bool:
-        low = data.lower()
+    def matches(data: bytes | memoryview) -> bool:
+        low = bytes(data).lower()
         return any(anchor in low for anchor in anchors)
 
     return matches

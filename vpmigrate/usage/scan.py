@@ -3,6 +3,7 @@ evidence per service."""
 
 from __future__ import annotations
 
+import io
 import itertools
 import multiprocessing
 import os
@@ -145,19 +146,22 @@ def _scan_in_worker(paths: list[str]) -> _Batch:
 def _scan_chunk(paths: list[str], work: _Work) -> _Batch:
     found = []
     files = total = oversized = binary = selected = 0
+    buffer = bytearray(work.limit + 1)  # one buffer for every file: no allocation per read
+    view = memoryview(buffer)
     for path in paths:
         try:
-            with open(path, "rb") as handle:
-                data = handle.read(work.limit + 1)
+            with open(path, "rb", buffering=0) as handle:
+                size = _read_into(handle, view)
         except OSError:
             continue
         files += 1
-        total += len(data)
-        if len(data) > work.limit:
+        total += size
+        if size > work.limit:
             oversized += 1
             continue
-        if not work.prefilter(data):
+        if not work.prefilter(view[:size]):
             continue
+        data = bytes(view[:size])
         if b"\0" in data[:BINARY_PROBE]:
             binary += 1
             continue
@@ -170,6 +174,17 @@ def _scan_chunk(paths: list[str], work: _Work) -> _Batch:
         if items:
             found.append((path, items))
     return _Batch(found, files, total, oversized, binary, selected)
+
+
+def _read_into(handle: io.RawIOBase, view: memoryview) -> int:
+    """Fill `view` from the start with the file's first bytes; returns how many."""
+    size = 0
+    while size < len(view):
+        count = handle.readinto(view[size:])
+        if not count:
+            break
+        size += count
+    return size
 
 
 def _batches(paths: Iterator[str], work: _Work, chunk_size: int) -> Iterator[_Batch]:
