@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from invoke import Collection, Context, task
 
 from tasks._cli import REPO_ROOT, info, out, render_table, repo_path, reporting
+
+if TYPE_CHECKING:
+    from vpmigrate.usage.audit import Audit
 
 DEFAULTS: dict[str, Any] = {
     "paths": ["mvp"],  # the application code (brief: mvp/backend, mvp/frontend, mvp/training)
@@ -90,7 +93,7 @@ def unused(
             _apply(result, settings, volumes=volumes, yes=yes)
 
 
-def _apply(result: Any, settings: dict[str, Any], *, volumes: bool, yes: bool) -> None:
+def _apply(result: Audit, settings: dict[str, Any], *, volumes: bool, yes: bool) -> None:
     import sys
 
     from vpmigrate.engine.client import connect
@@ -151,7 +154,7 @@ def _display_base(roots: list[Path]) -> Path:
     for base in (Path.cwd().resolve(), REPO_ROOT):
         if all(r == base or base in r.parents for r in roots):
             return base
-    return Path("/")
+    return Path.cwd().resolve()  # code elsewhere: its paths are shown absolute
 
 
 def _shown(path: Path, base: Path) -> str:
