@@ -13,8 +13,12 @@ from invoke import Collection
 
 __path__ = [os.path.join(os.path.dirname(os.path.abspath(__file__)), "tasks")]
 
-from tasks import cleanup, compose, local, railway  # noqa: E402
+from tasks import bench, cleanup, compose, local, local_verify, railway  # noqa: E402
+
+# `verify` reads the stack `local.up` started; its module imports tasks.local, so it is
+# attached here rather than inside tasks/local.py.
+local.ns.add_task(local_verify.verify)
 
 ns = Collection()
-for module in (local, compose, railway, cleanup):
+for module in (local, compose, railway, cleanup, bench):
     ns.add_collection(module.ns)

@@ -59,7 +59,7 @@ def unused(
 ) -> None:
     """Find the compose services the application code does not use, with evidence."""
     with reporting():
-        from tasks.local import _load
+        from tasks.local import load_local_project
         from vpmigrate.errors import UserError
         from vpmigrate.usage.audit import audit
         from vpmigrate.usage.render import HEADERS, as_json, as_markdown, table_rows
@@ -72,7 +72,7 @@ def unused(
         settings = _settings(c)
         usage_settings = parse_settings(settings)
         roots = [repo_path(p) for p in (path or settings["paths"])]
-        project = _load(c, file or [], project_name, env_file)
+        project = load_local_project(c, file or [], project_name, env_file)
         base = _display_base(roots)
         started = time.perf_counter()
         result = audit(project, roots, usage_settings, display_base=base)

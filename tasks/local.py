@@ -42,7 +42,12 @@ def _settings(c: Context) -> dict[str, Any]:
     return merged
 
 
-def _load(c: Context, files: list[str], project_name: str | None, env_file: str | None) -> Project:
+def load_local_project(
+    c: Context, files: list[str], project_name: str | None, env_file: str | None
+) -> Project:
+    """The compose project as every task that reads the local stack sees it: `--file`
+    beats `local.files`, `--env-file` beats the repository's `.env` (default files only),
+    `--project-name` beats `local.project_name`. Loader warnings go to stderr."""
     from vpmigrate.compose.loader import load_project_with_warnings
 
     settings = _settings(c)
@@ -92,7 +97,7 @@ def up(
         from vpmigrate.engine.client import connect
         from vpmigrate.engine.up import up as engine_up
 
-        project = _load(c, file or [], project_name, env_file)
+        project = load_local_project(c, file or [], project_name, env_file)
         profiles = active_profiles(profile or [], project)
         services = select_services(project, profiles)
         client = connect()
@@ -140,7 +145,7 @@ def down(
         from vpmigrate.engine.down import down as engine_down
         from vpmigrate.engine.down import plan_down
 
-        project = _load(c, file or [], project_name, env_file)
+        project = load_local_project(c, file or [], project_name, env_file)
         scope: set[str] | None = None
         if profile:
             chosen = active_profiles(profile, project)
@@ -178,7 +183,7 @@ def status(
     with reporting():
         from vpmigrate.engine.client import connect
 
-        project = _load(c, file or [], project_name, env_file)
+        project = load_local_project(c, file or [], project_name, env_file)
         _print_status(connect(), project, None, as_json=json)
 
 
@@ -229,7 +234,7 @@ def logs(
         from vpmigrate.engine.client import connect
         from vpmigrate.engine.status import service_logs
 
-        project = _load(c, file or [], project_name, env_file)
+        project = load_local_project(c, file or [], project_name, env_file)
         for chunk in service_logs(connect(), project, service, follow=follow, tail=tail):
             sys.stdout.buffer.write(chunk)
             sys.stdout.buffer.flush()

@@ -9,7 +9,7 @@ from __future__ import annotations
 from invoke import Context, task
 
 from tasks._cli import info, out, render_table, reporting
-from tasks.local import ENV_FILE_HELP, PROFILE_HELP, PROJECT_HELP, _load
+from tasks.local import ENV_FILE_HELP, PROFILE_HELP, PROJECT_HELP, load_local_project
 
 
 @task(
@@ -39,7 +39,7 @@ def verify(
         from vpmigrate.verify.targets import find_targets
 
         require_clients()
-        project = _load(c, file or [], project_name, env_file)
+        project = load_local_project(c, file or [], project_name, env_file)
         profiles = active_profiles(profile or [], project)
         services = select_services(project, profiles)
         containers = {state.service: state for state in project_containers(connect(), project.name)}
