@@ -204,9 +204,25 @@ def _memory_gb() -> str:
     return "?"
 
 
+def _revision() -> str:
+    """The commit measured, marked when the code differs from it."""
+    head = _first_line(["git", "-C", str(REPO_ROOT), "rev-parse", "--short", "HEAD"])
+    try:
+        changed = subprocess.run(
+            ["git", "-C", str(REPO_ROOT), "status", "--porcelain", "--", "vpmigrate", "tasks"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        changed = ""
+    return f"{head} (with uncommitted changes)" if changed else head
+
+
 def machine() -> dict[str, str]:
     """What the figures depend on, written next to them."""
     return {
+        "code": _revision(),
         "cpu": f"{_cpu_model()}, {os.cpu_count()} cores",
         "memory": _memory_gb(),
         "os": f"{platform.system()} {platform.release()}",
