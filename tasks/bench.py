@@ -7,14 +7,13 @@ from invoke import Collection, Context, Exit, task
 
 from tasks._cli import reporting
 
-PARTS = ("stack", "scan", "railway", "startup")
-
 
 @task(
     iterable=["only"],
     help={
         "quick": "Fewer repetitions (about half the time; noisier medians).",
-        "only": f"Only this part: {', '.join(PARTS)} (repeatable). Writes no file unless --output.",
+        "only": "Only this part: stack, scan, railway or startup (repeatable). "
+        "Writes no file unless --output.",
         "runs": "Repetitions per measurement (default: 5 for the stack, more for cheap parts).",
         "output": "Write the Markdown table here (default: bench/RESULTS.md after a full run).",
     },
@@ -29,13 +28,17 @@ def run(
     """Run the benchmarks, print ours / reference / ratio, write bench/RESULTS.md."""
     with reporting():
         from bench.__main__ import main
+        from bench.run import PARTS
         from vpmigrate.errors import UserError
 
         unknown = [p for p in only or [] if p not in PARTS]
         if unknown:
             raise UserError(
-                f"--only {unknown[0]!r} is not a benchmark; use one of {', '.join(PARTS)}."
+                f"--only {unknown[0]!r} is not a benchmark; use one of {', '.join(PARTS)}.",
+                exit_code=2,
             )
+        if runs < 0:
+            raise UserError("--runs must be a positive number of repetitions.", exit_code=2)
         argv = ["--quick"] if quick else []
         for part in only or []:
             argv += ["--only", part]
