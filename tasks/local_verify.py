@@ -6,6 +6,8 @@ adds the `verify` task defined here.
 
 from __future__ import annotations
 
+import re
+
 from invoke import Context, task
 
 from tasks._cli import info, out, render_table, reporting
@@ -43,7 +45,9 @@ def verify(
         profiles = active_profiles(profile or [], project)
         services = select_services(project, profiles)
         containers = {state.service: state for state in project_containers(connect(), project.name)}
-        up_hint = _up_command(sorted(profiles), file or [], project_name, env_file)
+        options = _stack_options(file or [], project_name, env_file)
+        up_hint = "`inv local.up" + "".join(f" --profile {p}" for p in sorted(profiles))
+        up_hint += f"{options}`"
         targets = find_targets(project, services, containers, up_hint)
         info(f"project {project.name}: checking {', '.join(s.name for s in services)}")
         results = run_checks(targets)
@@ -52,7 +56,8 @@ def verify(
         failed = [r for r in results if not r.passed]
         hints: dict[str, list[str]] = {}
         for result in failed:
-            hints.setdefault(result.hint, []).append(result.name)
+            hint = _for_this_stack(result.hint, options, up_hint)
+            hints.setdefault(hint, []).append(result.name)
         for hint, names in hints.items():
             out(f"hint ({', '.join(names)}): {hint}")
         if failed:
@@ -63,14 +68,31 @@ def verify(
         info(f"all {len(results)} checks passed")
 
 
-def _up_command(
-    profiles: list[str], files: list[str], project_name: str | None, env_file: str | None
-) -> str:
-    """The `inv local.up` that starts this very stack, for hints."""
-    words = ["inv", "local.up", *(f"--profile {p}" for p in profiles)]
-    words += [f"--file {f}" for f in files]
+def _stack_options(files: list[str], project_name: str | None, env_file: str | None) -> str:
+    """The options that name this stack, for the commands a hint suggests."""
+    words = [f" --file {f}" for f in files]
     if project_name:
-        words.append(f"--project-name {project_name}")
+        words.append(f" --project-name {project_name}")
     if env_file:
-        words.append(f"--env-file {env_file}")
-    return "`" + " ".join(words) + "`"
+        words.append(f" --env-file {env_file}")
+    return "".join(words)
+
+
+_SUGGESTED = re.compile(r"`inv (local\.(?:up|down|logs|status)\b[^`]*)`")
+
+
+def _for_this_stack(hint: str, options: str, up_hint: str) -> str:
+    """Make the `inv local.*` commands in a hint act on the stack that was checked
+    (its --file/--project-name), not the default one."""
+    if not options:
+        return hint
+
+    def rewrite(match: re.Match[str]) -> str:
+        command = match.group(1)
+        if "--file" in command or "--project-name" in command:
+            return match.group(0)  # already complete (the up command built above)
+        if command == "local.up":
+            return up_hint
+        return f"`inv {command}{options}`"
+
+    return _SUGGESTED.sub(rewrite, hint)
