@@ -64,12 +64,17 @@ def ensure_images(
                 failures[reference] = error
     missing = [r for r in wanted if r not in ids and r not in failures]
     if failures or missing:
+        # Images that failed for the same reason (typically: no registry reachable) share
+        # one line, so the message stays one readable paragraph.
+        reasons: dict[str, list[str]] = {}
+        for ref in failures:
+            reasons.setdefault(failures[ref], []).append(ref)
+        for ref in missing:
+            reasons.setdefault("not present locally", []).append(ref)
         lines = [
-            f"{ref} (needed by {', '.join(sorted(wanted[ref]))}): {failures[ref]}"
-            for ref in failures
-        ] + [
-            f"{ref} (needed by {', '.join(sorted(wanted[ref]))}): not present locally"
-            for ref in missing
+            ", ".join(f"{ref} (needed by {', '.join(sorted(wanted[ref]))})" for ref in refs)
+            + f": {reason}"
+            for reason, refs in reasons.items()
         ]
         hint = (
             "Pulling is off (--no-pull or pull_policy: never): build or load the images "
@@ -79,7 +84,7 @@ def ensure_images(
             "or build/load the images locally, then re-run."
         )
         raise UserError(
-            f"{len(lines)} image(s) are missing and could not be pulled: "
+            f"{len(failures) + len(missing)} image(s) are missing and could not be pulled: "
             + "; ".join(lines)
             + f". Nothing was started. {hint}"
         )
