@@ -32,8 +32,8 @@ CLI_TIMEOUT_S = 900
 def e2e_image(docker_client: Any) -> Iterator[str]:
     tag, built = kit.ensure_image(docker_client, log=lambda m: print(m, file=sys.stderr))
     yield tag
-    if built and not KEEP_IMAGES:
-        kit.remove_image(docker_client, tag)
+    if built and not KEEP_IMAGES and not kit.remove_image(docker_client, tag):
+        print(f"e2e kit: {tag} is still used by another session's containers", file=sys.stderr)
 
 
 @dataclass

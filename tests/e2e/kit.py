@@ -293,13 +293,20 @@ def _remove_build_dir(workdir: Path) -> None:
     shutil.rmtree(workdir, ignore_errors=True)
 
 
-def remove_image(client: Any, tag: str) -> None:
-    from docker.errors import ImageNotFound
+def remove_image(client: Any, tag: str) -> bool:
+    """Remove the image unless a container still uses it (another pytest session's stack:
+    the tag is shared by every session with the same inputs). True if it is gone."""
+    from docker.errors import APIError, ImageNotFound
 
     try:
-        client.api.remove_image(tag, force=True)
+        client.api.remove_image(tag)
     except ImageNotFound:
-        pass
+        return True
+    except APIError as exc:
+        if exc.status_code == 409:  # in use
+            return False
+        raise
+    return True
 
 
 if __name__ == "__main__":

@@ -3,10 +3,15 @@
 
 from __future__ import annotations
 
+import io
+import tarfile
+import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from tests import dockerkit
 from tests.e2e import kit
 
 DEB822 = """Types: deb
@@ -59,3 +64,33 @@ def test_image_tag_follows_the_launcher_scripts(
     (launchers / "kit-init").write_text("#!/usr/bin/python3\nprint('changed')\n")
 
     assert kit.image_tag() != before
+
+
+def import_unique_image(client: Any, tag: str) -> None:
+    """A one-file image, unique by content, so the tag is its only name (like the kit's)."""
+    data = uuid.uuid4().hex.encode()
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        entry = tarfile.TarInfo("marker")
+        entry.size = len(data)
+        archive.addfile(entry, io.BytesIO(data))
+    repository, _, version = tag.partition(":")
+    client.api.import_image_from_data(buffer.getvalue(), repository=repository, tag=version)
+
+
+def test_image_in_use_by_a_container_is_kept_then_removed_when_free() -> None:
+    client = dockerkit.docker_client()
+    tag = f"{dockerkit.unique_name('vpm-kit-test')}:1"
+    import_unique_image(client, tag)
+    try:
+        container = client.api.create_container(tag, command=["/marker"])
+        try:
+            assert kit.remove_image(client, tag) is False  # another session's stack uses it
+            assert kit.image_exists(client, tag)
+        finally:
+            client.api.remove_container(container["Id"], force=True)
+        assert kit.remove_image(client, tag) is True
+        assert not kit.image_exists(client, tag)
+    finally:
+        if kit.image_exists(client, tag):
+            client.api.remove_image(tag, force=True)
