@@ -417,3 +417,20 @@ def test_interrupted_up_is_finished_by_a_rerun(stack: Stack) -> None:
     containers = stack.containers()
     assert containers["app"]["State"]["Status"] == "running"
     assert containers["job"]["State"]["ExitCode"] == 0
+
+
+def test_down_stops_dependents_before_their_dependencies(stack: Stack) -> None:
+    stack.write(three_tier(free_port()))
+    stack.inv("local.up")
+    since = int(time.time()) - 1
+    stack.inv("local.down")
+    until = int(time.time()) + 1
+    events = stack.client.events(
+        since=since,
+        until=until,
+        decode=True,
+        filters={"label": f"com.docker.compose.project={stack.name}", "event": "die"},
+    )
+    died = [e["Actor"]["Attributes"]["com.docker.compose.service"] for e in events]
+    assert "app" in died and "db" in died
+    assert died.index("app") < died.index("db")  # app depends on db

@@ -3,6 +3,7 @@ and named volumes only when asked."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -75,34 +76,39 @@ def down(
     then the project's networks that no container uses, then the planned volumes."""
     from docker.errors import NotFound
 
-    remaining = {c.id: c for c in plan.containers}
-    while remaining:
-        # Stop, in parallel, every container that no remaining one depends on.
-        needed = {
-            d.service
-            for c in remaining.values()
-            if c.service in project.services
-            for d in project.services[c.service].depends_on
-        }
-        batch = [c for c in remaining.values() if c.service not in needed] or list(
-            remaining.values()
-        )
+    # Each container stops as soon as every running container that depends on it is
+    # gone (not level by level), so independent branches never wait for each other.
+    running = ("running", "restarting", "paused")
+    done = {c.id: threading.Event() for c in plan.containers}
+    blockers = {
+        c.id: [
+            other.id
+            for other in plan.containers
+            if other.status in running
+            and other.service in project.services
+            and any(d.service == c.service for d in project.services[other.service].depends_on)
+        ]
+        for c in plan.containers
+    }
 
-        def remove(container: ContainerState) -> None:
+    def remove(container: ContainerState) -> None:
+        try:
+            for blocker in blockers[container.id]:
+                done[blocker].wait()
             service = project.services.get(container.service)
             grace = service.stop_grace_period_s if service else None
             try:
-                if container.status in ("running", "restarting", "paused"):
+                if container.status in running:
                     client.api.stop(container.id, timeout=int(grace) if grace is not None else 10)
                 client.api.remove_container(container.id, force=True)
             except NotFound:
                 pass
             report(Event(container.service or container.name, "removed", container.name))
+        finally:
+            done[container.id].set()  # a failure must not leave dependencies waiting forever
 
-        with ThreadPoolExecutor(max_workers=max(1, len(batch))) as pool:
-            list(pool.map(remove, batch))
-        for container in batch:
-            remaining.pop(container.id, None)
+    with ThreadPoolExecutor(max_workers=max(1, len(plan.containers))) as pool:
+        list(pool.map(remove, plan.containers))
 
     for network in client.api.networks(filters={"label": f"{labels.PROJECT}={project.name}"}):
         info = client.api.inspect_network(network["Id"])
