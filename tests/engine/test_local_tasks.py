@@ -434,3 +434,21 @@ def test_down_stops_dependents_before_their_dependencies(stack: Stack) -> None:
     died = [e["Actor"]["Attributes"]["com.docker.compose.service"] for e in events]
     assert "app" in died and "db" in died
     assert died.index("app") < died.index("db")  # app depends on db
+
+
+def test_one_shot_job_reruns_only_when_a_dependency_was_recreated(stack: Stack) -> None:
+    stack.write(three_tier(free_port()))
+    stack.inv("local.up")
+    job = stack.containers()["job"]
+    stack.inv("local.up")
+    assert stack.containers()["job"]["State"]["StartedAt"] == job["State"]["StartedAt"]
+    # The database container is lost (removed by hand): the job must run again against
+    # the new one; the app, which only needs the job done and db started, is kept.
+    app_id = stack.ids()["app"]
+    stack.client.api.remove_container(stack.ids()["db"], force=True)
+    stack.inv("local.up")
+    after = stack.containers()
+    assert after["job"]["Id"] == job["Id"]
+    assert after["job"]["State"]["StartedAt"] != job["State"]["StartedAt"]
+    assert after["job"]["State"]["ExitCode"] == 0
+    assert after["app"]["Id"] == app_id

@@ -136,7 +136,8 @@ class _UpRun:
     def _converge_when_ready(self, name: str) -> ContainerState | None:
         service = self.services[name]
         try:
-            restart_needed = False
+            restart_needed = False  # a `restart: true` dependency was (re)created
+            dependency_changed = False  # any dependency was (re)created or (re)started
             for dep in service.depends_on:
                 if dep.service not in self.services:
                     continue  # inactive and `required: false`
@@ -153,9 +154,11 @@ class _UpRun:
                         None,
                     )
                     return None
-                if dep.restart and self.outcomes.get(dep.service, None) is not None:
-                    restart_needed |= self.outcomes[dep.service].action in ("created", "recreated")
-            return self._converge(service, restart_needed)
+                action = self.outcomes[dep.service].action
+                dependency_changed |= action != "unchanged"
+                if dep.restart:
+                    restart_needed |= action in ("created", "recreated")
+            return self._converge(service, restart_needed, dependency_changed)
         except _Cancelled:
             return None
         except UserError as exc:
@@ -215,7 +218,9 @@ class _UpRun:
 
     # -- one service -------------------------------------------------------------------
 
-    def _converge(self, service: Service, restart_needed: bool) -> ContainerState | None:
+    def _converge(
+        self, service: Service, restart_needed: bool, dependency_changed: bool
+    ) -> ContainerState | None:
         image_id = self.image_ids[service.image]
         want_hash = labels.config_hash(service)
         current = self.existing.get(service.name)
@@ -226,7 +231,7 @@ class _UpRun:
             and current.config_hash == want_hash
             and current.image_label == image_id
         ):
-            return self._reuse(service, current, restart_needed)
+            return self._reuse(service, current, restart_needed, dependency_changed)
         action = "created"
         if current is not None:
             why = "configuration changed" if current.config_hash != want_hash else "image changed"
@@ -241,7 +246,11 @@ class _UpRun:
         return inspect(self.client, container_id)
 
     def _reuse(
-        self, service: Service, current: ContainerState, restart_needed: bool
+        self,
+        service: Service,
+        current: ContainerState,
+        restart_needed: bool,
+        dependency_changed: bool,
     ) -> ContainerState | None:
         if current.status == "running" and restart_needed:
             self.client.api.restart(current.id)
@@ -252,8 +261,11 @@ class _UpRun:
             current.status == "exited"
             and current.exit_code == 0
             and judge("ready", service, current).done
+            and not dependency_changed
         ):
-            # A one-shot job that already did its work with this very definition.
+            # A one-shot job that already did its work with this very definition, against
+            # the same dependencies. When one of them was (re)created it runs again: its
+            # work (a bucket, a migration) may be missing there.
             self._record(service.name, current.id, "unchanged")
         else:
             self._start(service, current.id)
