@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from vpmigrate.compose.model import PortMapping, Project, Service
 from vpmigrate.engine import labels
-from vpmigrate.engine.state import ContainerState, container_state
+from vpmigrate.engine.state import ContainerState, PublishedPort
 from vpmigrate.errors import UserError
 
 if TYPE_CHECKING:
@@ -116,15 +116,24 @@ def _where(port: PortMapping) -> str:
     return f"{host}:{port.published}/{port.protocol}"
 
 
-def _port_holders(client: docker.DockerClient) -> list[tuple[str, dict[str, str], tuple]]:
+def _port_holders(
+    client: docker.DockerClient,
+) -> list[tuple[str, dict[str, str], tuple[PublishedPort, ...]]]:
+    """Running containers with what they publish, from one list call (no inspects)."""
     holders = []
     for summary in client.api.containers(all=False):
-        try:
-            attrs = client.api.inspect_container(summary["Id"])
-        except Exception:
-            continue
-        state = container_state(attrs)
-        holders.append((state.name, (attrs.get("Config") or {}).get("Labels") or {}, state.ports))
+        bound = tuple(
+            PublishedPort(
+                host_ip=p.get("IP", ""),
+                host_port=int(p["PublicPort"]),
+                target=int(p["PrivatePort"]),
+                protocol=p.get("Type", "tcp"),
+            )
+            for p in summary.get("Ports") or []
+            if p.get("PublicPort")
+        )
+        name = (summary.get("Names") or ["/" + summary["Id"][:12]])[0].lstrip("/")
+        holders.append((name, summary.get("Labels") or {}, bound))
     return holders
 
 

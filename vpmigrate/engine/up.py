@@ -223,9 +223,7 @@ class _UpRun:
     ) -> ContainerState | None:
         image_id = self.image_ids[service.image]
         want_hash = labels.config_hash(service)
-        current = self.existing.get(service.name)
-        if current is not None:
-            current = inspect(self.client, current.id)
+        current = self.existing.get(service.name)  # inspected moments ago, before the ports check
         if (
             current is not None
             and current.config_hash == want_hash
