@@ -452,3 +452,41 @@ def test_one_shot_job_reruns_only_when_a_dependency_was_recreated(stack: Stack) 
     assert after["job"]["State"]["StartedAt"] != job["State"]["StartedAt"]
     assert after["job"]["State"]["ExitCode"] == 0
     assert after["app"]["Id"] == app_id
+
+
+def test_entrypoint_bind_mount_restart_policy_and_aliases(stack: Stack) -> None:
+    (stack.folder / "data").mkdir()
+    (stack.folder / "data" / "hello.txt").write_text("hello from the host\n")
+    stack.write(
+        f"""
+services:
+  reader:
+    image: IMAGE
+    entrypoint: ["sh", "-c"]
+    command: ['cat /mnt/x/hello.txt; {IDLE}']
+    restart: unless-stopped
+    volumes:
+      - ./data:/mnt/x:ro
+    networks:
+      back:
+        aliases: [files]
+  caller:
+    image: IMAGE
+    command: ["sh", "-c", 'ping -c1 -W2 files && ping -c1 -W2 reader && echo resolved; {IDLE}']
+    networks: [back]
+    depends_on: [reader]
+networks:
+  back:
+"""
+    )
+    stack.inv("local.up")
+    reader = stack.containers()["reader"]
+    assert reader["HostConfig"]["RestartPolicy"]["Name"] == "unless-stopped"
+    mount = reader["Mounts"][0]
+    assert mount["Source"] == str(stack.folder / "data") and mount["RW"] is False
+    assert "hello from the host" in stack.inv("local.logs", "reader").stdout
+    deadline = time.monotonic() + 20
+    while "resolved" not in stack.inv("local.logs", "caller").stdout:
+        assert time.monotonic() < deadline, stack.inv("local.logs", "caller").stdout
+        time.sleep(0.5)
+    assert f"{stack.name}_back" in reader["NetworkSettings"]["Networks"]
