@@ -8,6 +8,7 @@ health is still the engine's.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -26,6 +27,8 @@ class Verdict:
 
 
 WAITING = Verdict(done=False)
+DEFAULT_PROBE_TIMEOUT_S = 30.0  # Docker's default healthcheck timeout
+PROBE_POLL_S = 0.02
 
 
 def is_one_shot(service: Service) -> bool:
@@ -100,9 +103,17 @@ class ProbeRunner:
         if not check.test or check.test[0] not in ("CMD", "CMD-SHELL"):
             return False
         argv = list(check.test[1:]) if check.test[0] == "CMD" else ["/bin/sh", "-c", check.test[1]]
+        # Detached, then polled: a hanging check must not hold the waiter past its timeout.
+        deadline = time.monotonic() + (check.timeout_s or DEFAULT_PROBE_TIMEOUT_S)
         try:
             exec_id = self._client.api.exec_create(container_id, argv, stdout=False, stderr=False)
-            self._client.api.exec_start(exec_id["Id"])
-            return self._client.api.exec_inspect(exec_id["Id"]).get("ExitCode") == 0
+            self._client.api.exec_start(exec_id["Id"], detach=True)
+            while True:
+                result = self._client.api.exec_inspect(exec_id["Id"])
+                if not result.get("Running"):
+                    return result.get("ExitCode") == 0
+                if time.monotonic() > deadline:
+                    return False
+                time.sleep(PROBE_POLL_S)
         except APIError:
             return False
