@@ -231,5 +231,5 @@ def machine() -> dict[str, str]:
         "compose": _first_line(["docker", "compose", "version"]),
         "ripgrep": _first_line(["rg", "--version"]),
         "grep": _first_line(["grep", "--version"]),
-        "load": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+        "load average at start": " ".join(f"{x:.2f}" for x in os.getloadavg()),
     }
