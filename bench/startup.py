@@ -46,6 +46,6 @@ def run(runs: int, report: Report) -> None:
                 "s",
                 f"< +{TARGET_OVERHEAD_S:g} s" if bare else "",
                 (ours - reference < TARGET_OVERHEAD_S) if bare else None,
-                f"+{ours - reference:.3f} s{memory}",
+                f"{ours - reference:+.3f} s{memory}",
             )
         )
