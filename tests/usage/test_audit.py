@@ -165,3 +165,22 @@ def test_bad_configuration_names_the_key(
 def test_a_missing_code_path_is_a_clear_error(platform: Path) -> None:
     with pytest.raises(UserError, match="does not exist"):
         audit(load(platform), [platform / "nope"], parse_settings({}), display_base=platform)
+
+
+def test_product_names_in_their_own_casing_are_found(platform: Path) -> None:
+    # The prefilter is case-sensitive: a file that spells the products only as their
+    # makers do must still be read, and its mentions reported.
+    notes = platform / "mvp" / "docs" / "STACK.md"
+    notes.write_text("Runs are tracked in MLflow.\nArtifacts live in MinIO; admins use pgAdmin.\n")
+    result = run(platform)
+    found = {
+        (service, e.line, e.kind)
+        for service in ("mlflow", "minio", "pgadmin")
+        for e in result.report(service).evidence
+        if e.file == "mvp/docs/STACK.md"
+    }
+    assert found == {
+        ("mlflow", 1, "mentioned"),
+        ("minio", 2, "mentioned"),
+        ("pgadmin", 2, "mentioned"),
+    }

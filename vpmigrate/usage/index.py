@@ -73,6 +73,9 @@ class SignalIndex:
         self.host_ports: dict[str, set[int]] = defaultdict(set)
         self.local_ports: dict[int, set[str]] = defaultdict(set)
         self.words: dict[str, set[str]] = defaultdict(set)
+        # Words as the signatures spell them: the prefilter is case-sensitive, so a brand's
+        # own casing (MLflow, MinIO, pgAdmin) must be one of its literals.
+        self.spellings: set[str] = set()
         for name, s in services.items():
             sig = s.signature
             for module in sig.modules:
@@ -92,6 +95,7 @@ class SignalIndex:
                 self.local_ports[port].add(name)
             for word in sig.words:
                 self.words[word.lower()].add(name)
+                self.spellings.add(word)
 
     # --- matching -----------------------------------------------------------------
 
@@ -207,7 +211,7 @@ class SignalIndex:
     def literals(self) -> list[bytes]:
         """Byte strings one of which every file with a signal must contain."""
         found: set[str] = set()
-        for word in self.words:
+        for word in self.spellings:
             found.update(case_variants(word))
         for module in self.modules:
             found.update(_quoted_if_short(module) if len(module) < 4 else [module])

@@ -94,7 +94,7 @@ FAMILIES: tuple[Signature, ...] = (
             "PGUSER",
             "PGPASSWORD",
         ),
-        words=("postgres", "postgresql"),
+        words=("postgres", "postgresql", "PostgreSQL"),
     ),
     _sig(
         "mysql",
@@ -119,7 +119,7 @@ FAMILIES: tuple[Signature, ...] = (
             "MYSQL_URL",
             "MARIADB_HOST",
         ),
-        words=("mysql", "mariadb"),
+        words=("mysql", "mariadb", "MySQL", "MariaDB"),
     ),
     _sig(
         "mongo",
@@ -129,7 +129,7 @@ FAMILIES: tuple[Signature, ...] = (
         packages=("pymongo", "motor", "mongoengine", "beanie", "mongodb", "mongoose"),
         schemes=("mongodb", "mongodb+srv"),
         env=("MONGO_URL", "MONGO_URI", "MONGODB_URL", "MONGODB_URI", "MONGO_HOST"),
-        words=("mongodb", "mongo"),
+        words=("mongodb", "mongo", "MongoDB"),
     ),
     _sig(
         "redis",
@@ -156,7 +156,7 @@ FAMILIES: tuple[Signature, ...] = (
         packages=("pika", "aio-pika", "aiormq", "amqplib"),
         schemes=("amqp", "amqps"),
         env=("RABBITMQ_URL", "AMQP_URL", "RABBITMQ_HOST"),
-        words=("rabbitmq",),
+        words=("rabbitmq", "RabbitMQ"),
     ),
     _sig(
         "kafka",
@@ -186,7 +186,7 @@ FAMILIES: tuple[Signature, ...] = (
         js_packages=("@elastic/elasticsearch", "@opensearch-project/opensearch"),
         packages=("elasticsearch", "elasticsearch-dsl", "opensearch-py", "@elastic/elasticsearch"),
         env=("ELASTICSEARCH_URL", "ELASTICSEARCH_HOSTS", "OPENSEARCH_URL"),
-        words=("elasticsearch", "opensearch"),
+        words=("elasticsearch", "opensearch", "OpenSearch"),
     ),
     _sig(
         "memcached",
@@ -211,7 +211,7 @@ FAMILIES: tuple[Signature, ...] = (
             "AWS_ENDPOINT_URL",
             "AWS_ENDPOINT_URL_S3",
         ),
-        words=("minio",),
+        words=("minio", "MinIO"),
     ),
     _sig(
         "mlflow",
@@ -219,7 +219,7 @@ FAMILIES: tuple[Signature, ...] = (
         modules=("mlflow",),
         packages=("mlflow", "mlflow-skinny"),
         env=("MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_URL", "MLFLOW_URL"),
-        words=("mlflow",),
+        words=("mlflow", "MLflow"),
     ),
     _sig(
         "prometheus",
@@ -268,7 +268,7 @@ FAMILIES: tuple[Signature, ...] = (
         js_packages=("@opentelemetry/",),
         packages=("opentelemetry-sdk", "opentelemetry-api", "@opentelemetry/api"),
         env=("OTEL_EXPORTER_OTLP_ENDPOINT", "LOKI_URL", "JAEGER_ENDPOINT"),
-        words=("loki", "jaeger", "opentelemetry", "otel"),
+        words=("loki", "jaeger", "opentelemetry", "otel", "OpenTelemetry"),
         role="monitoring",
     ),
     _sig(
@@ -292,9 +292,9 @@ FAMILIES: tuple[Signature, ...] = (
         packages=("nodemailer", "fastapi-mail", "aiosmtplib"),
         schemes=("smtp", "smtps"),
         env=("SMTP_HOST", "SMTP_SERVER", "SMTP_PORT", "MAIL_SERVER", "MAIL_HOST", "EMAIL_HOST"),
-        words=("mailhog", "mailpit", "maildev", "smtp"),
+        words=("mailhog", "mailpit", "maildev", "smtp", "MailHog"),
     ),
-    _sig("pgadmin", images=("dpage/pgadmin4",), words=("pgadmin",), role="dev-tool"),
+    _sig("pgadmin", images=("dpage/pgadmin4",), words=("pgadmin", "pgAdmin"), role="dev-tool"),
     _sig("mongo-express", images=("mongo-express",), words=("mongo-express",), role="dev-tool"),
     _sig(
         "db-admin",
@@ -308,7 +308,7 @@ FAMILIES: tuple[Signature, ...] = (
             "provectuslabs/kafka-ui",
             "dpage/pgadmin",
         ),
-        words=("adminer", "phpmyadmin", "redisinsight"),
+        words=("adminer", "phpmyadmin", "redisinsight", "phpMyAdmin", "RedisInsight"),
         role="dev-tool",
     ),
     # MinIO's client image: a one-shot bucket job; code never talks to it.
