@@ -92,7 +92,6 @@ class _World:
             self.state.add_service(self.project, service, {"KEEP_ME": "1"})
         self.state.account_tokens.add(TOKEN)
         self.api = RailwayStandIn(self.state)
-        _support_variable_upsert(self.api)
 
     def __enter__(self) -> _World:
         self.api.__enter__()
@@ -136,19 +135,6 @@ class _World:
             have = self.state.vars_of(self.project, ENVIRONMENT, service)
             if {k: have.get(k) for k in wanted} != wanted or have.get("KEEP_ME") != "1":
                 raise BenchmarkError(f"sync left {service} with other variables than desired")
-
-
-def _support_variable_upsert(api: Any) -> None:
-    """The stand-in implements the collection upsert only; the single-variable upsert
-    of the reference client is the same write with one variable."""
-    field = api.schema.mutation_type.fields["variableUpsert"]
-
-    def resolve(source: Any, info: Any, input: dict[str, Any]) -> bool:
-        collection = {k: v for k, v in input.items() if k not in ("name", "value")}
-        collection["variables"] = {input["name"]: input["value"]}
-        return bool(info.context.standin._upsert(source, info, collection))
-
-    field.resolve = resolve
 
 
 def _one_round(work: Path, per_service: int) -> dict[str, tuple[_Sent, _Sent]]:
