@@ -3,15 +3,12 @@
 
 from __future__ import annotations
 
-import io
 import os
-import shutil
-import tarfile
 import uuid
-from pathlib import Path
 from typing import Any
 
-BUSYBOX_CANDIDATES = ("/bin/busybox", "/usr/bin/busybox")
+# Re-exported: the tests and benchmarks build their service image with the core's builder.
+from vpmigrate.engine.busybox import build_busybox_image as build_busybox_image
 
 # A service that exits at once on SIGTERM (PID 1 ignores signals it has no handler for).
 IDLE_COMMAND = 'trap "exit 0" TERM; while true; do sleep 1 & wait $$!; done'
@@ -29,38 +26,6 @@ def docker_client() -> Any:
             f"these tests need a running Docker engine ({exc}); .ci/run installs and starts one"
         ) from exc
     return client
-
-
-def busybox_binary() -> Path:
-    for candidate in BUSYBOX_CANDIDATES:
-        path = Path(candidate)
-        if path.exists():
-            return path
-    found = shutil.which("busybox")
-    if found is None:
-        raise RuntimeError("busybox-static is not installed (apt-get install busybox-static)")
-    return Path(found)
-
-
-def build_busybox_image(client: Any, tag: str) -> str:
-    """Build a ~2 MB image FROM scratch with busybox's applets in /bin; returns its ID."""
-    dockerfile = (
-        "FROM scratch\n"
-        "COPY busybox /bin/busybox\n"
-        'RUN ["/bin/busybox", "sh", "-c", "/bin/busybox --install -s /bin '
-        '&& mkdir -p /tmp /data /etc && chmod 1777 /tmp"]\n'
-        'CMD ["sh"]\n'
-    )
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as archive:
-        data = dockerfile.encode()
-        info = tarfile.TarInfo("Dockerfile")
-        info.size = len(data)
-        archive.addfile(info, io.BytesIO(data))
-        archive.add(str(busybox_binary()), arcname="busybox")
-    buffer.seek(0)
-    image, _ = client.images.build(fileobj=buffer, custom_context=True, tag=tag, rm=True)
-    return str(image.id)
 
 
 def unique_name(prefix: str = "vpmt") -> str:

@@ -8,7 +8,6 @@ before anyone may remove the volume.
 
 from __future__ import annotations
 
-import io
 import os
 import shutil
 import tarfile
@@ -20,13 +19,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from vpmigrate.engine.busybox import build_busybox_image
 from vpmigrate.errors import UserError
 
 if TYPE_CHECKING:
     import docker
 
 HELPER_TAG = "vpmigrate-volume-helper:busybox"
-BUSYBOX_PATHS = ("/bin/busybox", "/usr/bin/busybox")
 ARCHIVE_IN_HELPER = "/backup.tar.gz"
 
 
@@ -43,7 +42,7 @@ def helper_image(client: docker.DockerClient) -> Iterator[str]:
     except ImageNotFound:
         pass
     tag = f"vpmigrate-volume-helper:{uuid.uuid4().hex[:10]}"
-    _build(client, tag)
+    build_busybox_image(client, tag)
     try:
         yield tag
     finally:
@@ -51,27 +50,6 @@ def helper_image(client: docker.DockerClient) -> Iterator[str]:
             client.images.remove(tag, force=True)
         except Exception:  # noqa: BLE001 - best effort: the image is tiny and tagged as ours
             pass
-
-
-def _build(client: docker.DockerClient, tag: str) -> None:
-    busybox = next((p for p in BUSYBOX_PATHS if os.path.exists(p)), None) or shutil.which("busybox")
-    if busybox is None:
-        raise UserError(
-            "backing up volumes needs a helper image with tar, built from busybox-static; "
-            "install it (`apt-get install busybox-static`) and re-run the command."
-        )
-    dockerfile = (
-        b"FROM scratch\nCOPY busybox /bin/busybox\n"
-        b'RUN ["/bin/busybox", "--install", "-s", "/bin"]\n'
-    )
-    context = io.BytesIO()
-    with tarfile.open(fileobj=context, mode="w") as archive:
-        info = tarfile.TarInfo("Dockerfile")
-        info.size = len(dockerfile)
-        archive.addfile(info, io.BytesIO(dockerfile))
-        archive.add(busybox, arcname="busybox")
-    context.seek(0)
-    client.images.build(fileobj=context, custom_context=True, tag=tag, rm=True, forcerm=True)
 
 
 def backup_volume(client: docker.DockerClient, image: str, volume: str, folder: Path) -> Path:
