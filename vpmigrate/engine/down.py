@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 from vpmigrate.compose.model import Project
 from vpmigrate.engine import labels
 from vpmigrate.engine.events import Event, Reporter, silent
-from vpmigrate.engine.state import ContainerState, project_containers
+from vpmigrate.engine.resources import exclusive_volumes
+from vpmigrate.engine.state import ContainerState, project_containers, volume_exists
 
 if TYPE_CHECKING:
     import docker
@@ -38,26 +39,14 @@ def plan_down(
         chosen = everything
     else:
         chosen = [c for c in everything if c.service in services]
-    removed_services = {c.service for c in chosen}
-    candidate_keys = {
-        v.source
-        for name in (removed_services if services is not None else project.services)
-        if name in project.services
-        for v in project.services[name].volumes
-        if v.type == "volume" and v.source
-    }
-    if services is not None:
-        # A volume still used by a service that stays is not ours to remove.
-        staying = set(project.services) - set(services)
-        candidate_keys -= {
-            v.source for n in staying for v in project.services[n].volumes if v.type == "volume"
-        }
-    names = sorted(
-        project.volumes[k].name for k in candidate_keys if not project.volumes[k].external
-    )
     if services is None:
+        names = exclusive_volumes(project, project.services, ())
         names = sorted(set(names) | set(_labelled_volumes(client, project.name)))
-    existing = [n for n in names if _volume_exists(client, n)]
+    else:
+        # A volume still used by a service that stays is not ours to remove.
+        removed_services = {c.service for c in chosen}
+        names = exclusive_volumes(project, removed_services, set(project.services) - set(services))
+    existing = [n for n in names if volume_exists(client, n)]
     return DownPlan(
         containers=tuple(chosen),
         volumes=tuple(existing) if remove_volumes else (),
@@ -131,13 +120,3 @@ def down(
 def _labelled_volumes(client: docker.DockerClient, project_name: str) -> list[str]:
     found = client.api.volumes(filters={"label": f"{labels.PROJECT}={project_name}"})
     return [v["Name"] for v in (found.get("Volumes") or [])]
-
-
-def _volume_exists(client: docker.DockerClient, name: str) -> bool:
-    from docker.errors import NotFound
-
-    try:
-        client.api.inspect_volume(name)
-    except NotFound:
-        return False
-    return True

@@ -24,6 +24,28 @@ def volumes_used(project: Project, services: Iterable[Service]) -> list[VolumeDe
     return [project.volumes[k] for k in sorted(keys)]
 
 
+def exclusive_volumes(
+    project: Project, services: Iterable[str], staying: Iterable[str]
+) -> list[str]:
+    """Engine names of the named volumes that `services` mount and no service in
+    `staying` does (external volumes never): what removing those services may delete."""
+
+    def keys(names: Iterable[str]) -> set[str]:
+        return {
+            v.source
+            for n in names
+            if n in project.services
+            for v in project.services[n].volumes
+            if v.type == "volume" and v.source
+        }
+
+    return sorted(
+        project.volumes[k].name
+        for k in keys(services) - keys(staying)
+        if k in project.volumes and not project.volumes[k].external
+    )
+
+
 def ensure_network(
     client: docker.DockerClient, project: Project, network: NetworkDef, report: Reporter
 ) -> None:

@@ -117,6 +117,14 @@ def inspect(client: docker.DockerClient, container_id: str) -> ContainerState | 
         return None
 
 
+def volume_exists(client: docker.DockerClient, name: str) -> bool:
+    try:
+        client.api.inspect_volume(name)
+    except _not_found():
+        return False
+    return True
+
+
 def _not_found() -> type[Exception]:
     from docker.errors import NotFound
 

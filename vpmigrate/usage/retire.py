@@ -57,12 +57,12 @@ def plan_retirement(
     containers: tuple[ContainerState, ...] = ()
     existing: list[str] = []
     if client is not None and unused:
-        from vpmigrate.engine.state import project_containers
+        from vpmigrate.engine.state import project_containers, volume_exists
 
         containers = tuple(
             c for c in project_containers(client, project.name) if c.service in unused
         )
-        existing = [v for v in retired_volumes(project, unused) if _volume_exists(client, v)]
+        existing = [v for v in retired_volumes(project, unused) if volume_exists(client, v)]
     return RetirePlan(
         services=unused,
         skipped=skipped,
@@ -75,22 +75,9 @@ def plan_retirement(
 
 def retired_volumes(project: Project, services: tuple[str, ...]) -> list[str]:
     """Engine names of the named volumes only these services mount (never external)."""
+    from vpmigrate.engine.resources import exclusive_volumes
 
-    def keys(names: Iterable[str]) -> set[str]:
-        return {
-            m.source
-            for n in names
-            for m in project.services[n].volumes
-            if m.type == "volume" and m.source
-        }
-
-    staying = [n for n in project.services if n not in services]
-    candidates = keys(services) - keys(staying)
-    return sorted(
-        project.volumes[k].name
-        for k in candidates
-        if k in project.volumes and not project.volumes[k].external
-    )
+    return exclusive_volumes(project, services, [n for n in project.services if n not in services])
 
 
 def apply_retirement(
@@ -159,13 +146,3 @@ def _refuse_generated_files(edits: Iterable[ProfileEdit]) -> None:
                 "`inv compose.split`, or run --apply on the monolith "
                 "(--file compose/docker-compose.yml). Nothing was changed."
             )
-
-
-def _volume_exists(client: docker.DockerClient, name: str) -> bool:
-    from docker.errors import NotFound
-
-    try:
-        client.api.inspect_volume(name)
-    except NotFound:
-        return False
-    return True
