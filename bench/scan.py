@@ -31,10 +31,10 @@ DEFAULT_BASE = Path("/tmp/vpbench-scan-tree")
 
 
 def run(runs: int, report: Report, base: Path | None) -> None:
+    from vpmigrate.codescan.audit import audit
+    from vpmigrate.codescan.index import build_index
+    from vpmigrate.codescan.settings import parse_settings
     from vpmigrate.compose.loader import load_project
-    from vpmigrate.usage.audit import audit
-    from vpmigrate.usage.index import build_index
-    from vpmigrate.usage.settings import parse_settings
 
     project = load_project([COMPOSE_FILE], env_files=[ENV_FILE])
     settings = parse_settings({})

@@ -11,7 +11,7 @@ from invoke import Collection, Context, task
 from tasks._cli import REPO_ROOT, info, out, render_table, repo_path, reporting
 
 if TYPE_CHECKING:
-    from vpmigrate.usage.audit import Audit
+    from vpmigrate.codescan.audit import Audit
 
 DEFAULTS: dict[str, Any] = {
     "paths": ["mvp"],  # the application code (brief: mvp/backend, mvp/frontend, mvp/training)
@@ -60,27 +60,29 @@ def unused(
     """Find the compose services the application code does not use, with evidence."""
     with reporting():
         from tasks.local import load_local_project
+        from vpmigrate.codescan.audit import audit
+        from vpmigrate.codescan.evidence import display_path
+        from vpmigrate.codescan.render import HEADERS, as_json, as_markdown, table_rows
+        from vpmigrate.codescan.settings import parse_settings
         from vpmigrate.errors import UserError
-        from vpmigrate.usage.audit import audit
-        from vpmigrate.usage.render import HEADERS, as_json, as_markdown, table_rows
-        from vpmigrate.usage.settings import parse_settings
 
         if format not in FORMATS:
             raise UserError(f"--format {format!r} is not known; use one of {', '.join(FORMATS)}.")
         if volumes and not apply:
             raise UserError("--volumes only makes sense with --apply; add --apply or drop it.")
         settings = _settings(c)
-        usage_settings = parse_settings(settings)
+        scan_settings = parse_settings(settings)
         roots = [repo_path(p) for p in (path or settings["paths"])]
         project = load_local_project(c, file or [], project_name, env_file)
         base = _display_base(roots)
         started = time.perf_counter()
-        result = audit(project, roots, usage_settings, display_base=base)
+        result = audit(project, roots, scan_settings, display_base=base)
         elapsed = time.perf_counter() - started
         stats = result.stats
         info(
             f"scanned {stats.files} files ({stats.bytes_read / 1e6:.1f} MB) under "
-            f"{', '.join(_shown(r, base) for r in roots)}; parsed {stats.selected} that matched "
+            f"{', '.join(display_path(r, base) for r in roots)}; parsed {stats.selected} "
+            "that matched "
             f"a signature literal; {elapsed:.2f} s"
         )
         if format == "json":
@@ -96,9 +98,9 @@ def unused(
 def _apply(result: Audit, settings: dict[str, Any], *, volumes: bool, yes: bool) -> None:
     import sys
 
+    from vpmigrate.codescan.retire import RETIRED_PROFILE, apply_retirement, plan_retirement
     from vpmigrate.engine.client import connect
     from vpmigrate.errors import UserError
-    from vpmigrate.usage.retire import RETIRED_PROFILE, apply_retirement, plan_retirement
 
     client = connect()
     plan = plan_retirement(client, result, volumes=volumes)
@@ -155,13 +157,6 @@ def _display_base(roots: list[Path]) -> Path:
         if all(r == base or base in r.parents for r in roots):
             return base
     return Path.cwd().resolve()  # code elsewhere: its paths are shown absolute
-
-
-def _shown(path: Path, base: Path) -> str:
-    try:
-        return path.relative_to(base).as_posix() or "."
-    except ValueError:
-        return str(path)
 
 
 ns = Collection("cleanup")

@@ -49,7 +49,7 @@ def split(
     """Split the monolith into docker-compose.mvp.yml and docker-compose.full.yml."""
     with reporting():
         from vpmigrate.errors import UserError
-        from vpmigrate.split.service import apply_split, plan_split
+        from vpmigrate.split.outputs import apply_split, plan_split
 
         if check and (force or dry_run):
             raise UserError("--check only compares; use it without --force and --dry-run.")

@@ -62,7 +62,7 @@ def test_comments_interpolation_and_escapes_survive_an_edit():
         'GREETING: "hello ${USER_NAME:-world}"',
         'LITERAL: "$$HOME stays literal"',
         "REQUIRED: ${TRICKY_SECRET:?set TRICKY_SECRET}",
-        "    max-size: \"10m\"   # quoted on purpose",
+        '    max-size: "10m"   # quoted on purpose',
         "x-owner: 'platform team'  # single quotes kept",
         "    test: ['CMD', 'true']",
         "      sh -c 'echo \"$${GREETING}\"\n      && sleep 1000'",
@@ -124,16 +124,7 @@ def test_removing_a_block_profiles_list_keeps_the_comment_of_the_next_service():
 
 
 def test_a_dropped_first_entry_takes_its_comment_and_the_next_one_keeps_its_own():
-    text = (
-        "services:\n"
-        "  # leads a\n"
-        "  a:\n"
-        "    image: a\n"
-        "\n"
-        "  # leads b\n"
-        "  b:\n"
-        "    image: b\n"
-    )
+    text = "services:\n  # leads a\n  a:\n    image: a\n\n  # leads b\n  b:\n    image: b\n"
     document = roundtrip.load(text, "t.yml")
     roundtrip.remove_key(document.services, "a")
     assert document.dump() == "services:\n  # leads b\n  b:\n    image: b\n"
@@ -277,7 +268,7 @@ def test_the_head_comment_stays_when_the_first_top_level_key_goes():
 @pytest.mark.parametrize(
     ("before", "after", "profiles"),
     [
-        ('    profiles: [mvp]  # why\n', "    profiles: [x, y]  # why\n", ["x", "y"]),
+        ("    profiles: [mvp]  # why\n", "    profiles: [x, y]  # why\n", ["x", "y"]),
         ('    profiles: ["mvp", future]    # why\n', "    profiles: [m]    # why\n", ["m"]),
     ],
 )

@@ -20,13 +20,13 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
-class Verdict:
+class Readiness:
     done: bool  # the condition holds
     failed: bool = False  # it can no longer hold
     reason: str = ""
 
 
-WAITING = Verdict(done=False)
+WAITING = Readiness(done=False)
 DEFAULT_PROBE_TIMEOUT_S = 30.0  # Docker's default healthcheck timeout
 PROBE_POLL_S = 0.02
 
@@ -47,7 +47,7 @@ def judge(
     service: Service,
     state: ContainerState,
     probe: ProbeRunner | None = None,
-) -> Verdict:
+) -> Readiness:
     """Does `state` satisfy `condition`? Conditions: Compose's three, plus `ready`
     (what `up` waits for at the end: healthy, running without healthcheck, or a one-shot
     job that exited 0)."""
@@ -55,39 +55,41 @@ def judge(
     if condition == "service_completed_successfully":
         if status == "exited":
             if code == 0:
-                return Verdict(True)
-            return Verdict(False, True, f"exited with code {code}")
+                return Readiness(True)
+            return Readiness(False, True, f"exited with code {code}")
         if status == "dead":
-            return Verdict(False, True, "is dead")
+            return Readiness(False, True, "is dead")
         return WAITING
     if status in ("exited", "dead"):
         if condition == "ready" and status == "exited" and code == 0 and is_one_shot(service):
-            return Verdict(True, reason="completed")
+            return Readiness(True, reason="completed")
         if condition == "service_started" and status == "exited" and code == 0:
-            return Verdict(True)
-        return Verdict(False, True, f"exited with code {code}" if status == "exited" else "is dead")
+            return Readiness(True)
+        return Readiness(
+            False, True, f"exited with code {code}" if status == "exited" else "is dead"
+        )
     if status == "restarting":
-        return Verdict(False, True, f"is restarting (last exit code {code})")
+        return Readiness(False, True, f"is restarting (last exit code {code})")
     if status != "running":
         return WAITING
     if condition == "service_started":
-        return Verdict(True)
+        return Readiness(True)
     if not has_healthcheck(service, state):
         if condition == "service_healthy":
-            return Verdict(
+            return Readiness(
                 False, True, "has no healthcheck, so `condition: service_healthy` can never hold"
             )
-        return Verdict(True)
+        return Readiness(True)
     if state.health == "healthy":
-        return Verdict(True)
+        return Readiness(True)
     if state.health == "unhealthy":
-        return Verdict(False, True, "is unhealthy")
+        return Readiness(False, True, "is unhealthy")
     if (
         probe is not None
         and service.healthcheck is not None
         and probe(state.id, service.healthcheck)
     ):
-        return Verdict(True, reason="healthcheck passed")
+        return Readiness(True, reason="healthcheck passed")
     return WAITING
 
 

@@ -21,7 +21,7 @@ from vpmigrate.compose.model import Project, Service
 from vpmigrate.engine import labels, ports, resources, spec
 from vpmigrate.engine.events import Event, Reporter, silent
 from vpmigrate.engine.images import ensure_images
-from vpmigrate.engine.readiness import ProbeRunner, Verdict, judge
+from vpmigrate.engine.readiness import ProbeRunner, Readiness, judge
 from vpmigrate.engine.state import ContainerState, inspect, project_containers
 from vpmigrate.errors import UserError
 
@@ -168,7 +168,7 @@ class _UpRun:
             self._fail(name, _engine_error_text(exc), None)
             return None
 
-    def _wait_for(self, name: str, condition: str) -> Verdict:
+    def _wait_for(self, name: str, condition: str) -> Readiness:
         service = self.services[name]
         container_id = self.outcomes[name].container_id
         while True:
@@ -176,12 +176,12 @@ class _UpRun:
                 raise _Cancelled
             state = inspect(self.client, container_id)
             if state is None:
-                return Verdict(False, True, "was removed")
+                return Readiness(False, True, "was removed")
             verdict = judge(condition, service, state, self.probe)
             if verdict.done or verdict.failed:
                 return verdict
             if time.monotonic() > self.deadline:
-                return Verdict(False, True, f"did not get there within {self.timeout_s:g}s")
+                return Readiness(False, True, f"did not get there within {self.timeout_s:g}s")
             time.sleep(POLL_S)
 
     def _wait_all_ready(self, futures: dict[str, Future[ContainerState | None]]) -> None:

@@ -97,7 +97,7 @@ def make_plan(
     return Plan(desired.environment, tuple(changes))
 
 
-def _shown(value: str | None, secret: bool, key: str) -> str:
+def _display_value(value: str | None, secret: bool, key: str) -> str:
     if value is None:
         return ""
     return fingerprint(value, key) if secret else value
@@ -112,8 +112,10 @@ def plan_rows(plan: Plan, key: str, *, all_rows: bool = False) -> list[list[str]
     for c in plan.changes:
         if c.action == "unchanged" and not all_rows:
             continue
-        current = "(sealed)" if c.action == "sealed" else _shown(c.current, c.secret, key)
-        rows.append([c.service, c.name, c.action, current, _shown(c.desired, c.secret, key)])
+        current = "(sealed)" if c.action == "sealed" else _display_value(c.current, c.secret, key)
+        rows.append(
+            [c.service, c.name, c.action, current, _display_value(c.desired, c.secret, key)]
+        )
     return rows
 
 
@@ -127,8 +129,8 @@ def plan_json(plan: Plan, key: str) -> dict[str, Any]:
                 "name": c.name,
                 "action": c.action,
                 "secret": c.secret,
-                "current": _shown(c.current, c.secret, key) or None,
-                "desired": _shown(c.desired, c.secret, key) or None,
+                "current": _display_value(c.current, c.secret, key) or None,
+                "desired": _display_value(c.desired, c.secret, key) or None,
             }
             for c in plan.changes
         ],
@@ -151,9 +153,10 @@ def status_rows(plan: Plan, key: str) -> list[list[str]]:
         if c.action == "remove":
             detail = "" if c.secret else (c.current or "")
         elif c.action == "change":
-            detail = f"{_shown(c.current, c.secret, key)} -> {_shown(c.desired, c.secret, key)}"
+            before = _display_value(c.current, c.secret, key)
+            detail = f"{before} -> {_display_value(c.desired, c.secret, key)}"
         elif c.action == "add":
-            detail = _shown(c.desired, c.secret, key)
+            detail = _display_value(c.desired, c.secret, key)
         else:
             detail = ""
         rows.append([c.service, c.name, STATUS_WORDS[c.action], detail])

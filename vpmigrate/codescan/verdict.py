@@ -18,12 +18,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from vpmigrate.codescan.evidence import Evidence, Verdict, display_path
+from vpmigrate.codescan.graph import Edge
+from vpmigrate.codescan.index import SignalIndex
+from vpmigrate.codescan.settings import UsageSettings
 from vpmigrate.compose.model import Project
 from vpmigrate.errors import UserError
-from vpmigrate.usage.evidence import Evidence, Verdict
-from vpmigrate.usage.graph import Edge
-from vpmigrate.usage.index import SignalIndex
-from vpmigrate.usage.settings import UsageSettings
 
 REQUIRED, OPTIONAL, NONE = 2, 1, 0
 VERDICT_ORDER = {"required": 0, "optional": 1, "dev-tool": 2, "unused": 3}
@@ -76,7 +76,7 @@ def decide(
             ):
                 items.append(
                     Evidence(
-                        _shown(edge.file, display_base),
+                        display_path(edge.file.resolve(), display_base.resolve()),
                         edge.line,
                         f"needed by {edge.source} ({edge.how})",
                         "use",
@@ -89,7 +89,7 @@ def decide(
             service = project.services[name]
             items.append(
                 Evidence(
-                    _shown(service.location.file, display_base),
+                    display_path(service.location.file.resolve(), display_base.resolve()),
                     service.location.line,
                     f"developer tool image {service.image}",
                     "declared",
@@ -142,10 +142,3 @@ def _check_names(project: Project, settings: UsageSettings) -> None:
                 f"{section} names {', '.join(unknown)}, which the compose file does not define "
                 f"(services: {', '.join(sorted(project.services))}); fix the name or remove it."
             )
-
-
-def _shown(path: Path, base: Path) -> str:
-    try:
-        return path.resolve().relative_to(base.resolve()).as_posix()
-    except ValueError:
-        return str(path)

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from vpmigrate.codescan.signatures import ROLES, Signature
 from vpmigrate.errors import UserError
-from vpmigrate.usage.signatures import ROLES, Signature
 
 LIST_FIELDS = ("images", "modules", "js_packages", "packages", "schemes", "env", "words", "hosts")
 DEFAULT_MAX_FILE_BYTES = 1024 * 1024

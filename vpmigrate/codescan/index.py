@@ -13,10 +13,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from vpmigrate.codescan.settings import UsageSettings
+from vpmigrate.codescan.signatures import FAMILIES, Role, Signature, family_for_image
 from vpmigrate.compose.model import Project
 from vpmigrate.errors import UserError
-from vpmigrate.usage.settings import UsageSettings
-from vpmigrate.usage.signatures import FAMILIES, Role, Signature, family_for_image
 
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "0.0.0.0", "host.docker.internal", "[::1]"})
 # Frameworks expose env variables to browser code under a prefix.

@@ -13,13 +13,13 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from vpmigrate.usage.evidence import Evidence, Found
-from vpmigrate.usage.index import SignalIndex
-from vpmigrate.usage.js_source import js_evidence
-from vpmigrate.usage.notebooks import notebook_evidence
-from vpmigrate.usage.prefilter import Prefilter, build_prefilter
-from vpmigrate.usage.python_source import python_evidence
-from vpmigrate.usage.text_files import (
+from vpmigrate.codescan.evidence import Evidence, Found, display_path
+from vpmigrate.codescan.index import SignalIndex
+from vpmigrate.codescan.js_source import js_evidence
+from vpmigrate.codescan.notebooks import notebook_evidence
+from vpmigrate.codescan.prefilter import Prefilter, build_prefilter
+from vpmigrate.codescan.python_source import python_evidence
+from vpmigrate.codescan.text_files import (
     config_evidence,
     document_evidence,
     env_file_evidence,
@@ -28,7 +28,7 @@ from vpmigrate.usage.text_files import (
     pyproject_evidence,
     requirements_evidence,
 )
-from vpmigrate.usage.walker import walk
+from vpmigrate.codescan.walker import walk
 
 Extractor = Callable[[str, SignalIndex], list[Found]]
 JS_SUFFIXES = frozenset(
@@ -103,7 +103,7 @@ def scan_code(
         binary += batch.binary
         selected += batch.selected
         for path, found in batch.found:
-            shown = _shown(path, base)
+            shown = display_path(path, base)
             for item in found:
                 for service in item.services:
                     evidence[service].add(
@@ -232,9 +232,3 @@ def _unique(paths: Iterator[str]) -> Iterator[str]:
         if path not in seen:
             seen.add(path)
             yield path
-
-
-def _shown(path: str, base: str) -> str:
-    if path.startswith(base + os.sep):
-        return path[len(base) + 1 :].replace(os.sep, "/")
-    return path

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import re
 
-from vpmigrate.usage.evidence import Found
-from vpmigrate.usage.index import SignalIndex
-from vpmigrate.usage.text_files import lines_found, matches_found
+from vpmigrate.codescan.evidence import Found
+from vpmigrate.codescan.index import SignalIndex
+from vpmigrate.codescan.text_files import lines_found, matches_found
 
 _LEXER = re.compile(
     r"""(?P<comment>\#[^\n]*)

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from vpmigrate.codescan.index import SignalIndex, pointed_at
 from vpmigrate.compose.model import Project
-from vpmigrate.usage.index import SignalIndex, pointed_at
 
 
 @dataclass(frozen=True)

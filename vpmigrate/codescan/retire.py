@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from vpmigrate.codescan.audit import Audit
 from vpmigrate.compose.model import Project
-from vpmigrate.usage.audit import Audit
 
 if TYPE_CHECKING:
     import docker
@@ -115,7 +115,7 @@ def apply_retirement(
             report=lambda e: report(f"{e.subject}: {e.action} {e.detail}".rstrip()),
         )
     if plan.volumes:
-        from vpmigrate.usage.backup import backup_volume, helper_image
+        from vpmigrate.codescan.backup import backup_volume, helper_image
 
         with helper_image(client) as image:
             for volume in plan.volumes:

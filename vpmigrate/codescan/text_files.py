@@ -8,8 +8,8 @@ import json
 import re
 from bisect import bisect_right
 
-from vpmigrate.usage.evidence import Found, Kind
-from vpmigrate.usage.index import Match, SignalIndex
+from vpmigrate.codescan.evidence import Found, Kind
+from vpmigrate.codescan.index import Match, SignalIndex
 
 _REQUIREMENT = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 _QUOTED_REQUIREMENT = re.compile(

@@ -14,9 +14,9 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from vpmigrate.usage.evidence import Found
-from vpmigrate.usage.index import SignalIndex
-from vpmigrate.usage.text_files import matches_found
+from vpmigrate.codescan.evidence import Found
+from vpmigrate.codescan.index import SignalIndex
+from vpmigrate.codescan.text_files import matches_found
 
 _LEXER = re.compile(
     r"""(?P<comment>//[^\n]*|/\*.*?(?:\*/|\Z))

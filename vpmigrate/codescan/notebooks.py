@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
-from vpmigrate.usage.evidence import Found
-from vpmigrate.usage.index import SignalIndex
-from vpmigrate.usage.python_source import python_evidence
-from vpmigrate.usage.text_files import config_evidence, document_evidence
+from vpmigrate.codescan.evidence import Found
+from vpmigrate.codescan.index import SignalIndex
+from vpmigrate.codescan.python_source import python_evidence
+from vpmigrate.codescan.text_files import config_evidence, document_evidence
 
 
 def notebook_evidence(text: str, index: SignalIndex) -> list[Found]:

@@ -6,8 +6,8 @@ import json
 import subprocess
 from pathlib import Path
 
-from tests.usage.conftest import SMALL_LIMIT, run_cleanup
-from tests.usage.test_audit import EXPECTED
+from tests.codescan.conftest import SMALL_LIMIT, run_cleanup
+from tests.codescan.test_audit import EXPECTED
 
 
 def cli(platform: Path, *extra: str) -> subprocess.CompletedProcess[str]:

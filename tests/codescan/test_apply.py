@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from tests import dockerkit
-from tests.usage.conftest import run_cleanup
-from vpmigrate.usage.backup import restore_volume
+from tests.codescan.conftest import run_cleanup
+from vpmigrate.codescan.backup import restore_volume
 
 COMPOSE = """\
 # Apply test stack: every comment here must survive --apply.

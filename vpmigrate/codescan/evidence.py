@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Literal
 
@@ -64,3 +65,14 @@ class Found:
     category: str
     kind: Kind
     services: frozenset[str]
+
+
+def display_path(path: str | os.PathLike[str], base: str | os.PathLike[str]) -> str:
+    """`path` as the user reads it: relative to `base` (with `/`) when it lies under it,
+    `.` for `base` itself, else as given. Both are expected absolute and resolved."""
+    text, root = os.fspath(path), os.fspath(base).rstrip(os.sep)
+    if text == root:
+        return "."
+    if text.startswith(root + os.sep):
+        return text[len(root) + 1 :].replace(os.sep, "/")
+    return text

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.usage.conftest import FIXTURE, load
-from vpmigrate.usage.evidence import Found
-from vpmigrate.usage.index import SignalIndex, build_index
-from vpmigrate.usage.js_source import js_evidence, tokenize
-from vpmigrate.usage.python_source import python_evidence
-from vpmigrate.usage.scan import extractor_for
-from vpmigrate.usage.settings import parse_settings
+from tests.codescan.conftest import FIXTURE, load
+from vpmigrate.codescan.evidence import Found
+from vpmigrate.codescan.index import SignalIndex, build_index
+from vpmigrate.codescan.js_source import js_evidence, tokenize
+from vpmigrate.codescan.python_source import python_evidence
+from vpmigrate.codescan.scan import extractor_for
+from vpmigrate.codescan.settings import parse_settings
 
 
 @pytest.fixture(scope="module")

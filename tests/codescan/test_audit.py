@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.usage.conftest import SMALL_LIMIT, load
+from tests.codescan.conftest import SMALL_LIMIT, load
+from vpmigrate.codescan.audit import Audit, audit
+from vpmigrate.codescan.settings import parse_settings
 from vpmigrate.errors import UserError
-from vpmigrate.usage.audit import Audit, audit
-from vpmigrate.usage.settings import parse_settings
 
 EXPECTED = {
     "postgres": "required",

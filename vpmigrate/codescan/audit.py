@@ -6,13 +6,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from vpmigrate.codescan.graph import compose_edges
+from vpmigrate.codescan.index import build_index
+from vpmigrate.codescan.scan import ScanStats, scan_code
+from vpmigrate.codescan.settings import UsageSettings
+from vpmigrate.codescan.verdict import ServiceReport, decide
 from vpmigrate.compose.model import Project
 from vpmigrate.errors import UserError
-from vpmigrate.usage.graph import compose_edges
-from vpmigrate.usage.index import build_index
-from vpmigrate.usage.scan import ScanStats, scan_code
-from vpmigrate.usage.settings import UsageSettings
-from vpmigrate.usage.verdict import ServiceReport, decide
 
 
 @dataclass(frozen=True)

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.usage.conftest import SMALL_LIMIT, load
-from vpmigrate.usage.gitignore import IgnoreStack, parse_rules
-from vpmigrate.usage.index import build_index
-from vpmigrate.usage.prefilter import build_prefilter, substring_prefilter
-from vpmigrate.usage.scan import scan_code
-from vpmigrate.usage.settings import parse_settings
-from vpmigrate.usage.walker import walk
+from tests.codescan.conftest import SMALL_LIMIT, load
+from vpmigrate.codescan.gitignore import IgnoreStack, parse_rules
+from vpmigrate.codescan.index import build_index
+from vpmigrate.codescan.prefilter import build_prefilter, substring_prefilter
+from vpmigrate.codescan.scan import scan_code
+from vpmigrate.codescan.settings import parse_settings
+from vpmigrate.codescan.walker import walk
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from vpmigrate.usage.gitignore import IgnoreStack, parse_rules
+from vpmigrate.codescan.gitignore import IgnoreStack, parse_rules
 
 SKIPPED_DIRS = frozenset(
     {

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from vpmigrate.usage.audit import Audit
-from vpmigrate.usage.evidence import Evidence
+from vpmigrate.codescan.audit import Audit
+from vpmigrate.codescan.evidence import Evidence
 
 HEADERS = ["service", "verdict", "evidence", "strongest evidence"]
 
