@@ -105,9 +105,17 @@ def reference_view(service: dict[str, Any]) -> dict[str, Any]:
             for name, options in service.get("networks", {}).items()
         },
         "network_mode": service.get("network_mode"),
+        "links": [tuple((link + ":" + link).split(":")[:2]) for link in service.get("links", [])],
+        "volumes_from": [_volumes_from(entry) for entry in service.get("volumes_from", [])],
         "restart": service.get("restart", "no"),
         "profiles": sorted(service.get("profiles", [])),
     }
+
+
+def _volumes_from(entry: str) -> tuple[str, bool, bool]:
+    container = entry.startswith("container:")
+    source, _, mode = entry.removeprefix("container:").partition(":")
+    return (source, container, mode == "ro")
 
 
 def our_view(service: Service) -> dict[str, Any]:
@@ -132,6 +140,8 @@ def our_view(service: Service) -> dict[str, Any]:
         "depends_on": {d.service: (d.condition, d.required, d.restart) for d in service.depends_on},
         "networks": {n.network: n.aliases for n in service.networks},
         "network_mode": service.network_mode,
+        "links": [(link.service, link.alias) for link in service.links],
+        "volumes_from": [(v.source, v.container, v.read_only) for v in service.volumes_from],
         "restart": service.restart,
         "profiles": sorted(service.profiles),
     }
@@ -162,6 +172,7 @@ SHELL = {"HOST_VALUE": "host", "BOTH": "shell", "PASSTHROUGH": "passed"}
 CASES = {
     "interpolation": (["interpolation.yml"], "interpolation.env", SHELL),
     "overrides": (["overrides.base.yml", "overrides.override.yml"], None, {}),
+    "implicit": (["implicit.yml", "implicit.override.yml"], None, {}),
     "ports": (["ports.yml"], None, {}),
     "volumes": (["volumes.yml"], None, {}),
 }

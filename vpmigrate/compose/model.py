@@ -80,6 +80,23 @@ class Dependency:
 
 
 @dataclass(frozen=True)
+class Link:
+    """`links: [SERVICE]` or `[SERVICE:ALIAS]`: a network alias and an implicit dependency."""
+
+    service: str
+    alias: str  # the name the linking container resolves; the service name by default
+
+
+@dataclass(frozen=True)
+class VolumesFrom:
+    """`volumes_from: [SERVICE[:ro|rw]]` or `[container:NAME[:ro|rw]]`."""
+
+    source: str  # a service name, or a container name when `container` is true
+    container: bool = False
+    read_only: bool = False
+
+
+@dataclass(frozen=True)
 class ServiceNetwork:
     network: str  # key under top-level `networks:`
     aliases: tuple[str, ...] = ()
@@ -103,6 +120,8 @@ class Service:
     profiles: tuple[str, ...] = ()
     networks: tuple[ServiceNetwork, ...] = ()  # () only for network_mode services
     network_mode: str | None = None
+    links: tuple[Link, ...] = ()
+    volumes_from: tuple[VolumesFrom, ...] = ()
     labels: Mapping[str, str] = field(default_factory=_empty)
     container_name: str | None = None
     working_dir: str | None = None

@@ -15,11 +15,13 @@ from vpmigrate.compose.model import (
     Dependency,
     DependencyCondition,
     Healthcheck,
+    Link,
     Location,
     PortMapping,
     Service,
     ServiceNetwork,
     VolumeMount,
+    VolumesFrom,
 )
 from vpmigrate.compose.mounts import parse_ports, parse_volume
 from vpmigrate.compose.values import (
@@ -45,7 +47,7 @@ SERVICE_KEYS = frozenset({
     "image", "command", "entrypoint", "environment", "env_file", "ports", "volumes",
     "healthcheck", "restart", "depends_on", "profiles", "networks", "network_mode", "labels",
     "container_name", "working_dir", "user", "hostname", "stop_signal", "stop_grace_period",
-    "extra_hosts", "tty", "stdin_open", "init", "pull_policy",
+    "extra_hosts", "tty", "stdin_open", "init", "pull_policy", "links", "volumes_from",
 })
 _HEALTHCHECK_KEYS = {
     "test", "interval", "timeout", "retries", "start_period", "start_interval", "disable",
@@ -112,10 +114,12 @@ def build_service(name: str, data: Any, location: Location, ctx: ServiceContext)
         volumes=reader.volumes(),
         healthcheck=reader.healthcheck(),
         restart=reader.restart(),
-        depends_on=reader.depends_on(),
+        depends_on=(),
         profiles=reader.profiles(),
         networks=reader.networks(),
         network_mode=reader.optional_text("network_mode"),
+        links=reader.links(),
+        volumes_from=reader.volumes_from(),
         labels=MappingProxyType(reader.labels()),
         container_name=reader.optional_text("container_name"),
         working_dir=reader.optional_text("working_dir"),
@@ -129,7 +133,25 @@ def build_service(name: str, data: Any, location: Location, ctx: ServiceContext)
         init=optional_boolean(data, "init", where),
         pull_policy=reader.pull_policy(),
     )
+    service = replace(service, depends_on=with_implicit_dependencies(service, reader.depends_on()))
     return replace(service, config=service_config(service))
+
+
+def with_implicit_dependencies(
+    service: Service, explicit: tuple[Dependency, ...]
+) -> tuple[Dependency, ...]:
+    """`depends_on` plus what Compose adds when the file does not say: a started `links`
+    or `network_mode: service:X` target (restarted with it), and a started
+    `volumes_from` service."""
+    found = {d.service: d for d in explicit}
+    implicit = [Dependency(link.service, restart=True) for link in service.links]
+    kind, _, target = (service.network_mode or "").partition(":")
+    if kind == "service":
+        implicit.append(Dependency(target, restart=True))
+    implicit += [Dependency(v.source) for v in service.volumes_from if not v.container]
+    for dependency in implicit:
+        found.setdefault(dependency.service, dependency)
+    return tuple(sorted(found.values(), key=lambda d: d.service))
 
 
 def service_config(service: Service) -> dict[str, Any]:
@@ -430,6 +452,55 @@ class _ServiceReader:
             f"unsupported network_mode {mode!r}; use host, none, bridge, "
             "service:NAME (an existing service) or container:NAME.",
         )
+
+    def links(self) -> tuple[Link, ...]:
+        result: list[Link] = []
+        for entry, location, where in self.unique_texts("links"):
+            service, _, alias = entry.partition(":")
+            self.check_service(service, location, where)
+            link = Link(service, alias or service)
+            if link not in result:
+                result.append(link)
+        return tuple(result)
+
+    def volumes_from(self) -> tuple[VolumesFrom, ...]:
+        result: list[VolumesFrom] = []
+        for entry, location, where in self.unique_texts("volumes_from"):
+            container = entry.startswith("container:")
+            source, _, mode = entry.removeprefix("container:").partition(":")
+            if not source or mode not in ("", "ro", "rw"):
+                raise problem(
+                    location,
+                    where,
+                    f"write {entry!r} as SERVICE, SERVICE:ro, container:NAME or "
+                    "container:NAME:ro (the mode is ro or rw).",
+                )
+            if not container:
+                self.check_service(source, location, where)
+            result.append(VolumesFrom(source, container, mode == "ro"))
+        return tuple(result)
+
+    def unique_texts(self, key: str) -> list[tuple[str, Location, str]]:
+        """A list of strings, each once (files merged with `-f` append to such lists)."""
+        value = self.data.get(key)
+        if value is None:
+            return []
+        items = sequence(value, self.data.loc(key), self.at(key))
+        found: dict[str, tuple[str, Location, str]] = {}
+        for index, item in enumerate(items):
+            where = f"{self.at(key)}[{index}]"
+            entry = text(item, items.loc(index), where)
+            found.setdefault(entry, (entry, items.loc(index), where))
+        return list(found.values())
+
+    def check_service(self, name: str, location: Location, where: str) -> None:
+        if name not in self.ctx.services:
+            known = ", ".join(sorted(self.ctx.services))
+            raise problem(
+                location, where, f"refers to undefined service '{name}'; known services: {known}."
+            )
+        if name == self.name:
+            raise problem(location, where, "a service cannot refer to itself.")
 
     def labels(self) -> dict[str, str]:
         return text_map(self.data.get("labels"), self.data.loc("labels"), self.at("labels"))
