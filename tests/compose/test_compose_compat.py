@@ -105,17 +105,11 @@ def reference_view(service: dict[str, Any]) -> dict[str, Any]:
             for name, options in service.get("networks", {}).items()
         },
         "network_mode": service.get("network_mode"),
-        "links": [tuple((link + ":" + link).split(":")[:2]) for link in service.get("links", [])],
-        "volumes_from": [_volumes_from(entry) for entry in service.get("volumes_from", [])],
+        "links": service.get("links", []),
+        "volumes_from": service.get("volumes_from", []),
         "restart": service.get("restart", "no"),
         "profiles": sorted(service.get("profiles", [])),
     }
-
-
-def _volumes_from(entry: str) -> tuple[str, bool, bool]:
-    container = entry.startswith("container:")
-    source, _, mode = entry.removeprefix("container:").partition(":")
-    return (source, container, mode == "ro")
 
 
 def our_view(service: Service) -> dict[str, Any]:
@@ -140,8 +134,8 @@ def our_view(service: Service) -> dict[str, Any]:
         "depends_on": {d.service: (d.condition, d.required, d.restart) for d in service.depends_on},
         "networks": {n.network: n.aliases for n in service.networks},
         "network_mode": service.network_mode,
-        "links": [(link.service, link.alias) for link in service.links],
-        "volumes_from": [(v.source, v.container, v.read_only) for v in service.volumes_from],
+        "links": list(service.links),
+        "volumes_from": list(service.volumes_from),
         "restart": service.restart,
         "profiles": sorted(service.profiles),
     }

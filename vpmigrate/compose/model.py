@@ -124,21 +124,18 @@ class Dependency:
     restart: bool = False
 
 
-@dataclass(frozen=True)
-class Link:
-    """`links: [SERVICE]` or `[SERVICE:ALIAS]`: a network alias and an implicit dependency."""
-
-    service: str
-    alias: str  # the name the linking container resolves; the service name by default
+def link_parts(entry: str) -> tuple[str, str]:
+    """A `links:` entry, `SERVICE` or `SERVICE:ALIAS`, as (service, alias)."""
+    service, _, alias = entry.partition(":")
+    return service, alias or service
 
 
-@dataclass(frozen=True)
-class VolumesFrom:
-    """`volumes_from: [SERVICE[:ro|rw]]` or `[container:NAME[:ro|rw]]`."""
-
-    source: str  # a service name, or a container name when `container` is true
-    container: bool = False
-    read_only: bool = False
+def volumes_from_parts(entry: str) -> tuple[str, bool, str]:
+    """A `volumes_from:` entry, `SERVICE[:MODE]` or `container:NAME[:MODE]`, as
+    (service or container name, whether it names a container, mode: "" | "ro" | "rw")."""
+    container = entry.startswith("container:")
+    source, _, mode = entry.removeprefix("container:").partition(":")
+    return source, container, mode
 
 
 @dataclass(frozen=True)
@@ -266,8 +263,6 @@ class Service:
     profiles: tuple[str, ...] = ()
     networks: tuple[ServiceNetwork, ...] = ()  # () only for network_mode services
     network_mode: str | None = None
-    links: tuple[Link, ...] = ()
-    volumes_from: tuple[VolumesFrom, ...] = ()
     labels: Mapping[str, str] = field(default_factory=_empty)
     container_name: str | None = None
     working_dir: str | None = None

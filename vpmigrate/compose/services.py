@@ -15,13 +15,13 @@ from vpmigrate.compose.model import (
     Dependency,
     DependencyCondition,
     Healthcheck,
-    Link,
     Location,
     PortMapping,
     Service,
     ServiceNetwork,
     VolumeMount,
-    VolumesFrom,
+    link_parts,
+    volumes_from_parts,
 )
 from vpmigrate.compose.mounts import parse_ports, parse_volume
 from vpmigrate.compose.values import (
@@ -171,11 +171,14 @@ def with_implicit_dependencies(
     or `network_mode: service:X` target (restarted with it), and a started
     `volumes_from` service."""
     found = {d.service: d for d in explicit}
-    implicit = [Dependency(link.service, restart=True) for link in service.links]
+    implicit = [Dependency(link_parts(link)[0], restart=True) for link in service.links]
     kind, _, target = (service.network_mode or "").partition(":")
     if kind == "service":
         implicit.append(Dependency(target, restart=True))
-    implicit += [Dependency(v.source) for v in service.volumes_from if not v.container]
+    for entry in service.volumes_from:
+        source, container, _ = volumes_from_parts(entry)
+        if not container:
+            implicit.append(Dependency(source))
     for dependency in implicit:
         found.setdefault(dependency.service, dependency)
     return tuple(sorted(found.values(), key=lambda d: d.service))
@@ -494,21 +497,16 @@ class _ServiceReader:
             "service:NAME (an existing service) or container:NAME.",
         )
 
-    def links(self) -> tuple[Link, ...]:
-        result: list[Link] = []
-        for entry, location, where in self.unique_texts("links"):
-            service, _, alias = entry.partition(":")
-            self.check_service(service, location, where)
-            link = Link(service, alias or service)
-            if link not in result:
-                result.append(link)
-        return tuple(result)
+    def links(self) -> tuple[str, ...]:
+        found = self.unique_texts("links")
+        for entry, location, where in found:
+            self.check_service(link_parts(entry)[0], location, where)
+        return tuple(entry for entry, _, _ in found)
 
-    def volumes_from(self) -> tuple[VolumesFrom, ...]:
-        result: list[VolumesFrom] = []
-        for entry, location, where in self.unique_texts("volumes_from"):
-            container = entry.startswith("container:")
-            source, _, mode = entry.removeprefix("container:").partition(":")
+    def volumes_from(self) -> tuple[str, ...]:
+        found = self.unique_texts("volumes_from")
+        for entry, location, where in found:
+            source, container, mode = volumes_from_parts(entry)
             if not source or mode not in ("", "ro", "rw"):
                 raise problem(
                     location,
@@ -518,8 +516,7 @@ class _ServiceReader:
                 )
             if not container:
                 self.check_service(source, location, where)
-            result.append(VolumesFrom(source, container, mode == "ro"))
-        return tuple(result)
+        return tuple(entry for entry, _, _ in found)
 
     def unique_texts(self, key: str) -> list[tuple[str, Location, str]]:
         """A list of strings, each once (files merged with `-f` append to such lists)."""
