@@ -49,6 +49,7 @@ def load_local_project(
     beats `local.files`, `--env-file` beats the repository's `.env` (default files only),
     `--project-name` beats `local.project_name`. Loader warnings go to stderr."""
     from vpmigrate.compose.loader import load_project_with_warnings
+    from vpmigrate.userfiles import is_missing
 
     settings = _settings(c)
     env_files: list[Path] | None = None
@@ -56,7 +57,7 @@ def load_local_project(
         env_files = [repo_path(env_file)]
     elif not files:
         default_env = repo_path(settings["env_file"])
-        env_files = [default_env] if default_env.exists() else None
+        env_files = None if is_missing(default_env) else [default_env]
     paths = [repo_path(f) for f in (files or settings["files"])]
     loaded = load_project_with_warnings(
         paths, project_name=project_name or settings["project_name"], env_files=env_files

@@ -118,7 +118,8 @@ def test_explicit_env_files_replace_dotenv_and_later_ones_win(folder: ComposeFol
 
 def test_a_missing_explicit_env_file_is_an_error(folder: ComposeFolder) -> None:
     folder.write("compose.yml", "services: {app: {image: busybox}}\n")
-    with pytest.raises(UserError, match="nowhere.env does not exist"):
+    expected = r"nowhere\.env: the env file does not exist; check the --env-file option"
+    with pytest.raises(UserError, match=expected):
         folder.load(env_files=[folder.root / "nowhere.env"])
 
 

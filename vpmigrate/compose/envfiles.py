@@ -16,17 +16,18 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from vpmigrate.compose.interpolation import interpolate
-from vpmigrate.compose.yamlsource import read_user_file
 from vpmigrate.errors import UserError
+from vpmigrate.userfiles import read_user_file
 
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
 _EXPORT = re.compile(r"export[ \t]+")
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\", "$": "$$"}
 
 
-def read_env_file(path: Path, outer: Mapping[str, str]) -> dict[str, str]:
-    """Parse one env file; `outer` resolves bare keys and `${...}` in values."""
-    return parse_env_text(read_user_file(path, "Env file"), path, outer)
+def read_env_file(path: Path, outer: Mapping[str, str], *, hint: str = "") -> dict[str, str]:
+    """Parse one env file; `outer` resolves bare keys and `${...}` in values. `hint`
+    is added to the message when the file does not exist."""
+    return parse_env_text(read_user_file(path, "env file", hint=hint), path, outer)
 
 
 def parse_env_text(text: str, path: Path, outer: Mapping[str, str]) -> dict[str, str]:
