@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import MISSING, dataclass, fields, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -67,7 +67,34 @@ _PULL_POLICIES = {
 _SERVICE_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
 _PROFILE_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
 # Fields that do not change the container: Compose leaves them out of its config hash too.
-_NOT_HASHED = {"location", "config", "depends_on", "profiles", "pull_policy"}
+_NOT_HASHED = {
+    "location",
+    "locations",
+    "config",
+    "extras",
+    "depends_on",
+    "profiles",
+    "pull_policy",
+}
+
+
+# The fields each model class had before issue 10: hashed even at their default, so
+# that the hash of an unchanged service stays what it was. Later fields are hashed only
+# when set. Classes not listed here hash every field.
+# fmt: off
+_HASHED_AT_DEFAULT = {
+    "Service": {
+        "name", "image", "location", "config", "command", "entrypoint", "environment",
+        "ports", "volumes", "healthcheck", "restart", "depends_on", "profiles", "networks",
+        "network_mode", "labels", "container_name", "working_dir", "user", "hostname",
+        "stop_signal", "stop_grace_period_s", "extra_hosts", "tty", "stdin_open", "init",
+        "pull_policy",
+    },
+    "PortMapping": {"target", "published", "host_ip", "protocol"},
+    "VolumeMount": {"type", "target", "source", "read_only"},
+    "ServiceNetwork": {"network", "aliases", "ipv4_address"},
+}
+# fmt: on
 
 
 @dataclass(frozen=True)
@@ -134,12 +161,12 @@ def build_service(name: str, data: Any, location: Location, ctx: ServiceContext)
 
 
 def service_config(service: Service) -> dict[str, Any]:
-    """The service as JSON-able data with a stable key order: the config-hash input."""
-    return {
-        f.name: _jsonable(getattr(service, f.name))
-        for f in fields(service)
-        if f.name not in _NOT_HASHED
-    }
+    """The service as JSON-able data with a stable key order: the config-hash input.
+
+    A field left at its default is left out unless it was in the model from the start,
+    so that adding a field does not change the hash (and recreate the container) of a
+    service that does not use it."""
+    return {key: value for key, value in _jsonable(service).items() if key not in _NOT_HASHED}
 
 
 def _jsonable(value: Any) -> Any:
@@ -148,10 +175,24 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, tuple | list):
         return [_jsonable(v) for v in value]
     if hasattr(value, "__dataclass_fields__"):
-        return {f.name: _jsonable(getattr(value, f.name)) for f in fields(value)}
+        always = _HASHED_AT_DEFAULT.get(type(value).__name__)
+        result = {}
+        for f in fields(value):
+            item = getattr(value, f.name)
+            if always is None or f.name in always or item != _default(f):
+                result[f.name] = _jsonable(item)
+        return result
     if isinstance(value, Path):
         return str(value)
     return value
+
+
+def _default(f: Any) -> Any:
+    if f.default is not MISSING:
+        return f.default
+    if f.default_factory is not MISSING:
+        return f.default_factory()
+    return MISSING
 
 
 class _ServiceReader:
