@@ -39,6 +39,8 @@ class Reader:
     args: Callable[[Path, Path], list[str | Path]]
     yaml: bool
     env: dict[str, str] | None = None
+    # inputs that mean "no file here" to this reader: it goes on without one
+    absent: tuple[str, ...] = ()
 
 
 def _good(folder: Path, name: str, text: str) -> Path:
@@ -65,10 +67,6 @@ def _split(folder: Path, source: Path | None = None, plan: Path | None = None) -
     ]
 
 
-def _railway_dotenv(folder: Path) -> None:
-    _good(folder, "railway.env", "")
-
-
 READERS = (
     Reader("compose-file", lambda p, d: ["local.status", "--file", p], yaml=True),
     Reader(
@@ -84,12 +82,21 @@ READERS = (
         yaml=True,
         env=RAILWAY_ENV,
     ),
+    # The repository's .env as railway.* reads it: the same reader as local.* (issue 14).
+    Reader(
+        "railway-dotenv",
+        lambda p, d: ["railway.sync-env", "--dry-run"],
+        yaml=False,
+        env={**RAILWAY_ENV, "INVOKE_RAILWAY_DOTENV": "{path}"},
+        absent=("missing", "folder", "under-a-file"),
+    ),
 )
 
 CASES = [
     pytest.param(reader, hostile, id=f"{reader.name}-{hostile.name}")
     for reader in READERS
     for hostile in FILE_INPUTS + (YAML_INPUTS if reader.yaml else ())
+    if hostile.name not in reader.absent
 ]
 
 
@@ -98,9 +105,8 @@ def test_hostile_file_is_refused_cleanly(reader: Reader, hostile: Hostile) -> No
     with shared_folder() as folder:
         path = hostile.make(folder)
         args = reader.args(path, folder)
-        env = dict(reader.env or {})
-        if reader.name == "railway-desired":
-            env["INVOKE_RAILWAY_DOTENV"] = str(_good(folder, "railway.env", ""))
+        env = {k: v.replace("{path}", str(path)) for k, v in (reader.env or {}).items()}
+        env.setdefault("INVOKE_RAILWAY_DOTENV", str(_good(folder, "railway.env", "")))
         before = snapshot(folder)
         result = run_inv(*args, env=env, as_other_user=hostile.other_user)
         assert_refused(result, *hostile.phrases)
