@@ -116,6 +116,20 @@ class Dependency:
     restart: bool = False
 
 
+def link_parts(entry: str) -> tuple[str, str]:
+    """A `links:` entry, `SERVICE` or `SERVICE:ALIAS`, as (service, alias)."""
+    service, _, alias = entry.partition(":")
+    return service, alias or service
+
+
+def volumes_from_parts(entry: str) -> tuple[str, bool, str]:
+    """A `volumes_from:` entry, `SERVICE[:MODE]` or `container:NAME[:MODE]`, as
+    (service or container name, whether it names a container, mode: "" | "ro" | "rw")."""
+    container = entry.startswith("container:")
+    source, _, mode = entry.removeprefix("container:").partition(":")
+    return source, container, mode
+
+
 @dataclass(frozen=True)
 class ServiceNetwork:
     network: str  # key under top-level `networks:`
@@ -225,8 +239,57 @@ class BlkioConfig:
 
 
 @dataclass(frozen=True)
+class BuildSpec:
+    """`build:` as Compose resolves it (`docker compose config` prints the same values)."""
+
+    # An absolute directory, or a remote context (a git URL, an https tarball) as written.
+    context: str
+    # As Compose prints it: relative to the context unless absolute; None with an inline one.
+    dockerfile: str | None = "Dockerfile"
+    dockerfile_inline: str | None = None
+    # Interpolated; a bare `- KEY` takes the environment's value and is left out without one.
+    args: Mapping[str, str] = field(default_factory=_empty)
+    target: str | None = None
+    labels: Mapping[str, str] = field(default_factory=_empty)
+    cache_from: tuple[str, ...] = ()
+    network: str | None = None
+    shm_size: int | None = None  # bytes
+    extra_hosts: tuple[str, ...] = ()  # "HOST:IP", as the service's own extra_hosts
+    pull: bool = False
+    no_cache: bool = False
+    tags: tuple[str, ...] = ()  # more names for the built image
+    platforms: tuple[str, ...] = ()
+    isolation: str | None = None
+    # Keys only BuildKit can honour (ssh, secrets, cache_to, additional_contexts,
+    # privileged, entitlements, ulimits), as normalised JSON-able values: kept so that the
+    # engine can refuse them by file:line, and `config` can print them.
+    buildkit_only: Mapping[str, Any] = field(default_factory=_empty)
+    location: Location | None = field(default=None, compare=False)
+    # Where each key was written, for errors raised while building.
+    key_locations: Mapping[str, Location] = field(default_factory=_empty, compare=False)
+
+    @property
+    def remote(self) -> bool:
+        return _is_remote_context(self.context)
+
+    @property
+    def dockerfile_path(self) -> Path | None:
+        """The Dockerfile on disk (None for an inline Dockerfile or a remote context)."""
+        if self.dockerfile_inline is not None or self.dockerfile is None or self.remote:
+            return None
+        return Path(self.context, self.dockerfile)
+
+
+def _is_remote_context(context: str) -> bool:
+    return context.startswith(("http://", "https://", "git://", "git@", "github.com/")) or (
+        "://" in context and not context.startswith("file://")
+    )
+
+
+@dataclass(frozen=True)
 class Service:
     name: str
+    # The image to run. With `build:` and no `image:`, Compose's `<project>-<service>`.
     image: str
     location: Location
     command: tuple[str, ...] | None = None  # None: the image's default
@@ -253,6 +316,8 @@ class Service:
     stdin_open: bool = False
     init: bool | None = None
     pull_policy: str | None = None  # "always" | "never" | "missing" | "build" | None
+    build: BuildSpec | None = None
+    image_declared: bool = True  # False: `image` is the default name of a built image
     # --- the rest of Compose's service keys, one field each (None / () when unset) ---
     annotations: Mapping[str, str] = field(default_factory=_empty)
     attach: bool | None = None

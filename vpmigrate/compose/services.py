@@ -12,6 +12,7 @@ from typing import Any
 
 from vpmigrate.compose.envfiles import read_env_file
 from vpmigrate.compose.model import (
+    BuildSpec,
     Dependency,
     DependencyCondition,
     Healthcheck,
@@ -20,10 +21,13 @@ from vpmigrate.compose.model import (
     Service,
     ServiceNetwork,
     VolumeMount,
+    link_parts,
+    volumes_from_parts,
 )
-from vpmigrate.compose.mounts import parse_ports, parse_volume
+from vpmigrate.compose.mounts import host_path, parse_ports, parse_volume
 from vpmigrate.compose.values import (
     boolean,
+    byte_size,
     check_keys,
     duration,
     integer,
@@ -46,8 +50,18 @@ SERVICE_KEYS = frozenset({
     "image", "command", "entrypoint", "environment", "env_file", "ports", "volumes",
     "healthcheck", "restart", "depends_on", "profiles", "networks", "network_mode", "labels",
     "container_name", "working_dir", "user", "hostname", "stop_signal", "stop_grace_period",
-    "extra_hosts", "tty", "stdin_open", "init", "pull_policy",
+    "extra_hosts", "tty", "stdin_open", "init", "pull_policy", "build", "links",
+    "volumes_from",
 })
+BUILD_KEYS = frozenset({
+    "context", "dockerfile", "dockerfile_inline", "args", "target", "labels", "cache_from",
+    "network", "shm_size", "extra_hosts", "pull", "no_cache", "tags", "platforms", "isolation",
+    "ssh", "secrets", "cache_to", "additional_contexts", "privileged", "entitlements", "ulimits",
+})
+# Build keys that only BuildKit honours: kept in the model, refused by the engine's builder.
+BUILDKIT_ONLY_KEYS = (
+    "ssh", "secrets", "cache_to", "additional_contexts", "privileged", "entitlements", "ulimits",
+)
 _HEALTHCHECK_KEYS = {
     "test", "interval", "timeout", "retries", "start_period", "start_interval", "disable",
 }
@@ -67,6 +81,7 @@ _PULL_POLICIES = {
 _SERVICE_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
 _PROFILE_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
 # Fields that do not change the container: Compose leaves them out of its config hash too.
+# Compose leaves `build` out as well: a rebuilt image changes the image ID, which recreates.
 _NOT_HASHED = {
     "location",
     "locations",
@@ -75,6 +90,8 @@ _NOT_HASHED = {
     "depends_on",
     "profiles",
     "pull_policy",
+    "build",
+    "image_declared",
 }
 
 
@@ -106,6 +123,7 @@ class ServiceContext:
     services: Collection[str]
     volumes: Collection[str]
     networks: Collection[str]
+    project_name: str = ""  # names the image of a service that has `build:` but no `image:`
 
 
 def build_service(name: str, data: Any, location: Location, ctx: ServiceContext) -> Service:
@@ -118,20 +136,19 @@ def build_service(name: str, data: Any, location: Location, ctx: ServiceContext)
             "'_' and '-', and starts with a letter or digit.",
         )
     data = mapping(data, location, where)
-    if "build" in data:
-        raise problem(
-            data.loc("build"),
-            where,
-            "`build:` is not supported yet; build the image with `docker build -t NAME .` and "
-            "set `image: NAME` instead.",
-        )
     check_keys(data, SERVICE_KEYS, where)
-    if data.get("image") in (None, ""):
-        raise problem(data.location, where, "`image:` is missing; every service needs one.")
     reader = _ServiceReader(name, data, where, ctx)
+    build = reader.build()
+    image_declared = data.get("image") not in (None, "")
+    if not image_declared and build is None:
+        raise problem(
+            data.location,
+            where,
+            "has neither `image:` nor `build:`; give it an image to run, or a build context.",
+        )
     service = Service(
         name=name,
-        image=reader.text("image"),
+        image=reader.text("image") if image_declared else default_image(ctx.project_name, name),
         location=location,
         command=reader.command("command"),
         entrypoint=reader.command("entrypoint"),
@@ -140,10 +157,12 @@ def build_service(name: str, data: Any, location: Location, ctx: ServiceContext)
         volumes=reader.volumes(),
         healthcheck=reader.healthcheck(),
         restart=reader.restart(),
-        depends_on=reader.depends_on(),
+        depends_on=(),
         profiles=reader.profiles(),
         networks=reader.networks(),
         network_mode=reader.optional_text("network_mode"),
+        links=reader.links(),
+        volumes_from=reader.volumes_from(),
         labels=MappingProxyType(reader.labels()),
         container_name=reader.optional_text("container_name"),
         working_dir=reader.optional_text("working_dir"),
@@ -156,8 +175,36 @@ def build_service(name: str, data: Any, location: Location, ctx: ServiceContext)
         stdin_open=reader.flag("stdin_open"),
         init=optional_boolean(data, "init", where),
         pull_policy=reader.pull_policy(),
+        build=build,
+        image_declared=image_declared,
     )
+    service = replace(service, depends_on=with_implicit_dependencies(service, reader.depends_on()))
     return replace(service, config=service_config(service))
+
+
+def with_implicit_dependencies(
+    service: Service, explicit: tuple[Dependency, ...]
+) -> tuple[Dependency, ...]:
+    """`depends_on` plus what Compose adds when the file does not say: a started `links`
+    or `network_mode: service:X` target (restarted with it), and a started
+    `volumes_from` service."""
+    found = {d.service: d for d in explicit}
+    implicit = [Dependency(link_parts(link)[0], restart=True) for link in service.links]
+    kind, _, target = (service.network_mode or "").partition(":")
+    if kind == "service":
+        implicit.append(Dependency(target, restart=True))
+    for entry in service.volumes_from:
+        source, container, _ = volumes_from_parts(entry)
+        if not container:
+            implicit.append(Dependency(source))
+    for dependency in implicit:
+        found.setdefault(dependency.service, dependency)
+    return tuple(sorted(found.values(), key=lambda d: d.service))
+
+
+def default_image(project_name: str, service_name: str) -> str:
+    """Compose's name for the image it builds for a service without `image:`."""
+    return f"{project_name}-{service_name}".lower()
 
 
 def service_config(service: Service) -> dict[str, Any]:
@@ -473,33 +520,135 @@ class _ServiceReader:
             "service:NAME (an existing service) or container:NAME.",
         )
 
+    def links(self) -> tuple[str, ...]:
+        found = self.unique_texts("links")
+        for entry, location, where in found:
+            self.check_service(link_parts(entry)[0], location, where)
+        return tuple(entry for entry, _, _ in found)
+
+    def volumes_from(self) -> tuple[str, ...]:
+        found = self.unique_texts("volumes_from")
+        for entry, location, where in found:
+            source, container, mode = volumes_from_parts(entry)
+            if not source or mode not in ("", "ro", "rw"):
+                raise problem(
+                    location,
+                    where,
+                    f"write {entry!r} as SERVICE, SERVICE:ro, container:NAME or "
+                    "container:NAME:ro (the mode is ro or rw).",
+                )
+            if not container:
+                self.check_service(source, location, where)
+        return tuple(entry for entry, _, _ in found)
+
+    def unique_texts(self, key: str) -> list[tuple[str, Location, str]]:
+        """A list of strings, each once (files merged with `-f` append to such lists)."""
+        value = self.data.get(key)
+        if value is None:
+            return []
+        items = sequence(value, self.data.loc(key), self.at(key))
+        found: dict[str, tuple[str, Location, str]] = {}
+        for index, item in enumerate(items):
+            where = f"{self.at(key)}[{index}]"
+            entry = text(item, items.loc(index), where)
+            found.setdefault(entry, (entry, items.loc(index), where))
+        return list(found.values())
+
+    def check_service(self, name: str, location: Location, where: str) -> None:
+        if name not in self.ctx.services:
+            known = ", ".join(sorted(self.ctx.services))
+            raise problem(
+                location, where, f"refers to undefined service '{name}'; known services: {known}."
+            )
+        if name == self.name:
+            raise problem(location, where, "a service cannot refer to itself.")
+
     def labels(self) -> dict[str, str]:
         return text_map(self.data.get("labels"), self.data.loc("labels"), self.at("labels"))
 
     def extra_hosts(self) -> tuple[str, ...]:
-        value = self.data.get("extra_hosts")
+        return _extra_hosts(self.data, self.at("extra_hosts"))
+
+    def build(self) -> BuildSpec | None:
+        value = self.data.get("build")
         if value is None:
-            return ()
-        where = self.at("extra_hosts")
-        result: list[str] = []
-        if isinstance(value, LocatedDict):
-            pairs = [(host, ip, value.loc(host)) for host, ip in value.items()]
-        else:
-            items = sequence(value, self.data.loc("extra_hosts"), where)
-            pairs = []
-            for index, item in enumerate(items):
-                entry = text(item, items.loc(index), where)
-                separator = "=" if "=" in entry else ":"
-                host, _, ip = entry.partition(separator)
-                pairs.append((host, ip, items.loc(index)))
-        for host, ip, location in pairs:
-            address = text(ip, location, where) if ip is not None else ""
-            if not host or not address:
-                raise problem(location, where, "write each entry as HOST:IP or HOST=IP.")
-            entry = f"{host}:{address}"
-            if entry not in result:
-                result.append(entry)
-        return tuple(result)
+            return None
+        where = self.at("build")
+        location = self.data.loc("build")
+        if not isinstance(value, LocatedDict):
+            context = text(value, location, where)
+            return BuildSpec(context=self._context(context), location=location, key_locations={})
+        check_keys(value, BUILD_KEYS, where)
+        data = value
+
+        def opt(key: str) -> str | None:
+            return optional_text(data, key, where)
+
+        def flag(key: str) -> bool:
+            raw = data.get(key)
+            return False if raw is None else boolean(raw, data.loc(key), f"{where}.{key}")
+
+        def names(key: str) -> tuple[str, ...]:
+            raw = data.get(key)
+            if raw is None:
+                return ()
+            items = text_list(raw, data.loc(key), f"{where}.{key}")
+            return tuple(text(v, items.loc(i), f"{where}.{key}") for i, v in enumerate(items))
+
+        inline = opt("dockerfile_inline")
+        dockerfile = opt("dockerfile")
+        if inline is not None and dockerfile is not None:
+            raise problem(
+                data.loc("dockerfile_inline"),
+                where,
+                "`dockerfile` and `dockerfile_inline` cannot be used together; keep one.",
+            )
+        shm = data.get("shm_size")
+        return BuildSpec(
+            context=self._context(opt("context") or "."),
+            dockerfile=None if inline is not None else dockerfile or "Dockerfile",
+            dockerfile_inline=inline,
+            args=MappingProxyType(self._build_args(data.get("args"), data.loc("args"))),
+            target=opt("target"),
+            labels=MappingProxyType(
+                text_map(data.get("labels"), data.loc("labels"), f"{where}.labels")
+            ),
+            cache_from=names("cache_from"),
+            network=opt("network"),
+            shm_size=None if shm is None else byte_size(shm, data.loc("shm_size"), where),
+            extra_hosts=_extra_hosts(data, f"{where}.extra_hosts"),
+            pull=flag("pull"),
+            no_cache=flag("no_cache"),
+            tags=names("tags"),
+            platforms=names("platforms"),
+            isolation=opt("isolation"),
+            buildkit_only=MappingProxyType(
+                {k: _plain(data[k]) for k in BUILDKIT_ONLY_KEYS if data.get(k) is not None}
+            ),
+            location=location,
+            key_locations=MappingProxyType({k: data.loc(k) for k in data}),
+        )
+
+    def _context(self, raw: str) -> str:
+        """Relative to the project directory, as Compose resolves it; remote ones as written."""
+        if BuildSpec(context=raw).remote:
+            return raw
+        return host_path(raw, self.ctx.project_directory)
+
+    def _build_args(self, value: Any, location: Location) -> dict[str, str]:
+        where = self.at("build.args")
+        entries = keyed(value, location, where)
+        from_list = not isinstance(value, LocatedDict)
+        args: dict[str, str] = {}
+        for key, item in entries.items():
+            if item is None:
+                # A bare `- KEY` takes the environment's value (Compose); `KEY:` in a mapping
+                # and an unset variable leave the argument out, so the Dockerfile's default holds.
+                if from_list and key in self.ctx.environment:
+                    args[key] = self.ctx.environment[key]
+                continue
+            args[key] = text(item, entries.loc(key), f"{where}.{key}")
+        return args
 
     def pull_policy(self) -> str | None:
         if self.data.get("pull_policy") is None:
@@ -520,3 +669,37 @@ def _as_condition(condition: str) -> DependencyCondition:
     if condition == "service_completed_successfully":
         return "service_completed_successfully"
     return "service_started"
+
+
+def _plain(value: Any) -> Any:
+    """A YAML value without its locations, for the model."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _extra_hosts(data: LocatedDict, where: str) -> tuple[str, ...]:
+    value = data.get("extra_hosts")
+    if value is None:
+        return ()
+    result: list[str] = []
+    if isinstance(value, LocatedDict):
+        pairs = [(host, ip, value.loc(host)) for host, ip in value.items()]
+    else:
+        items = sequence(value, data.loc("extra_hosts"), where)
+        pairs = []
+        for index, item in enumerate(items):
+            entry = text(item, items.loc(index), where)
+            separator = "=" if "=" in entry else ":"
+            host, _, ip = entry.partition(separator)
+            pairs.append((host, ip, items.loc(index)))
+    for host, ip, location in pairs:
+        address = text(ip, location, where) if ip is not None else ""
+        if not host or not address:
+            raise problem(location, where, "write each entry as HOST:IP or HOST=IP.")
+        entry = f"{host}:{address}"
+        if entry not in result:
+            result.append(entry)
+    return tuple(result)
