@@ -124,6 +124,20 @@ class Dependency:
     restart: bool = False
 
 
+def link_parts(entry: str) -> tuple[str, str]:
+    """A `links:` entry, `SERVICE` or `SERVICE:ALIAS`, as (service, alias)."""
+    service, _, alias = entry.partition(":")
+    return service, alias or service
+
+
+def volumes_from_parts(entry: str) -> tuple[str, bool, str]:
+    """A `volumes_from:` entry, `SERVICE[:MODE]` or `container:NAME[:MODE]`, as
+    (service or container name, whether it names a container, mode: "" | "ro" | "rw")."""
+    container = entry.startswith("container:")
+    source, _, mode = entry.removeprefix("container:").partition(":")
+    return source, container, mode
+
+
 @dataclass(frozen=True)
 class ServiceNetwork:
     network: str  # key under top-level `networks:`
