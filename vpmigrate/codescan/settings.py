@@ -13,6 +13,7 @@ from typing import Any
 
 from vpmigrate.codescan.signatures import LIST_FIELDS, ROLES, Signature
 from vpmigrate.errors import UserError
+
 DEFAULT_MAX_FILE_BYTES = 1024 * 1024
 
 
