@@ -18,23 +18,15 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
 
+# Re-exported: the compose modules name locations through the model.
+from vpmigrate.userfiles import Location as Location
+
 EMPTY: Mapping[str, str] = MappingProxyType({})
 
 
 def _empty() -> Mapping[str, Any]:
     # dataclasses refuse an unhashable default such as a mappingproxy; a factory is fine.
     return EMPTY
-
-
-@dataclass(frozen=True)
-class Location:
-    """Where something was written: used to point error messages at the user's file."""
-
-    file: Path
-    line: int  # 1-based
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}"
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,7 @@ from vpmigrate.compose.values import (
     text_map,
 )
 from vpmigrate.compose.yamlsource import LocatedDict
+from vpmigrate.userfiles import is_missing
 
 # fmt: off
 SERVICE_KEYS = frozenset({
@@ -283,7 +284,7 @@ class _ServiceReader:
     def environment(self) -> dict[str, str]:
         result: dict[str, str] = {}
         for path, required, location in self.env_files():
-            if not path.is_file():
+            if is_missing(path):  # anything else is read, and refused with its reason
                 if required:
                     raise problem(
                         location,
