@@ -74,6 +74,8 @@ def split(
         for planned in stale:
             out(planned.diff())
         for planned in result.files:
+            for note in planned.notes:
+                info(f"note: {note}")
             info(f"{planned.path.name}: {_state_text(planned.state)} (dry run: not written)")
         return
     written = {w.path: w for w in apply_split(result, force=force)}
