@@ -125,7 +125,13 @@ class FakeEngine:
 
     # -- Engine: preparing a run ------------------------------------------------------------
     def ensure_images(
-        self, project: Project, services: Sequence[Service], *, allow_pull: bool, report: Reporter
+        self,
+        project: Project,
+        services: Sequence[Service],
+        *,
+        allow_pull: bool,
+        rebuild: bool,
+        report: Reporter,
     ) -> dict[str, str]:
         missing = sorted({s.image for s in services} & self.missing_images)
         if missing:

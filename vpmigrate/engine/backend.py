@@ -72,10 +72,17 @@ class Engine(Protocol):
 
     # -- preparing a run ------------------------------------------------------------------
     def ensure_images(
-        self, project: Project, services: Sequence[Service], *, allow_pull: bool, report: Reporter
+        self,
+        project: Project,
+        services: Sequence[Service],
+        *,
+        allow_pull: bool,
+        rebuild: bool,
+        report: Reporter,
     ) -> dict[str, str]:
-        """Image reference -> image ID for every service, pulling (or building) what is
-        missing; one UserError naming every image that cannot be had."""
+        """Image reference -> image ID for every service, pulling or building what is
+        missing (`rebuild`: every `build:` image again); one UserError naming every
+        image that cannot be had, before any container is touched."""
         ...
 
     def ensure_network(self, project: Project, network: NetworkDef, report: Reporter) -> None: ...
@@ -184,11 +191,19 @@ class DockerEngine:
         yield from stream
 
     def ensure_images(
-        self, project: Project, services: Sequence[Service], *, allow_pull: bool, report: Reporter
+        self,
+        project: Project,
+        services: Sequence[Service],
+        *,
+        allow_pull: bool,
+        rebuild: bool,
+        report: Reporter,
     ) -> dict[str, str]:
-        from vpmigrate.engine.images import ensure_images
+        from vpmigrate.engine.images import service_images
 
-        return ensure_images(self.docker, services, allow_pull=allow_pull, report=report)
+        return service_images(
+            self.docker, project, services, allow_pull=allow_pull, report=report, rebuild=rebuild
+        )
 
     def ensure_network(self, project: Project, network: NetworkDef, report: Reporter) -> None:
         from vpmigrate.engine.resources import ensure_network

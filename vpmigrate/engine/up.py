@@ -68,11 +68,14 @@ def up(
     timeout_s: float = 300.0,
     report: Reporter = silent,
     probe_health: bool = True,
+    rebuild: bool = False,
     poll_s: float = POLL_S,
 ) -> list[ServiceOutcome]:
-    """Converge `services` (already selected by profile, dependencies included).
-    `poll_s`: how often a waiting service looks at the engine again."""
+    """Converge `services` (already selected by profile, dependencies included);
+    `rebuild` builds every image that has `build:` (`--build`). `poll_s`: how often a
+    waiting service looks at the engine again."""
     run = _UpRun(engine, project, services, allow_pull, timeout_s, report, probe_health)
+    run.rebuild = rebuild
     run.poll_s = poll_s
     return run.execute()
 
@@ -94,6 +97,7 @@ class _UpRun:
         by_name = {s.name: s for s in services}
         self.services = {name: by_name[name] for name in self.graph.order()}
         self.allow_pull = allow_pull
+        self.rebuild = False  # build every `build:` image again (`--build`)
         self.deadline = time.monotonic() + timeout_s
         self.timeout_s = timeout_s
         self.report = report
@@ -109,7 +113,11 @@ class _UpRun:
     def execute(self) -> list[ServiceOutcome]:
         services = list(self.services.values())
         self.image_ids = self.engine.ensure_images(
-            self.project, services, allow_pull=self.allow_pull, report=self.report
+            self.project,
+            services,
+            allow_pull=self.allow_pull,
+            rebuild=self.rebuild,
+            report=self.report,
         )
         for network in resources.networks_used(self.project, services):
             self.engine.ensure_network(self.project, network, self.report)
