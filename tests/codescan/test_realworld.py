@@ -101,7 +101,9 @@ def test_cookiecutter_django_images_settings_and_a_shared_env_file(tmp_path: Pat
                 'export DATABASE_URL="postgres://${POSTGRES_USER}@${POSTGRES_HOST}:5432/x"\n'
                 'exec "$@"\n'
             ),
-            "compose/postgres/Dockerfile": "FROM docker.io/postgres:16\nCOPY ./compose/postgres/x /x\n",
+            "compose/postgres/Dockerfile": (
+                "FROM docker.io/postgres:16\nCOPY ./compose/postgres/x /x\n"
+            ),
             "compose/postgres/x": "#!/bin/sh\n",
             ".envs/.django": "REDIS_URL=redis://redis:6379/0\nUSE_DOCKER=yes\n",
             ".envs/.postgres": "POSTGRES_HOST=postgres\nPOSTGRES_DB=shop\n",
@@ -157,7 +159,8 @@ def test_a_minio_client_job_is_needed_when_the_bucket_it_makes_is(tmp_path: Path
                 "    environment: [MLFLOW_S3_ENDPOINT_URL=http://s3:9000]\n"
                 "    depends_on: {wait: {condition: service_completed_successfully}}\n"
                 "  buckets:\n    image: minio/mc\n    depends_on: [s3]\n"
-                '    entrypoint: >\n      /bin/sh -c "mc alias set m http://s3:9000 a b; mc mb m/x"\n'
+                "    entrypoint: >\n"
+                '      /bin/sh -c "mc alias set m http://s3:9000 a b; mc mb m/x"\n'
                 "  wait:\n    image: atkrad/wait4x\n    command: tcp db:3306 -t 90s\n"
             ),
             "train.py": ('import mlflow\nmlflow.set_tracking_uri("http://localhost:5000")\n'),
@@ -189,7 +192,8 @@ def test_a_multi_stage_target_and_an_fstring_postgres_url(tmp_path: Path) -> Non
             ),
             "Dockerfile": (
                 "FROM python:3.10-slim AS builder\nCOPY pyproject.toml ./\n"
-                'FROM python:3.10-slim AS server\nCMD ["sh", "-c", "mlflow server --host 0.0.0.0"]\n'
+                "FROM python:3.10-slim AS server\n"
+                'CMD ["sh", "-c", "mlflow server --host 0.0.0.0"]\n'
                 'FROM builder AS other\nCMD ["python", "-m", "http.server"]\n'
             ),
             "pyproject.toml": '[project]\nname = "x"\n',
