@@ -42,7 +42,6 @@ _WRAPPERS = frozenset(
 )
 _PYTHONS = re.compile(r"python(?:\d(?:\.\d+)?)?")
 _NAME_SPLIT = re.compile(r"[/:_.\-@]+")
-_INSTRUCTION = re.compile(r"^\s*([A-Za-z]+)\s+(.*)$")
 _CODE_SUFFIXES = frozenset(
     {".py", ".js", ".ts", ".tsx", ".jsx", ".mjs", ".go", ".rb", ".php", ".java", ".kt", ".rs"}
 )
@@ -344,19 +343,12 @@ def parse_dockerfile(path: Path, context: Path | None, target: str | None) -> _D
 
 
 def _instructions(text: str) -> Iterable[tuple[str, str]]:
-    logical = ""
-    for raw in text.splitlines():
-        line = raw.rstrip()
-        if not logical and (not line.strip() or line.lstrip().startswith("#")):
-            continue
-        if line.endswith("\\"):
-            logical += line[:-1] + " "
-            continue
-        logical += line
-        m = _INSTRUCTION.match(logical)
-        logical = ""
-        if m:
-            yield m.group(1).upper(), m.group(2).strip()
+    """(keyword, arguments) pairs: the engine's Dockerfile reader joins continuation
+    lines and drops comments and heredoc bodies the same way the builder does."""
+    from vpmigrate.engine.dockerfile import parse_dockerfile as read_instructions
+
+    for instruction in read_instructions(text).instructions:
+        yield instruction.keyword, instruction.arguments.strip()
 
 
 def _exec_words(argument: str) -> list[str]:
