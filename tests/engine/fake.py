@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from vpmigrate.compose.model import Healthcheck, NetworkDef, Project, Service, VolumeDef
-from vpmigrate.engine import labels, spec
+from vpmigrate.engine import hostconfig, labels, spec
 from vpmigrate.engine.backend import NetworkState, PortHolder, PortInUse
 from vpmigrate.engine.events import Event, Reporter
 from vpmigrate.engine.state import RUNNING, ContainerState, Health
@@ -157,6 +157,7 @@ class FakeEngine:
         service: Service,
         image_id: str,
         peers: Mapping[str, Sequence[ContainerState]],
+        report: Reporter,
     ) -> str:
         container_labels = labels.container_labels(project, service, image_id)
         state = ContainerState(
@@ -171,6 +172,8 @@ class FakeEngine:
             ports=(),
             networks=tuple(project.networks[n.network].name for n in service.networks),
             network_mode=spec.network_mode(project, service, peers) or "",
+            ipc_mode=hostconfig.shared_namespace(service.ipc, "ipc", service, peers) or "",
+            pid_mode=hostconfig.shared_namespace(service.pid, "pid", service, peers) or "",
             volumes_from=tuple(spec.volumes_from(service, peers)),
         )
         with self._lock:
@@ -182,11 +185,17 @@ class FakeEngine:
         self._call("create", state)
         return state.id
 
-    def start(self, container_id: str) -> None:
+    def start(self, container_id: str, service: Service | None = None) -> None:
+        self._run(container_id, "start")
+
+    def restart(self, container_id: str) -> None:
+        self._run(container_id, "restart")
+
+    def _run(self, container_id: str, operation: str) -> None:
         with self._lock:
             record = self._containers[container_id]
         behaviour = self.behaviours.get(record.state.service, Behaviour())
-        self._call("start", record.state)
+        self._call(operation, record.state)
         if behaviour.start_error is not None:
             if "port is already allocated" in behaviour.start_error:
                 raise PortInUse(behaviour.start_error)
@@ -198,12 +207,6 @@ class FakeEngine:
             else:
                 health: Health = behaviour.health if record.checked else ""
                 record.state = replace(record.state, status="running", exit_code=0, health=health)
-
-    def restart(self, container_id: str) -> None:
-        with self._lock:
-            record = self._containers[container_id]
-        self._call("restart", record.state)
-        self.start(container_id)
 
     def stop_and_remove(self, container: ContainerState, grace_s: float | None) -> None:
         with self._lock:

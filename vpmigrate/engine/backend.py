@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from vpmigrate.compose.model import Healthcheck, NetworkDef, Project, Service, VolumeDef
 from vpmigrate.engine import labels
-from vpmigrate.engine.events import Reporter
+from vpmigrate.engine.events import Event, Reporter
 from vpmigrate.engine.state import RUNNING, ContainerState, PublishedPort, container_state
+from vpmigrate.errors import UserError
 
 if TYPE_CHECKING:
     import docker
@@ -96,14 +97,16 @@ class Engine(Protocol):
         service: Service,
         image_id: str,
         peers: Mapping[str, Sequence[ContainerState]],
+        report: Reporter,
     ) -> str:
-        """Create (not start) the service's container, attached to all its networks;
-        returns its ID. `peers`: the containers that `network_mode: service:X`,
-        `volumes_from` and `links` refer to."""
+        """Create (not start) the service's container, attached to all its networks and
+        with its secrets and configs in place; returns its ID. `peers`: the containers
+        that `network_mode: service:X`, `volumes_from` and `links` refer to."""
         ...
 
-    def start(self, container_id: str) -> None:
-        """Raises PortInUse when a published port is taken."""
+    def start(self, container_id: str, service: Service) -> None:
+        """Raises PortInUse when a published port is taken, and a UserError for a
+        refusal the service's definition explains (a GPU without a GPU runtime)."""
         ...
 
     def restart(self, container_id: str) -> None: ...
@@ -221,24 +224,29 @@ class DockerEngine:
         service: Service,
         image_id: str,
         peers: Mapping[str, Sequence[ContainerState]],
+        report: Reporter,
     ) -> str:
-        from vpmigrate.engine import spec
+        from vpmigrate.engine import hostconfig, spec
 
+        for note in hostconfig.warnings(self._api, service):
+            report(Event(service.name, "warning", note))
+        files = hostconfig.files_to_copy(project, service)
         args = spec.create_args(self._api, project, service, image_id, peers)
         container_id = str(self._api.create_container(**args)["Id"])
-        links = spec.links(project, service, peers)
-        for extra in service.networks[1:]:
+        for extra in spec.ordered_networks(service)[1:]:
             self._api.connect_container_to_network(
                 container_id,
                 project.networks[extra.network].name,
-                aliases=spec.aliases(project, service, extra.aliases),
-                links=links or None,
-                ipv4_address=extra.ipv4_address,
+                **spec.connect_kwargs(self._api, project, service, extra, peers),
             )
+        if files:  # secrets and configs from the environment or inline content
+            hostconfig.copy_files(self._api, service, container_id, files)
         return container_id
 
-    def start(self, container_id: str) -> None:
+    def start(self, container_id: str, service: Service) -> None:
         from docker.errors import APIError
+
+        from vpmigrate.engine import hostconfig
 
         try:
             self._api.start(container_id)
@@ -246,6 +254,9 @@ class DockerEngine:
             text = engine_error_text(exc)
             if "port is already allocated" in text or "address already in use" in text:
                 raise PortInUse(text) from None
+            explained = hostconfig.explain_start_error(service, text)
+            if explained is not None:
+                raise UserError(explained) from None
             raise
 
     def restart(self, container_id: str) -> None:

@@ -65,6 +65,8 @@ class ContainerState:
     networks: tuple[str, ...]
     number: int = 1  # Compose's container number: `<project>-<service>-<number>`
     network_mode: str = ""  # as the engine holds it: `container:<id>` for service:X
+    ipc_mode: str = ""
+    pid_mode: str = ""
     volumes_from: tuple[str, ...] = ()  # `<container id>[:ro|:rw]`
 
     @property
@@ -110,6 +112,8 @@ def container_state(attrs: dict[str, Any]) -> ContainerState:
         networks=networks,
         number=int(number) if number.isdigit() else 1,
         network_mode=host_config.get("NetworkMode") or "",
+        ipc_mode=host_config.get("IpcMode") or "",
+        pid_mode=host_config.get("PidMode") or "",
         volumes_from=tuple(host_config.get("VolumesFrom") or ()),
     )
 

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from vpmigrate.compose.graph import DependencyGraph
-from vpmigrate.compose.model import Project, Service, link_parts, volumes_from_parts
-from vpmigrate.engine import labels, ports, resources, spec
+from vpmigrate.compose.model import Project, Service
+from vpmigrate.engine import hostconfig, labels, ports, resources, spec
 from vpmigrate.engine.backend import Engine, PortInUse, engine_error_text
 from vpmigrate.engine.events import Event, Reporter, silent
 from vpmigrate.engine.readiness import Condition, Readiness, judge
@@ -252,20 +252,15 @@ class _UpRun:
             action = "recreated"
         if self.cancel.is_set():
             raise _Cancelled
-        container_id = self.engine.create(self.project, service, image_id, peers)
+        container_id = self.engine.create(self.project, service, image_id, peers, self.report)
         self._start(service, container_id)
         self._record(service.name, container_id, action)
         return self.engine.inspect(container_id)
 
     def _peers(self, service: Service) -> dict[str, list[ContainerState]]:
-        """The containers of the services that `network_mode: service:X`, `volumes_from`
-        and `links` name (dependencies, so the walk has converged them already)."""
-        named = {link_parts(entry)[0] for entry in service.links}
-        named |= {
-            volumes_from_parts(e)[0] for e in service.volumes_from if not e.startswith("container:")
-        }
-        if (service.network_mode or "").startswith("service:"):
-            named.add((service.network_mode or "").removeprefix("service:"))
+        """The containers of the services that `network_mode`/`ipc`/`pid: service:X`,
+        `volumes_from` and `links` name (dependencies, so the walk has converged them already)."""
+        named = spec.peer_services(service)
         peers: dict[str, list[ContainerState]] = {}
         for name in sorted(named):
             outcome = self.outcomes.get(name)
@@ -286,13 +281,18 @@ class _UpRun:
             return "configuration changed"
         if current.image_label != image_id:
             return "image changed"
-        # `network_mode: service:X` and `volumes_from: [X]` hold X's container ID: when X
-        # has a new container, this one must be created again to share it (as Compose does).
-        mode = service.network_mode or ""
-        if mode.startswith("service:") and current.network_mode != spec.network_mode(
-            self.project, service, peers
+        # `network_mode`, `ipc` and `pid: service:X` and `volumes_from: [X]` hold X's
+        # container ID: when X has a new container, this one must be created again to
+        # share it (as Compose does).
+        for key, value, held in (
+            ("network_mode", service.network_mode, current.network_mode),
+            ("ipc", service.ipc, current.ipc_mode),
+            ("pid", service.pid, current.pid_mode),
         ):
-            return f"{mode.removeprefix('service:')} has a new container"
+            if (value or "").startswith("service:") and held != hostconfig.shared_namespace(
+                value, key, service, peers
+            ):
+                return f"{(value or '').removeprefix('service:')} has a new container"
         if list(current.volumes_from) != spec.volumes_from(service, peers):
             return "a volumes_from service has a new container"
         return None
@@ -326,7 +326,7 @@ class _UpRun:
 
     def _start(self, service: Service, container_id: str) -> None:
         try:
-            self.engine.start(container_id)
+            self.engine.start(container_id, service)
         except PortInUse as exc:
             raise UserError(
                 ports.conflict_message(self.engine, self.project, service, str(exc))
