@@ -167,6 +167,16 @@ def test_a_failed_job_names_itself_and_the_dependents_not_started(tmp_path: Path
     assert engine.container("db").status == "running"
 
 
+def test_a_job_that_another_waits_for_is_not_ready_while_it_runs(tmp_path: Path) -> None:
+    # Running without a healthcheck would be ready for a service, not for a job that
+    # app waits on to complete: up must not report it as left running.
+    engine = FakeEngine({"job": Behaviour(exit_code=None)})  # never finishes
+    with pytest.raises(UpFailed) as caught:
+        run_up(engine, load(tmp_path), timeout_s=0.2)
+    assert "service 'job' not ready within 0.2s [state: running]" in caught.value.message
+    assert "Left running: cache, db." in caught.value.message
+
+
 def test_an_unhealthy_dependency_fails_service_healthy(tmp_path: Path) -> None:
     engine = FakeEngine({**JOB_DONE, "db": Behaviour(health="unhealthy", probe=False)})
     with pytest.raises(UpFailed) as caught:

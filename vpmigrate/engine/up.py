@@ -96,6 +96,14 @@ class _UpRun:
         self.graph = DependencyGraph(services)
         by_name = {s.name: s for s in services}
         self.services = {name: by_name[name] for name in self.graph.order()}
+        # What each service must reach before `up` returns. A service that another one
+        # waits on with `service_completed_successfully` is a job: it is done once it
+        # has exited 0, not while it still runs.
+        self.goal: dict[str, Condition] = {name: "ready" for name in self.services}
+        for service in services:
+            for dep in service.depends_on:
+                if dep.condition == "service_completed_successfully" and dep.service in by_name:
+                    self.goal[dep.service] = dep.condition
         self.allow_pull = allow_pull
         self.rebuild = False  # build every `build:` image again (`--build`)
         self.deadline = time.monotonic() + timeout_s
@@ -217,7 +225,7 @@ class _UpRun:
                     self._fail(name, "its container was removed while starting", None)
                     pending.discard(name)
                     continue
-                verdict = judge("ready", self.services[name], state, self.probe)
+                verdict = judge(self.goal[name], self.services[name], state, self.probe)
                 if verdict.done:
                     self.report(Event(name, verdict.reason or _ready_word(state)))
                     pending.discard(name)
