@@ -10,7 +10,6 @@ docs/railway.md describes the format.
 from __future__ import annotations
 
 import re
-import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,16 +17,15 @@ from types import MappingProxyType
 
 import yaml
 
-from vpmigrate.compose.model import Location
 from vpmigrate.errors import UserError
 from vpmigrate.railway.secrets import is_secret_name, looks_secret, printable
 from vpmigrate.railway.template import Resolved, TemplateError, render
+from vpmigrate.userfiles import Location, compose_yaml, read_user_file
 
 S3_PROVIDERS = ("aws", "r2", "minio")
 # The name of an environment's shared variables, in the file and in Railway's own
 # references (${{shared.NAME}}): no service may take it.
 SHARED = "shared"
-MAX_FILE_BYTES = 1024 * 1024
 _VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SHARED_REFERENCE = re.compile(r"\$\{\{\s*shared\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 _ONLY_REFERENCE = re.compile(r"^\$\{\{[^{}]*\}\}$")
@@ -119,55 +117,17 @@ class DesiredState:
         )
 
 
-def _read_text(path: Path) -> str:
-    """The file's text: a regular UTF-8 file of at most MAX_FILE_BYTES, or a UserError."""
-    try:
-        info = path.stat()
-    except FileNotFoundError:
-        raise UserError(
-            f"{path}: desired-state file not found; pass --file or create it "
-            "(docs/railway.md describes the format)."
-        ) from None
-    except OSError as exc:  # a symlink loop, a folder that cannot be entered
-        raise UserError(f"{path}: cannot be read ({exc.strerror}); pass --file.") from None
-    if stat.S_ISDIR(info.st_mode):
-        raise UserError(f"{path}: is a directory; pass the file itself (e.g. env/railway.yml).")
-    if not stat.S_ISREG(info.st_mode):
-        raise UserError(f"{path}: not a regular file (a FIFO or a device); pass a file.")
-    if info.st_size > MAX_FILE_BYTES:
-        raise UserError(
-            f"{path}: {info.st_size} bytes, more than the {MAX_FILE_BYTES // 1024} KiB a "
-            "desired-state file may have; is it the right file?"
-        )
-    try:
-        data = path.read_bytes()[: MAX_FILE_BYTES + 1]
-    except OSError as exc:
-        raise UserError(f"{path}: cannot be read ({exc.strerror}).") from None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise UserError(f"{path}:{line}: not UTF-8 text; save the file as UTF-8.") from None
-
-
 class _File:
     """A parsed YAML document with helpers that turn shape errors into UserErrors."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        text = _read_text(path)
-        try:
-            root = yaml.compose(text, Loader=yaml.SafeLoader)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f"{path}:{mark.line + 1}" if mark else str(path)
-            problem = getattr(exc, "problem", None) or "not valid YAML"
-            raise UserError(f"{where}: {printable(problem, 200)}; fix the YAML syntax.") from None
-        except RecursionError:
-            raise UserError(
-                f"{path}: nested too deeply to be a desired-state file; "
-                "docs/railway.md describes the format."
-            ) from None
+        text = read_user_file(
+            path,
+            "desired-state file",
+            hint="; pass --file or create it (docs/railway.md describes the format)",
+        )
+        root = compose_yaml(text, path)
         if root is None:  # an empty document
             raise UserError(f"{path}: the file is empty; docs/railway.md describes the format.")
         self.root: yaml.Node = root

@@ -41,28 +41,27 @@ class Connection:
     project_id: str | None
 
 
-def read_dotenv(dotenv_path: Path | None) -> dict[str, str]:
-    """The values of `.env` (none when it does not exist)."""
-    from dotenv import dotenv_values
+def merged_environment(
+    dotenv_path: Path | None, environ: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """`.env` values with the process environment laid over them (the process wins).
+    `.env` is read by the same reader, with Compose's rules, as for `local.*`."""
+    from vpmigrate.compose.envfiles import environment_with_dotenv
 
-    if dotenv_path is None or not dotenv_path.exists():
+    return environment_with_dotenv(dotenv_path, dict(os.environ if environ is None else environ))
+
+
+def read_dotenv(
+    dotenv_path: Path | None, environ: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The values `.env` itself defines (each of them is masked in output); none when
+    it is missing or a folder, as merged_environment() skips it then."""
+    from vpmigrate.compose.envfiles import read_env_file
+    from vpmigrate.userfiles import is_missing
+
+    if dotenv_path is None or is_missing(dotenv_path) or dotenv_path.is_dir():
         return {}
-    if not dotenv_path.is_file():
-        raise UserError(f"{dotenv_path}: not a regular file; the .env must be a file.")
-    try:
-        read = dotenv_values(dotenv_path)
-    except UnicodeDecodeError as exc:
-        raise UserError(f"{dotenv_path}: not UTF-8 (byte {exc.start}); save it as UTF-8.") from None
-    except OSError as exc:
-        raise UserError(f"{dotenv_path}: cannot be read ({exc.strerror}).") from None
-    return {k: v for k, v in read.items() if v is not None}
-
-
-def merged_environment(dotenv_path: Path | None) -> dict[str, str]:
-    """`.env` values with the process environment laid over them (the process wins)."""
-    values = read_dotenv(dotenv_path)
-    values.update(os.environ)
-    return values
+    return read_env_file(dotenv_path, dict(os.environ if environ is None else environ))
 
 
 def connection_from(env: Mapping[str, str]) -> Connection:
