@@ -82,6 +82,14 @@ class _Session:
             info(f"Railway project {self.mask.safe(self.project.info.name, 80)!r}")
         return target_for(self.project, environment)
 
+    def desired(self, environment: str) -> DesiredState:
+        """The file's environment; its secret values join the mask (a literal URL
+        password included), so no message can show them."""
+        state = self.file.environment(environment)
+        for variables in state.scopes().values():
+            self.mask.add(*(v.value for v in variables if v.secret))
+        return state
+
     def read(self, target: Target, scopes: dict[str, str | None]) -> dict[str, Variables]:
         """Variables of ``scopes`` in one request; what Railway holds joins the mask."""
         from vpmigrate.railway.api import SHARED
@@ -226,7 +234,7 @@ def sync_env(
         try:
             planned: list[_Planned] = []
             names = _environments(c, environment, all_environments, s.file)
-            wanted = [s.file.environment(name).only(service or []) for name in names]
+            wanted = [s.desired(name).only(service or []) for name in names]
             for desired in wanted:
                 target = s.target(desired.environment)
                 require_services(target, list(desired.services), desired.mlflow.service)
@@ -332,7 +340,7 @@ def status(
             key = s.fingerprint_key
             reports = []
             names = _environments(c, environment, all_environments, s.file)
-            for desired in [s.file.environment(name) for name in names]:
+            for desired in [s.desired(name) for name in names]:
                 target = s.target(desired.environment)
                 current = s.read(target, _read_scopes(desired, target, every_service=True))
                 report = status_report(desired, target.services, current, prune=prune)
@@ -396,7 +404,7 @@ def provision(
             name = setting(c, "railway", "environment", environment)
             if isinstance(name, list):
                 name = name[0]
-            desired = s.file.environment(name)
+            desired = s.desired(name)
             target = s.target(name)
             result = provision_mlflow(
                 desired,

@@ -9,10 +9,12 @@ from __future__ import annotations
 import graphql
 import pytest
 
+from bench import per_variable
 from tests.railway.standin import REFERENCE_SCHEMA, SUBSET_SCHEMA
 from vpmigrate.railway.api import DOCUMENTS, sample_documents
 
 EVERY_DOCUMENT = {**DOCUMENTS, **sample_documents()}
+BENCH_DOCUMENTS = per_variable.DOCUMENTS
 
 needs_reference = pytest.mark.skipif(
     not REFERENCE_SCHEMA.is_file(), reason=f"{REFERENCE_SCHEMA} is not present on this machine"
@@ -62,6 +64,14 @@ def test_every_upsert_skips_deploys_and_never_replaces() -> None:
     fields = _root_fields(writes_document([("w0", "upsert"), ("w1", "delete")]))
     assert [f.name.value for f in fields] == ["variableCollectionUpsert", "variableDelete"]
     assert [f.alias.value for f in fields if f.alias] == ["w0", "w1"]
+
+
+@needs_reference
+@pytest.mark.parametrize("name", sorted(BENCH_DOCUMENTS))
+def test_the_benchmark_references_send_valid_documents(
+    railway_schema: graphql.GraphQLSchema, name: str
+) -> None:
+    assert graphql.validate(railway_schema, graphql.parse(BENCH_DOCUMENTS[name])) == []
 
 
 @needs_reference
