@@ -104,6 +104,7 @@ class Healthcheck:
     retries: int | None = None
     start_period_s: float | None = None
     start_interval_s: float | None = None
+    disable: bool = False  # written as `disable: true` (the test is then ("NONE",))
 
     @property
     def disabled(self) -> bool:
@@ -469,6 +470,8 @@ class Project:
     environment: Mapping[str, str] = field(default_factory=_empty)
     secrets: Mapping[str, FileObjectDef] = field(default_factory=_empty)
     configs: Mapping[str, FileObjectDef] = field(default_factory=_empty)
+    # Top-level `x-` keys, as written (Compose ignores them but prints them).
+    extensions: Mapping[str, Any] = field(default_factory=_empty, compare=False)
 
     @property
     def profiles(self) -> frozenset[str]:
