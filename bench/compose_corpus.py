@@ -204,9 +204,11 @@ class _Worker:
 
 
 def _load_ours(file: str) -> Outcome:
-    from vpmigrate.compose.config import compose_config
-    from vpmigrate.errors import UserError
-
+    try:
+        from vpmigrate.compose.config import compose_config
+        from vpmigrate.errors import UserError
+    except Exception:  # noqa: BLE001 - a broken checkout: say so for every input
+        return Outcome(False, error=traceback.format_exc()[-2000:], traceback=True)
     try:
         return Outcome(True, config=compose_config([Path(file)], environ=_environment()))
     except UserError as exc:

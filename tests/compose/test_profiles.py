@@ -123,7 +123,5 @@ def test_a_dependency_cycle_is_an_error(folder: ComposeFolder) -> None:
         "services:\n  a: {image: b, depends_on: [b]}\n  b: {image: b, depends_on: [a]}\n",
     )
     # Compose refuses the file itself ("dependency cycle detected"), whatever is selected.
-    with pytest.raises(
-        UserError, match=r"compose.yml:3: services depend on each other in a cycle: a -> b -> a"
-    ):
+    with pytest.raises(UserError, match="cycle: a needs b .*; b needs a "):
         folder.load()

@@ -68,6 +68,13 @@ class LoadOptions:
     include: bool = True
     validate: bool = True
     defaults: bool = True
+    # Files already parsed in this load (a file is read once however often it is used).
+    documents: dict[Path, list[Document]] = field(default_factory=dict)
+
+    def read(self, path: Path) -> list[Document]:
+        if path not in self.documents:
+            self.documents[path] = read_documents(path)
+        return self.documents[path]
 
 
 def load_model(
@@ -76,7 +83,7 @@ def load_model(
     """Compose's model of `files`: merged, canonical, paths absolute."""
     merged = LocatedDict(Location(files[0], 1))
     for path in files:
-        for document in read_documents(path):
+        for document in options.read(path):
             merged = _add_document(merged, document, path, options, included)
     merged = enforce_unicity(canonical(merged))
     if options.defaults:

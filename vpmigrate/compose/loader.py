@@ -22,6 +22,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from vpmigrate.compose.documents import (
+    Document,
     LoadOptions,
     Notes,
     check_not_empty,
@@ -29,6 +30,7 @@ from vpmigrate.compose.documents import (
     read_documents,
 )
 from vpmigrate.compose.envfiles import read_env_file
+from vpmigrate.compose.graph import DependencyGraph
 from vpmigrate.compose.interpolation import interpolate
 from vpmigrate.compose.model import Location, Project, Service
 from vpmigrate.compose.naming import choose_project_name
@@ -43,6 +45,7 @@ from vpmigrate.compose.tree import new_dict
 from vpmigrate.compose.values import problem
 from vpmigrate.compose.yamlsource import LocatedDict, LocatedList
 from vpmigrate.errors import UserError
+from vpmigrate.userfiles import is_missing
 
 _SHARED_NAMESPACES = ("network_mode", "ipc", "pid", "uts", "cgroup")
 
@@ -87,6 +90,9 @@ def load_project_with_warnings(
     config_files = tuple(Path(os.path.abspath(f)) for f in files)
     directory = Path(os.path.abspath(project_directory or config_files[0].parent))
     shell = dict(os.environ if environ is None else environ)
+    # The compose files first: a problem with the file the user named comes before
+    # one with the .env beside it.
+    cache: dict[Path, list[Document]] = {path: read_documents(path) for path in config_files}
     dotenv = _read_dotenv(directory, env_files, shell)
     environment = {**dotenv, **shell}
 
@@ -95,11 +101,12 @@ def load_project_with_warnings(
         explicit=project_name,
         environ=shell,
         dotenv=dotenv,
-        declared=_declared_name(config_files, environment),
+        declared=_declared_name(config_files, cache, environment),
         project_directory=directory,
     )
-    environment.setdefault("COMPOSE_PROJECT_NAME", name)
-    options = LoadOptions(working_dir=directory, environment=environment, notes=notes)
+    # Compose sets COMPOSE_PROJECT_NAME for the files (interpolation, bare variables).
+    lookup = {"COMPOSE_PROJECT_NAME": name, **environment}
+    options = LoadOptions(working_dir=directory, environment=lookup, notes=notes, documents=cache)
     document = load_model(config_files, options)
     check_not_empty(document, config_files)
     _normalize(document)
@@ -113,7 +120,7 @@ def load_project_with_warnings(
         raise problem(document.location, "services", "no service is defined.")
     context = ServiceContext(
         project_directory=directory,
-        environment=environment,
+        environment=lookup,
         services=frozenset(raw_services),
         volumes=frozenset(volumes),
         networks=frozenset(networks),
@@ -155,24 +162,28 @@ def _read_dotenv(
 ) -> dict[str, str]:
     if env_files is None:
         default = directory / ".env"
-        paths = [default] if default.is_file() else []
+        # Compose skips a default .env that is missing or a folder, and reads anything
+        # else (so an unreadable one is an error, not a silent skip).
+        paths = [] if is_missing(default) or os.path.isdir(default) else [default]
+        hint = ""
     else:
         paths = [Path(p) for p in env_files]
+        hint = "; check the --env-file option"
     values: dict[str, str] = {}
     for path in paths:
-        if not path.is_file():
-            raise UserError(f"Env file {path} does not exist; check the --env-file option.")
         # Later files override earlier ones; their ${...} see the shell, then earlier files.
-        values.update(read_env_file(path, {**values, **shell}))
+        values.update(read_env_file(path, {**values, **shell}, hint=hint))
     return values
 
 
-def _declared_name(files: Sequence[Path], environment: Mapping[str, str]) -> str | None:
+def _declared_name(
+    files: Sequence[Path], cache: Mapping[Path, list[Document]], environment: Mapping[str, str]
+) -> str | None:
     """The top-level `name:` (the last one given), interpolated, as Compose finds it
     before loading: so that files can use ${COMPOSE_PROJECT_NAME}."""
     declared: tuple[str, Location] | None = None
     for path in files:
-        for document in read_documents(path):
+        for document in cache[path]:
             value = document.root.get("name")
             if isinstance(value, str) and value:
                 declared = (value, document.root.loc("name"))
@@ -255,27 +266,6 @@ def _copy(source: LocatedDict) -> LocatedDict:
 
 
 def _check_cycles(services: Mapping[str, Service]) -> None:
-    """A dependency cycle is an error (Compose: "dependency cycle detected")."""
-    state: dict[str, int] = {}  # 1: on the current path, 2: done
-
-    def visit(name: str, path: list[str]) -> None:
-        state[name] = 1
-        for dependency in services[name].depends_on:
-            other = dependency.service
-            if other not in services:
-                continue
-            if state.get(other) == 1:
-                cycle = [*path[path.index(other) :], other] if other in path else [name, other]
-                raise UserError(
-                    f"{services[name].location_of('depends_on')}: services depend on each "
-                    "other in a cycle: "
-                    f"{' -> '.join(cycle)}. Remove one of these depends_on (or links, "
-                    "volumes_from, service:) entries."
-                )
-            if other not in state:
-                visit(other, [*path, other])
-        state[name] = 2
-
-    for name in sorted(services):
-        if name not in state:
-            visit(name, [name])
+    """A dependency cycle is an error, as in Compose ("dependency cycle detected"); the
+    message names each edge and where it is written."""
+    DependencyGraph(services.values())

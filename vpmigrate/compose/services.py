@@ -39,6 +39,8 @@ from vpmigrate.compose.model import (
     Service,
     ServiceNetwork,
     VolumeMount,
+    link_parts,
+    volumes_from_parts,
 )
 from vpmigrate.compose.mounts import host_path, read_port, read_volume
 from vpmigrate.compose.tree import go_string
@@ -57,6 +59,7 @@ from vpmigrate.compose.values import (
     text_map,
 )
 from vpmigrate.compose.yamlsource import LocatedDict, LocatedList
+from vpmigrate.userfiles import is_missing
 
 # fmt: off
 BUILD_KEYS = frozenset({
@@ -151,6 +154,9 @@ def build_service(name: str, data: Any, location: Location, ctx: ServiceContext)
             "has neither `image:` nor `build:`; give it an image to run, or a build context.",
         )
     r = reader
+    # Links and volumes_from first: they imply depends_on entries, and their own message
+    # says more about a wrong name.
+    links, volumes_from = r.links(), r.volumes_from()
     deploy = read_deploy(data.get("deploy"), data.loc("deploy"), r.at("deploy"), ctx.warn)
     service = Service(
         name=name,
@@ -214,7 +220,7 @@ def build_service(name: str, data: Any, location: Location, ctx: ServiceContext)
         group_add=r.strings("group_add"),
         ipc=r.namespace("ipc"),
         isolation=r.optional_text("isolation"),
-        links=r.links(),
+        links=links,
         logging=read_logging(data.get("logging"), data.loc("logging"), r.at("logging")),
         mac_address=r.optional_text("mac_address"),
         mem_limit=r.optional_bytes("mem_limit"),
@@ -242,7 +248,7 @@ def build_service(name: str, data: Any, location: Location, ctx: ServiceContext)
         userns_mode=r.optional_text("userns_mode"),
         uts=r.namespace("uts"),
         volume_driver=r.optional_text("volume_driver"),
-        volumes_from=r.volumes_from(),
+        volumes_from=volumes_from,
         extras=MappingProxyType({k: plain(data[k]) for k in ("develop",) if k in data}),
         locations=MappingProxyType({k: data.loc(k) for k in data}),
     )
@@ -384,7 +390,7 @@ class _ServiceReader:
                 continue
             path = Path(str(entry.get("path")))
             required = entry.get("required") is not False
-            if not path.is_file():
+            if is_missing(path):  # anything else is read, and refused with its reason
                 if required:
                     raise problem(
                         entry.location,
@@ -589,32 +595,47 @@ class _ServiceReader:
         return self.text(key)
 
     def links(self) -> tuple[str, ...]:
-        links = self.strings("links")
-        for link in links:
-            service = link.split(":")[0]
-            if service not in self.ctx.services:
-                raise problem(
-                    self.loc("links"),
-                    self.at("links"),
-                    f"link to undefined service {service!r}; known services: "
-                    f"{', '.join(sorted(self.ctx.services))}.",
-                )
-        return links
+        found = self.unique_texts("links")
+        for entry, location, where in found:
+            self.check_service(link_parts(entry)[0], location, where)
+        return tuple(entry for entry, _, _ in found)
 
     def volumes_from(self) -> tuple[str, ...]:
-        entries = self.strings("volumes_from")
-        for entry in entries:
-            if entry.startswith("container:"):
-                continue
-            service = entry.split(":")[0]
-            if service not in self.ctx.services:
+        found = self.unique_texts("volumes_from")
+        for entry, location, where in found:
+            source, container, mode = volumes_from_parts(entry)
+            if not source or mode not in ("", "ro", "rw"):
                 raise problem(
-                    self.loc("volumes_from"),
-                    self.at("volumes_from"),
-                    f"{entry!r} names no service of this project (write container:NAME for "
-                    "another container).",
+                    location,
+                    where,
+                    f"write {entry!r} as SERVICE, SERVICE:ro, container:NAME or "
+                    "container:NAME:ro (the mode is ro or rw).",
                 )
-        return entries
+            if not container:
+                self.check_service(source, location, where)
+        return tuple(entry for entry, _, _ in found)
+
+    def unique_texts(self, key: str) -> list[tuple[str, Location, str]]:
+        """A list of strings, each once (files merged with `-f` append to such lists)."""
+        value = self.data.get(key)
+        if value is None:
+            return []
+        items = sequence(value, self.data.loc(key), self.at(key))
+        found: dict[str, tuple[str, Location, str]] = {}
+        for index, item in enumerate(items):
+            where = f"{self.at(key)}[{index}]"
+            entry = text(item, items.loc(index), where)
+            found.setdefault(entry, (entry, items.loc(index), where))
+        return list(found.values())
+
+    def check_service(self, name: str, location: Location, where: str) -> None:
+        if name not in self.ctx.services:
+            known = ", ".join(sorted(self.ctx.services))
+            raise problem(
+                location, where, f"refers to undefined service '{name}'; known services: {known}."
+            )
+        if name == self.name:
+            raise problem(location, where, "a service cannot refer to itself.")
 
     def file_references(
         self, key: str, declared: Collection[str], what: str
