@@ -78,7 +78,7 @@ def _write_extracted(work: Path, source: str, name: str, text: str) -> Path:
 
 def collect(corpus: Path, work: Path) -> list[Input]:
     inputs: list[Input] = []
-    for repo in sorted(p for p in corpus.iterdir() if p.is_dir()):
+    for repo in sorted(p for p in corpus.iterdir() if p.is_dir() and not p.name.startswith(".")):
         inputs.extend(_collect_repo(repo, work))
     return inputs
 
@@ -249,11 +249,26 @@ _SWARM_DEPLOY = {"placement", "update_config", "rollback_config", "endpoint_mode
 
 
 def runtime_view(config: dict[str, Any]) -> dict[str, Any]:
-    """The parts of a `docker compose config` document that shape a running stack."""
+    """The parts of a `docker compose config` document that shape a running stack.
+
+    Representation-only differences are evened out: a port without `protocol` is tcp
+    (the engine's default, which the model always names); a service network with an
+    empty options mapping is one without options; an empty `build.dockerfile` is the
+    default `Dockerfile`."""
     view = {k: v for k, v in config.items() if not k.startswith("x-")}
     services = {}
     for name, service in (config.get("services") or {}).items():
         service = {k: v for k, v in service.items() if k != "develop"}
+        networks = service.get("networks")
+        if isinstance(networks, dict):
+            service["networks"] = {k: v or None for k, v in networks.items()}
+        build = service.get("build")
+        if isinstance(build, dict) and "dockerfile_inline" not in build:
+            service["build"] = {**build, "dockerfile": build.get("dockerfile") or "Dockerfile"}
+        if isinstance(service.get("ports"), list):
+            service["ports"] = [
+                {"protocol": "tcp", **p} if isinstance(p, dict) else p for p in service["ports"]
+            ]
         deploy = service.get("deploy")
         if isinstance(deploy, dict):
             deploy = {k: v for k, v in deploy.items() if k not in _SWARM_DEPLOY}

@@ -322,7 +322,30 @@ def _extends(value: Any, location: Location, where: str) -> Any:
 def _build(value: Any, location: Location, where: str) -> Any:
     if isinstance(value, str):
         return new_dict(location, {"context": value})
-    return value
+    if not isinstance(value, LocatedDict):
+        return value
+    build = _copy(value)
+    for key in ("additional_contexts", "ssh"):
+        entries = build.get(key)
+        if isinstance(entries, LocatedList):
+            build.put(key, _key_values(entries, f"{where}.{key}", key == "ssh"), build.loc(key))
+    if isinstance(build.get("secrets"), LocatedList):
+        build.put(
+            "secrets", _file_references(build["secrets"], location, where), build.loc("secrets")
+        )
+    return build
+
+
+def _key_values(entries: LocatedList, where: str, ssh: bool) -> LocatedDict:
+    """`[KEY=value, ...]` as a mapping (build contexts, ssh keys; ssh's bare `default`
+    has no value)."""
+    result = LocatedDict(entries.location)
+    for index, entry in enumerate(entries):
+        key, found, value = str(entry).partition("=")
+        if not found and not (ssh and key == "default"):
+            raise problem(entries.loc(index), where, f"write {entry!r} as KEY=value.")
+        result.put(key, value if found else None, entries.loc(index))
+    return result
 
 
 def _file_references(value: Any, location: Location, where: str) -> Any:
@@ -414,6 +437,22 @@ def absolute(path: str, base: Path) -> str:
     return os.path.normpath(os.path.join(base, path))
 
 
+def _is_windows_absolute(path: str) -> bool:
+    return path.startswith("\\\\") or (
+        len(path) > 2 and path[0].isalpha() and path[1] == ":" and path[2] in "\\/"
+    )
+
+
+def host_path(path: str, base: Path) -> str:
+    """A host path (bind source, secret file, bind device) as Compose resolves it: like
+    `absolute`, but a Windows path (C:\\dir) stays as written and an empty one is the
+    base folder itself."""
+    path = expand_user(path)
+    if os.path.isabs(path) or _is_windows_absolute(path):
+        return path
+    return os.path.normpath(os.path.join(base, path))
+
+
 def _is_remote_context(path: str) -> bool:
     return "://" in path or path.startswith(
         ("https://", "http://", "git://", "ssh://", "github.com/", "git@")
@@ -434,7 +473,7 @@ def resolve_paths(document: LocatedDict, base: Path) -> None:
         if isinstance(resources, LocatedDict):
             for resource in resources.values():
                 if isinstance(resource, LocatedDict) and isinstance(resource.get("file"), str):
-                    resource.put("file", absolute(resource["file"], base), resource.loc("file"))
+                    resource.put("file", host_path(resource["file"], base), resource.loc("file"))
     volumes = document.get("volumes")
     if isinstance(volumes, LocatedDict):
         for volume in volumes.values():
@@ -446,7 +485,7 @@ def resolve_paths(document: LocatedDict, base: Path) -> None:
                 and options.get("o") == "bind"
                 and isinstance(options.get("device"), str)
             ):
-                options.put("device", absolute(options["device"], base), options.loc("device"))
+                options.put("device", host_path(options["device"], base), options.loc("device"))
     includes = document.get("include")
     if isinstance(includes, LocatedList):
         for include in includes:
@@ -497,7 +536,7 @@ def _resolve_service(service: LocatedDict, base: Path) -> None:
                         "volumes",
                         "a bind mount needs `source:` (a host path).",
                     )
-                volume.put("source", absolute(source, base), volume.loc("source"))
+                volume.put("source", host_path(source, base), volume.loc("source"))
     watches = service.get("develop")
     if isinstance(watches, LocatedDict) and isinstance(watches.get("watch"), LocatedList):
         for watch in watches["watch"]:

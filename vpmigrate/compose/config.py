@@ -165,6 +165,7 @@ def service_config(service: Service) -> dict[str, Any]:
     )
     if service.deploy is not None:
         out["deploy"] = _deploy(service.deploy)
+    out.opt("device_cgroup_rules", list(service.device_cgroup_rules))
     out.opt("devices", list(service.devices))
     out.opt("dns", list(service.dns))
     out.opt("dns_opt", list(service.dns_opt))
@@ -379,7 +380,7 @@ def _blkio(blkio: BlkioConfig | None) -> dict[str, Any] | None:
     out.opt("weight_device", [{"Path": d.path, "Weight": d.weight} for d in blkio.weight_device])
     for key in ("device_read_bps", "device_read_iops", "device_write_bps", "device_write_iops"):
         devices = getattr(blkio, key)
-        out.opt(key, [{"Path": d.path, "Rate": d.rate} for d in devices])
+        out.opt(key, [{"Path": d.path, "Rate": str(d.rate)} for d in devices])
     return dict(out)
 
 
@@ -401,6 +402,8 @@ def _build(build: BuildSpec) -> dict[str, Any]:
     out.opt("tags", list(build.tags))
     out.opt("platforms", list(build.platforms))
     for key, value in build.buildkit_only.items():
+        if key == "ssh" and isinstance(value, dict):
+            value = [k if v is None else f"{k}={v}" for k, v in value.items()]
         out.opt(key, value)
     return dict(out)
 

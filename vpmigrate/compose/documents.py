@@ -28,23 +28,24 @@ from vpmigrate.compose.merge import enforce_unicity, extend_service, merge
 from vpmigrate.compose.model import Location
 from vpmigrate.compose.tree import copy_dict, deep_copy, new_dict, new_list
 from vpmigrate.compose.values import problem
-from vpmigrate.compose.yamlsource import LocatedDict, LocatedList, load_yaml_file
+from vpmigrate.compose.yamlsource import (
+    LocatedDict,
+    LocatedList,
+    YamlDocument,
+    load_yaml_documents,
+)
 from vpmigrate.errors import UserError
 
 TreePath = tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class Document:
-    """One YAML document of a compose file, and the paths its `!reset` / `!override`
-    tags clear from what earlier documents (or an extended service) defined."""
-
-    root: LocatedDict
-    resets: tuple[TreePath, ...] = ()
+# One YAML document of a compose file, and the paths its `!reset` / `!override` tags
+# clear from what earlier documents (or an extended service) defined.
+Document = YamlDocument
 
 
 def read_documents(path: Path) -> list[Document]:
-    return [Document(load_yaml_file(path))]
+    return load_yaml_documents(path)
 
 
 @dataclass
@@ -295,7 +296,10 @@ def _apply_include(root: LocatedDict, options: LoadOptions, included: tuple[Path
             chain = " -> ".join(str(p) for p in (*included, paths[0]))
             raise problem(entry_location, where, f"files include each other in a cycle: {chain}.")
         environment = _include_environment(entry, project_dir, options, entry_location, where)
-        sub = replace(options, working_dir=project_dir, environment=environment)
+        # Compose resolves the included files' relative paths against project_directory
+        # when that folder exists, else against the folder that would contain it.
+        paths_base = project_dir if project_dir.is_dir() else project_dir.parent
+        sub = replace(options, working_dir=paths_base, environment=environment)
         imported = load_model(paths, sub, included)
         _import(imported, root, entry_location)
     del root["include"]

@@ -114,8 +114,18 @@ def load_project_with_warnings(
     volumes = read_volumes(document, name)
     networks = read_networks(document, name)
     secrets = read_file_objects(document, "secrets", name)
+    for key, secret in secrets.items():
+        if not secret.external and secret.file is None and secret.environment is None:
+            raise problem(
+                secret.location or document.location,
+                f"secrets.{key}",
+                "needs `file:` or `environment:` (the value's source), or `external: true`.",
+            )
     configs = read_file_objects(document, "configs", name)
     raw_services = document.get("services")
+    if isinstance(raw_services, LocatedDict):
+        # `x-` keys under services are extension fields, not services (Compose's reading).
+        raw_services = _without_extensions(raw_services)
     if not isinstance(raw_services, LocatedDict) or not raw_services:
         raise problem(document.location, "services", "no service is defined.")
     context = ServiceContext(
@@ -256,6 +266,14 @@ def _implied_dependencies(service: LocatedDict) -> None:
             )
             depends_on.put(name, entry, location)
     service.put("depends_on", depends_on, service.loc("depends_on"))
+
+
+def _without_extensions(services: LocatedDict) -> LocatedDict:
+    result = LocatedDict(services.location)
+    for key, value in services.items():
+        if not key.startswith("x-"):
+            result.put(key, value, services.loc(key))
+    return result
 
 
 def _copy(source: LocatedDict) -> LocatedDict:

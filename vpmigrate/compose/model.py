@@ -382,6 +382,10 @@ class Service:
     extras: Mapping[str, Any] = field(default_factory=_empty, compare=False)
     # Where each key of the service was written (after merging: the winning file).
     locations: Mapping[str, Location] = field(default_factory=_empty, compare=False)
+    # What Compose would refuse about this service once it runs (an undefined network,
+    # volume, secret, dependency, ...): a service in a profile may be incomplete while
+    # the profile is not used, as in Compose. Selecting it raises the first problem.
+    problems: tuple[str, ...] = field(default=(), compare=False)
     # The service as normalised data (JSON-able, sorted keys not required): the input of
     # the config hash, so that any change the user makes to the definition recreates it.
     config: Mapping[str, Any] = field(default_factory=_empty, compare=False)

@@ -549,6 +549,8 @@ SERVICE = Obj(
         ),
         "external_links": ListOf(STRING, unique=True),
         "extra_hosts": LIST_OR_DICT,
+        # Compose 2.30's `gpus: all` (2.27 refuses it; the issue asks for it).
+        "gpus": OneOf(Str(enum=("all",)), DEVICES),
         "group_add": ListOf(OneOf(STRING, Num()), unique=True),
         "healthcheck": HEALTHCHECK,
         "hostname": STRING,

@@ -59,6 +59,7 @@ from vpmigrate.compose.values import (
     text_map,
 )
 from vpmigrate.compose.yamlsource import LocatedDict, LocatedList
+from vpmigrate.errors import UserError
 from vpmigrate.userfiles import is_missing
 
 # fmt: off
@@ -88,6 +89,7 @@ _NOT_HASHED = {
     "location",
     "locations",
     "config",
+    "problems",
     "extras",
     "depends_on",
     "profiles",
@@ -148,10 +150,12 @@ def build_service(name: str, data: Any, location: Location, ctx: ServiceContext)
     build = reader.build()
     image_declared = data.get("image") not in (None, "")
     if not image_declared and build is None:
-        raise problem(
-            data.location,
-            where,
-            "has neither `image:` nor `build:`; give it an image to run, or a build context.",
+        reader.refuse(
+            problem(
+                data.location,
+                where,
+                "has neither `image:` nor `build:`; give it an image to run, or a build context.",
+            )
         )
     r = reader
     # Links and volumes_from first: they imply depends_on entries, and their own message
@@ -160,7 +164,11 @@ def build_service(name: str, data: Any, location: Location, ctx: ServiceContext)
     deploy = read_deploy(data.get("deploy"), data.loc("deploy"), r.at("deploy"), ctx.warn)
     service = Service(
         name=name,
-        image=r.text("image") if image_declared else default_image(ctx.project_name, name),
+        image=r.text("image")
+        if image_declared
+        else default_image(ctx.project_name, name)
+        if build is not None
+        else "",
         location=location,
         command=r.command("command"),
         entrypoint=r.command("entrypoint"),
@@ -253,6 +261,7 @@ def build_service(name: str, data: Any, location: Location, ctx: ServiceContext)
         locations=MappingProxyType({k: data.loc(k) for k in data}),
     )
     r.check_consistency(service)
+    service = replace(service, problems=tuple(r.problems))
     return replace(service, config=service_config(service))
 
 
@@ -302,6 +311,17 @@ class _ServiceReader:
         self.data = data
         self.where = where
         self.ctx = ctx
+        # Compose checks references (to services, networks, volumes, secrets, configs)
+        # only for the services it runs: a service in a profile may refer to things
+        # that are not there until it is selected. Always-on services are checked now.
+        self.deferrable = bool(data.get("profiles"))
+        self.problems: list[str] = []
+
+    def refuse(self, error: UserError) -> None:
+        """A consistency problem: an error now, or when the service is selected."""
+        if not self.deferrable:
+            raise error
+        self.problems.append(str(error))
 
     def at(self, key: str) -> str:
         return f"{self.where}: {key}"
@@ -424,15 +444,30 @@ class _ServiceReader:
         items = self.data.get("volumes")
         if not isinstance(items, LocatedList):
             return ()
-        return tuple(
-            read_volume(
-                item,
-                items.loc(i),
-                f"{self.at('volumes')}[{i}]",
-                declared_volumes=self.ctx.volumes,
+        mounts = []
+        for index, item in enumerate(items):
+            where = f"{self.at('volumes')}[{index}]"
+            source = item.get("source") if isinstance(item, LocatedDict) else None
+            if (
+                isinstance(item, LocatedDict)
+                and item.get("type") == "volume"
+                and source not in (None, "")
+                and source not in self.ctx.volumes
+            ):
+                self.refuse(
+                    problem(
+                        item.loc("source"),
+                        where,
+                        f"named volume {source!r} is not declared under the top-level "
+                        f"`volumes:`; add `volumes: {{{source}: {{}}}}`, or write ./{source} "
+                        "for a bind mount.",
+                    )
+                )
+                continue
+            mounts.append(
+                read_volume(item, items.loc(index), where, declared_volumes=self.ctx.volumes)
             )
-            for i, item in enumerate(items)
-        )
+        return tuple(mounts)
 
     def healthcheck(self) -> Healthcheck | None:
         data = self.data.get("healthcheck")
@@ -496,11 +531,14 @@ class _ServiceReader:
             required = opts.get("required") is not False
             if dependency not in self.ctx.services:
                 known = ", ".join(sorted(self.ctx.services))
-                raise problem(
-                    location,
-                    where,
-                    f"depends on undefined service '{dependency}'; known services: {known}.",
+                self.refuse(
+                    problem(
+                        location,
+                        where,
+                        f"depends on undefined service '{dependency}'; known services: {known}.",
+                    )
                 )
+                continue
             condition = str(opts.get("condition") or "service_started")
             result.append(
                 Dependency(
@@ -545,12 +583,15 @@ class _ServiceReader:
         for network, options in entries.items():
             location = entries.loc(network)
             if network not in self.ctx.networks:
-                raise problem(
-                    location,
-                    where,
-                    f"network '{network}' is not declared under the top-level "
-                    f"`networks:`; add `networks: {{{network}: {{}}}}`.",
+                self.refuse(
+                    problem(
+                        location,
+                        where,
+                        f"network '{network}' is not declared under the top-level "
+                        f"`networks:`; add `networks: {{{network}: {{}}}}`.",
+                    )
                 )
+                continue
             opts = options if isinstance(options, LocatedDict) else LocatedDict(location)
 
             def names(key: str, opts: LocatedDict = opts) -> tuple[str, ...]:
@@ -579,11 +620,13 @@ class _ServiceReader:
         mode = self.text(key)
         kind, _, target = mode.partition(":")
         if kind == "service" and target not in self.ctx.services:
-            raise problem(
-                self.data.loc(key),
-                self.at(key),
-                f"{mode!r} names no service of this project; known services: "
-                f"{', '.join(sorted(self.ctx.services))}.",
+            self.refuse(
+                problem(
+                    self.data.loc(key),
+                    self.at(key),
+                    f"{mode!r} names no service of this project; known services: "
+                    f"{', '.join(sorted(self.ctx.services))}.",
+                )
             )
         if kind in ("service", "container") and not target:
             raise problem(self.data.loc(key), self.at(key), f"{mode!r} needs a name after ':'.")
@@ -631,8 +674,12 @@ class _ServiceReader:
     def check_service(self, name: str, location: Location, where: str) -> None:
         if name not in self.ctx.services:
             known = ", ".join(sorted(self.ctx.services))
-            raise problem(
-                location, where, f"refers to undefined service '{name}'; known services: {known}."
+            self.refuse(
+                problem(
+                    location,
+                    where,
+                    f"refers to undefined service '{name}'; known services: {known}.",
+                )
             )
         if name == self.name:
             raise problem(location, where, "a service cannot refer to itself.")
@@ -650,12 +697,15 @@ class _ServiceReader:
                 continue
             source = str(item.get("source"))
             if source not in declared:
-                raise problem(
-                    location,
-                    f"{self.at(key)}[{index}]",
-                    f"{what} {source!r} is not declared under the top-level `{key}:`; "
-                    f"add it there with a `file:` or `environment:` source.",
+                self.refuse(
+                    problem(
+                        location,
+                        f"{self.at(key)}[{index}]",
+                        f"{what} {source!r} is not declared under the top-level `{key}:`; "
+                        f"add it there with a `file:` or `environment:` source.",
+                    )
                 )
+                continue
             mode = item.get("mode")
 
             def optional(field: str, item: LocatedDict = item) -> str | None:
@@ -735,17 +785,33 @@ class _ServiceReader:
             if key != "scale" and not own:
                 continue
             if other is not None and own != other:
-                raise problem(
-                    self.loc(key),
-                    self.where,
-                    f"`{key}` ({own}) and `{other_name}` ({other}) differ; set only one of them.",
+                self.refuse(
+                    problem(
+                        self.loc(key),
+                        self.where,
+                        f"`{key}` ({own}) and `{other_name}` ({other}) differ; set only one "
+                        "of them.",
+                    )
                 )
         if service.replicas > 1 and service.container_name:
-            raise problem(
-                self.loc("container_name"),
-                self.where,
-                f"`container_name` and {service.replicas} replicas cannot go together: a "
-                "container name is unique. Remove container_name, or run one replica.",
+            self.refuse(
+                problem(
+                    self.loc("container_name"),
+                    self.where,
+                    f"`container_name` and {service.replicas} replicas cannot go together: a "
+                    "container name is unique. Remove container_name, or run one replica.",
+                )
+            )
+        build = service.build
+        platform = service.platform
+        if build is not None and build.platforms and platform not in (None, *build.platforms):
+            self.refuse(
+                problem(
+                    self.loc("platform"),
+                    self.where,
+                    f"`platform: {platform}` is not among `build.platforms` "
+                    f"({', '.join(build.platforms)}); add it there, or change it.",
+                )
             )
 
     def build(self) -> BuildSpec | None:

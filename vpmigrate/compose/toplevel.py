@@ -19,6 +19,8 @@ def _definitions(document: LocatedDict, section: str) -> list[tuple[str, Located
         return []
     result = []
     for key, value in raw.items():
+        if key.startswith("x-"):
+            continue  # an extension field, not a resource (Compose's reading)
         definition = value if isinstance(value, LocatedDict) else LocatedDict(raw.loc(key))
         result.append((key, definition))
     return result
