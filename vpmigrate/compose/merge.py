@@ -22,6 +22,7 @@ from typing import Any
 from vpmigrate.compose.mounts import volume_target
 from vpmigrate.compose.tree import (
     ITEM,
+    Rules,
     TreePath,
     copy_dict,
     go_string,
@@ -204,37 +205,39 @@ def _merge_ipam_config(base: Any, override: Any, path: TreePath) -> Any:
     return new_list(base.location, list(pools))
 
 
-_SPECIAL: dict[TreePath, Merger] = {
-    pattern(p): m
-    for p, m in {
-        "networks.*.ipam.config": _merge_ipam_config,
-        "networks.*.labels": _merge_to_sequence,
-        "volumes.*.labels": _merge_to_sequence,
-        "services.*.annotations": _merge_to_sequence,
-        "services.*.build": _merge_build,
-        "services.*.build.args": _merge_to_sequence,
-        "services.*.build.additional_contexts": _merge_to_sequence,
-        "services.*.build.extra_hosts": _merge_to_sequence,
-        "services.*.build.labels": _merge_to_sequence,
-        "services.*.command": _replace,
-        "services.*.depends_on": _merge_depends_on,
-        "services.*.deploy.labels": _merge_to_sequence,
-        "services.*.dns": _merge_to_sequence,
-        "services.*.dns_opt": _merge_to_sequence,
-        "services.*.dns_search": _merge_to_sequence,
-        "services.*.entrypoint": _replace,
-        "services.*.env_file": _merge_to_sequence,
-        "services.*.environment": _merge_to_sequence,
-        "services.*.extra_hosts": _merge_to_sequence,
-        "services.*.healthcheck.test": _replace,
-        "services.*.labels": _merge_to_sequence,
-        "services.*.logging": _merge_logging,
-        "services.*.networks": _merge_networks,
-        "services.*.sysctls": _merge_to_sequence,
-        "services.*.tmpfs": _merge_to_sequence,
-        "services.*.ulimits.*": _replace,
-    }.items()
-}
+_SPECIAL: Rules[Merger] = Rules(
+    {
+        pattern(p): m
+        for p, m in {
+            "networks.*.ipam.config": _merge_ipam_config,
+            "networks.*.labels": _merge_to_sequence,
+            "volumes.*.labels": _merge_to_sequence,
+            "services.*.annotations": _merge_to_sequence,
+            "services.*.build": _merge_build,
+            "services.*.build.args": _merge_to_sequence,
+            "services.*.build.additional_contexts": _merge_to_sequence,
+            "services.*.build.extra_hosts": _merge_to_sequence,
+            "services.*.build.labels": _merge_to_sequence,
+            "services.*.command": _replace,
+            "services.*.depends_on": _merge_depends_on,
+            "services.*.deploy.labels": _merge_to_sequence,
+            "services.*.dns": _merge_to_sequence,
+            "services.*.dns_opt": _merge_to_sequence,
+            "services.*.dns_search": _merge_to_sequence,
+            "services.*.entrypoint": _replace,
+            "services.*.env_file": _merge_to_sequence,
+            "services.*.environment": _merge_to_sequence,
+            "services.*.extra_hosts": _merge_to_sequence,
+            "services.*.healthcheck.test": _replace,
+            "services.*.labels": _merge_to_sequence,
+            "services.*.logging": _merge_logging,
+            "services.*.networks": _merge_networks,
+            "services.*.sysctls": _merge_to_sequence,
+            "services.*.tmpfs": _merge_to_sequence,
+            "services.*.ulimits.*": _replace,
+        }.items()
+    }
+)
 
 
 # --- uniqueness --------------------------------------------------------------------------
@@ -295,42 +298,44 @@ def _env_file(item: Any, _path: TreePath) -> str | None:
     return None
 
 
-_UNIQUE: dict[TreePath, Indexer] = {
-    pattern(p): i
-    for p, i in {
-        "networks.*.labels": _key_value,
-        "networks.*.ipam.options": _key_value,
-        "services.*.annotations": _key_value,
-        "services.*.build.args": _key_value,
-        "services.*.build.additional_contexts": _key_value,
-        "services.*.build.extra_hosts": _key_value,
-        "services.*.build.platform": _key_value,
-        "services.*.build.tags": _key_value,
-        "services.*.build.labels": _key_value,
-        "services.*.cap_add": _key_value,
-        "services.*.cap_drop": _key_value,
-        "services.*.devices": _by_target,
-        "services.*.configs": _mount(""),
-        "services.*.deploy.labels": _key_value,
-        "services.*.dns": _key_value,
-        "services.*.dns_opt": _key_value,
-        "services.*.dns_search": _key_value,
-        "services.*.environment": _key_value,
-        "services.*.env_file": _env_file,
-        "services.*.expose": _expose,
-        "services.*.extra_hosts": _key_value,
-        "services.*.labels": _key_value,
-        "services.*.links": _key_value,
-        "services.*.networks.*.aliases": _key_value,
-        "services.*.networks.*.link_local_ips": _key_value,
-        "services.*.ports": _port,
-        "services.*.profiles": _key_value,
-        "services.*.secrets": _mount("/run/secrets"),
-        "services.*.sysctls": _key_value,
-        "services.*.tmpfs": _key_value,
-        "services.*.volumes": _by_target,
-    }.items()
-}
+_UNIQUE: Rules[Indexer] = Rules(
+    {
+        pattern(p): i
+        for p, i in {
+            "networks.*.labels": _key_value,
+            "networks.*.ipam.options": _key_value,
+            "services.*.annotations": _key_value,
+            "services.*.build.args": _key_value,
+            "services.*.build.additional_contexts": _key_value,
+            "services.*.build.extra_hosts": _key_value,
+            "services.*.build.platform": _key_value,
+            "services.*.build.tags": _key_value,
+            "services.*.build.labels": _key_value,
+            "services.*.cap_add": _key_value,
+            "services.*.cap_drop": _key_value,
+            "services.*.devices": _by_target,
+            "services.*.configs": _mount(""),
+            "services.*.deploy.labels": _key_value,
+            "services.*.dns": _key_value,
+            "services.*.dns_opt": _key_value,
+            "services.*.dns_search": _key_value,
+            "services.*.environment": _key_value,
+            "services.*.env_file": _env_file,
+            "services.*.expose": _expose,
+            "services.*.extra_hosts": _key_value,
+            "services.*.labels": _key_value,
+            "services.*.links": _key_value,
+            "services.*.networks.*.aliases": _key_value,
+            "services.*.networks.*.link_local_ips": _key_value,
+            "services.*.ports": _port,
+            "services.*.profiles": _key_value,
+            "services.*.secrets": _mount("/run/secrets"),
+            "services.*.sysctls": _key_value,
+            "services.*.tmpfs": _key_value,
+            "services.*.volumes": _by_target,
+        }.items()
+    }
+)
 
 
 def enforce_unicity(value: Any, path: TreePath = ()) -> Any:

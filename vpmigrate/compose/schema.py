@@ -58,9 +58,12 @@ def _describe(value: Any) -> str:
 class Str(Check):
     name = "a string"
 
-    def __init__(self, pattern: str | None = None, enum: Sequence[str] = ()) -> None:
+    def __init__(
+        self, pattern: str | None = None, enum: Sequence[str] = (), advice: str = ""
+    ) -> None:
         self.pattern = re.compile(pattern) if pattern else None
         self.enum = tuple(enum)
+        self.advice = advice
         if enum:
             self.name = "one of " + ", ".join(enum)
 
@@ -72,7 +75,9 @@ class Str(Check):
             raise problem(location, path, f"must be one of {', '.join(self.enum)}, not {value!r}.")
         if self.pattern is not None and self.pattern.search(value) is None:
             raise problem(
-                location, path, f"{value!r} does not match the pattern {self.pattern.pattern}."
+                location,
+                path,
+                f"{value!r} does not match the pattern {self.pattern.pattern}{self.advice}.",
             )
 
 
@@ -688,7 +693,11 @@ INCLUDE = ListOf(
 PROJECT = Obj(
     {
         "version": STRING,
-        "name": Str(pattern=r"^[a-z0-9][a-z0-9_-]*$"),
+        "name": Str(
+            pattern=r"^[a-z0-9][a-z0-9_-]*$",
+            advice=": a project name is lowercase letters, digits, '-' and '_', starting "
+            "with a letter or digit (Compose refuses anything else)",
+        ),
         "include": INCLUDE,
         "services": Obj(patterns=[(_NAME_KEY, SERVICE)], extensions=False),
         "networks": Obj(patterns=[(_NAME_KEY, NETWORK)]),

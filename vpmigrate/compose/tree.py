@@ -28,8 +28,27 @@ def matches(path: TreePath, pat: TreePath) -> bool:
     return all(p == "*" or p == part for part, p in zip(path, pat, strict=True))
 
 
+class Rules(dict[TreePath, T]):
+    """A table of rules keyed by pattern, indexed by the pattern's length and last key so
+    that a lookup tries only the patterns that could match."""
+
+    def __init__(self, rules: Mapping[TreePath, T]) -> None:
+        super().__init__(rules)
+        self.index: dict[tuple[int, str], list[tuple[TreePath, T]]] = {}
+        for pat, rule in rules.items():
+            self.index.setdefault((len(pat), pat[-1]), []).append((pat, rule))
+
+
 def lookup(rules: Mapping[TreePath, T], path: TreePath) -> T | None:
     """The rule whose pattern matches `path` (patterns of one table never overlap)."""
+    if isinstance(rules, Rules):
+        if not path:
+            return None
+        for last in (path[-1], "*"):
+            for pat, rule in rules.index.get((len(path), last), ()):
+                if matches(path, pat):
+                    return rule
+        return None
     for pat, rule in rules.items():
         if matches(path, pat):
             return rule
