@@ -15,6 +15,12 @@ a problem reads the same whatever the task:
   `read_user_bytes` does the same checks and returns the bytes undecoded.
 - `is_missing(path)`: True only when nothing is there, so an optional file that
   exists but cannot be read is reported instead of skipped.
+- Writing: `atomic_write(path, data)` replaces a file in one step (a reader sees
+  the old file or the new one, a crash leaves the old one) and never writes
+  through or replaces a symbolic link; `write_new_file(path, data)` creates a file
+  that must not exist yet (a backup never overwrites anything);
+  `remove_stale_temporaries(path)` removes what a killed `atomic_write` left.
+  Write failures (permissions, a full disk) are `UserError`s naming the file.
 - YAML with bounds, for PyYAML and ruamel.yaml alike: `BoundedComposer` (a mixin
   for a loader's composer) refuses nesting deeper than `MAX_YAML_DEPTH`, an alias
   that contains itself (`x: &a [*a]`), and aliases that expand the document by
@@ -30,7 +36,11 @@ from __future__ import annotations
 import codecs
 import errno
 import os
+import re
 import stat
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -210,6 +220,127 @@ def symlink_loop(path: Path) -> list[Path] | None:
         seen.append(current)
         current = Path(os.path.normpath(current.parent / os.readlink(current)))
     return None
+
+
+# --- writing -------------------------------------------------------------------------
+
+
+def _lock(descriptor: int, *, wait: bool) -> bool:
+    """An exclusive advisory lock on an open file: a writer holds one on its temporary
+    file for as long as it lives, so a lock that can be taken marks a dead writer."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not on Unix: no cleanup of temporaries
+        return False
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+    except OSError:
+        return False
+    return True
+
+
+def _write_error(path: Path, exc: OSError, what: str = "write") -> UserError:
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        reason = "read-only file system" if exc.errno == errno.EROFS else "permission denied"
+        return UserError(
+            f"{path}: cannot {what} it: {reason} in its folder {path.parent}; fix the "
+            "folder's permissions or choose another folder."
+        )
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return UserError(
+            f"{path}: cannot {what} it: no space left on the device; free some space and "
+            "run again (the file was left as it was)."
+        )
+    if exc.errno == errno.ENOTDIR:
+        return UserError(f"{path}: cannot {what} it: a part of its folder is a file.")
+    reason = exc.strerror or type(exc).__name__
+    return UserError(f"{path}: cannot {what} it: {reason}.")
+
+
+def _as_bytes(data: str | bytes) -> bytes:
+    return data.encode("utf-8") if isinstance(data, str) else data
+
+
+def atomic_write(path: Path, data: str | bytes) -> None:
+    """Replace `path` with `data` (text is written as UTF-8, newlines as given) in
+    one step: a reader sees the old file or the new one, never half of it, and an
+    interrupted write leaves the old file. A symbolic link at `path` is refused: it
+    is neither written through nor replaced."""
+    if os.path.islink(path):
+        raise UserError(
+            f"{path}: is a symbolic link (to {os.readlink(path)}); files are never written "
+            "through a link nor replace one. Remove the link, then run again."
+        )
+    try:
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+    except FileNotFoundError:
+        mode = 0o644
+    except OSError as exc:
+        raise _write_error(path, exc, "replace") from None
+    with _temporary_copy(path, data, "write") as temporary:
+        os.chmod(temporary, mode)
+        os.replace(temporary, path)
+
+
+def write_new_file(path: Path, data: str | bytes) -> None:
+    """Create `path` with `data`, complete or not at all; `FileExistsError` when
+    something is already there (nothing is ever overwritten)."""
+    with _temporary_copy(path, data, "create") as temporary:
+        os.link(temporary, path)  # fails when `path` exists, whatever it is
+
+
+@contextmanager
+def _temporary_copy(path: Path, data: str | bytes, what: str) -> Iterator[str]:
+    """A complete, synced temporary file beside `path`, locked (see `_lock`) while the
+    caller moves it into place, and gone afterwards whatever happened."""
+    try:
+        descriptor, temporary = tempfile.mkstemp(
+            dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
+        )
+    except OSError as exc:
+        raise _write_error(path, exc, what) from None
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            _lock(handle.fileno(), wait=True)  # released when this process ends, however
+            handle.write(_as_bytes(data))
+            handle.flush()
+            os.fsync(handle.fileno())
+            yield temporary
+    except FileExistsError:
+        raise
+    except OSError as exc:
+        raise _write_error(path, exc, what) from None
+    finally:
+        Path(temporary).unlink(missing_ok=True)
+
+
+def remove_stale_temporaries(path: Path) -> list[Path]:
+    """Remove the temporary files that an `atomic_write` or `write_new_file` of `path`
+    left behind when it was killed (`kill -9`, a power cut); those of a writer that is
+    still running are locked and stay. Returns what was removed."""
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.[A-Za-z0-9_]{{8}}\.tmp")
+    try:
+        names = os.listdir(path.parent)
+    except OSError:
+        return []
+    removed = []
+    for name in names:
+        if not pattern.fullmatch(name):
+            continue
+        candidate = path.parent / name
+        try:
+            descriptor = os.open(candidate, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        except OSError:
+            continue
+        try:
+            if stat.S_ISREG(os.fstat(descriptor).st_mode) and _lock(descriptor, wait=False):
+                candidate.unlink()
+                removed.append(candidate)
+        except OSError:
+            continue
+        finally:
+            os.close(descriptor)
+    return removed
 
 
 # --- YAML ----------------------------------------------------------------------------

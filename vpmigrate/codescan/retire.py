@@ -30,7 +30,7 @@ class ProfileEdit:
 @dataclass(frozen=True)
 class RetirePlan:
     services: tuple[str, ...]  # the unused services to retire
-    skipped: tuple[str, ...]  # unused, but of an image without signature: left alone
+    skipped: tuple[str, ...]  # unknown (no identity, or a partial read): left alone
     edits: tuple[ProfileEdit, ...]
     containers: tuple[ContainerState, ...]
     volumes: tuple[str, ...]  # engine names, to back up and remove (only with --volumes)
@@ -46,8 +46,18 @@ def plan_retirement(
 ) -> RetirePlan:
     """What --apply would change. `client=None`: compose edits only (no engine)."""
     project = audit.project
-    unused = tuple(r.service for r in audit.services if r.verdict == "unused" and r.known)
-    skipped = tuple(r.service for r in audit.services if r.verdict == "unused" and not r.known)
+    # only what is known, unused and has no use evidence at all; `app` and `unknown`
+    # never come here, nor does anything after a partial read
+    unused = tuple(
+        r.service
+        for r in audit.services
+        if r.verdict == "unused" and r.known and not r.used and not audit.unreadable
+    )
+    skipped = tuple(
+        r.service
+        for r in audit.services
+        if r.verdict in ("unknown", "unused") and r.service not in unused
+    )
     edits = tuple(
         ProfileEdit(project.services[name].location.file, name, project.services[name].profiles)
         for name in unused

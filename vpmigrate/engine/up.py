@@ -22,7 +22,7 @@ from vpmigrate.compose.model import Project, Service, link_parts, volumes_from_p
 from vpmigrate.engine import labels, ports, resources, spec
 from vpmigrate.engine.down import remove_container
 from vpmigrate.engine.events import Event, Reporter, silent
-from vpmigrate.engine.images import ensure_images
+from vpmigrate.engine.images import service_images
 from vpmigrate.engine.readiness import ProbeRunner, Readiness, judge
 from vpmigrate.engine.state import ContainerState, inspect, project_containers
 from vpmigrate.errors import UserError
@@ -65,9 +65,12 @@ def up(
     timeout_s: float = 300.0,
     report: Reporter = silent,
     probe_health: bool = True,
+    rebuild: bool = False,
 ) -> list[ServiceOutcome]:
-    """Converge `services` (already selected by profile, dependencies included)."""
+    """Converge `services` (already selected by profile, dependencies included);
+    `rebuild` builds every image that has `build:` (`--build`)."""
     run = _UpRun(client, project, services, allow_pull, timeout_s, report, probe_health)
+    run.rebuild = rebuild
     return run.execute()
 
 
@@ -88,6 +91,7 @@ class _UpRun:
         by_name = {s.name: s for s in services}
         self.services = {name: by_name[name] for name in self.graph.order()}
         self.allow_pull = allow_pull
+        self.rebuild = False  # build every `build:` image again (`--build`)
         self.deadline = time.monotonic() + timeout_s
         self.timeout_s = timeout_s
         self.report = report
@@ -100,8 +104,13 @@ class _UpRun:
     # -- orchestration ---------------------------------------------------------------
 
     def execute(self) -> list[ServiceOutcome]:
-        image_ids = ensure_images(
-            self.client, self.services.values(), allow_pull=self.allow_pull, report=self.report
+        image_ids = service_images(
+            self.client,
+            self.project,
+            self.services.values(),
+            allow_pull=self.allow_pull,
+            report=self.report,
+            rebuild=self.rebuild,
         )
         self.image_ids = image_ids
         for network in resources.networks_used(self.project, self.services.values()):
