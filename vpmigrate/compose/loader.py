@@ -32,6 +32,7 @@ from vpmigrate.compose.values import (
 )
 from vpmigrate.compose.yamlsource import LocatedDict, load_yaml_file
 from vpmigrate.errors import UserError
+from vpmigrate.masking import mask_text, secret_values
 from vpmigrate.userfiles import is_missing
 
 TOP_LEVEL_KEYS = frozenset({"version", "name", "services", "networks", "volumes"})
@@ -73,6 +74,24 @@ def load_project_with_warnings(
     environ: Mapping[str, str] | None = None,
 ) -> LoadResult:
     """`load_project`, plus the warnings Compose would print (unset variables)."""
+    used: dict[str, str] = {}
+    try:
+        return _load(files, project_name, project_directory, env_files, environ, used)
+    except UserError as exc:
+        # Messages quote values as written (`Interpolated`), but one may quote a piece
+        # of a value: what a secret variable holds is shown as `${NAME}` instead.
+        masked = mask_text(exc.message, secret_values(used))
+        raise UserError(masked, exit_code=exc.exit_code) from None
+
+
+def _load(
+    files: Sequence[Path],
+    project_name: str | None,
+    project_directory: Path | None,
+    env_files: Sequence[Path] | None,
+    environ: Mapping[str, str] | None,
+    used: dict[str, str],
+) -> LoadResult:
     if not files:
         raise UserError("No compose file given; pass --file compose/docker-compose.yml.")
     config_files = tuple(Path(os.path.abspath(f)) for f in files)
@@ -96,6 +115,7 @@ def load_project_with_warnings(
                 location=document.location,
                 unset=unset,
                 skip=_is_extension,
+                used=used,
             )
         )
     merged = merge_files(documents)
