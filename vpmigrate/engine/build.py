@@ -39,6 +39,7 @@ from vpmigrate.engine import labels
 from vpmigrate.engine.buildkit import TRACE_ID, Progress
 from vpmigrate.engine.dockerfile import BuildKitUse, Dockerfile, parse_dockerfile
 from vpmigrate.engine.events import Event, Reporter
+from vpmigrate.engine.hostconfig import colon_pairs
 from vpmigrate.engine.images import local_image_id, pull_image, split_reference
 from vpmigrate.errors import UserError
 
@@ -445,7 +446,7 @@ def build_one(
         "cache_from": list(spec.cache_from) or None,
         "network_mode": spec.network,
         "shmsize": spec.shm_size,
-        "extra_hosts": _hosts(spec.extra_hosts) or None,
+        "extra_hosts": colon_pairs(spec.extra_hosts) or None,
         "pull": pull or spec.pull,
         "nocache": no_cache or spec.no_cache,
         "platform": _platform(plan),
@@ -547,14 +548,6 @@ def _platform(plan: BuildPlan) -> str | None:
     if platforms:
         return platforms[0]
     return plan.service.platform
-
-
-def _hosts(entries: Iterable[str]) -> dict[str, str]:
-    hosts = {}
-    for entry in entries:
-        host, _, address = entry.partition(":")
-        hosts[host] = address
-    return hosts
 
 
 class _archive:

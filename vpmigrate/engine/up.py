@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from vpmigrate.compose.graph import DependencyGraph
-from vpmigrate.compose.model import Project, Service, link_parts, volumes_from_parts
-from vpmigrate.engine import labels, ports, resources, spec
+from vpmigrate.compose.model import Project, Service
+from vpmigrate.engine import hostconfig, labels, ports, resources, spec
 from vpmigrate.engine.down import remove_container
 from vpmigrate.engine.events import Event, Reporter, silent
 from vpmigrate.engine.images import service_images
@@ -248,14 +248,9 @@ class _UpRun:
         return inspect(self.client, container_id)
 
     def _peers(self, service: Service) -> dict[str, list[ContainerState]]:
-        """The containers of the services that `network_mode: service:X`, `volumes_from`
-        and `links` name (dependencies, so the walk has converged them already)."""
-        named = {link_parts(entry)[0] for entry in service.links}
-        named |= {
-            volumes_from_parts(e)[0] for e in service.volumes_from if not e.startswith("container:")
-        }
-        if (service.network_mode or "").startswith("service:"):
-            named.add((service.network_mode or "").removeprefix("service:"))
+        """The containers of the services that `network_mode`/`ipc`/`pid: service:X`,
+        `volumes_from` and `links` name (dependencies, so the walk has converged them already)."""
+        named = spec.peer_services(service)
         peers: dict[str, list[ContainerState]] = {}
         for name in sorted(named):
             outcome = self.outcomes.get(name)
@@ -317,18 +312,21 @@ class _UpRun:
     def _create(
         self, service: Service, image_id: str, peers: dict[str, list[ContainerState]]
     ) -> str:
-        args = spec.create_args(self.client.api, self.project, service, image_id, peers)
-        container_id = str(self.client.api.create_container(**args)["Id"])
-        links = spec.links(self.project, service, peers)
-        for extra in service.networks[1:]:
+        api = self.client.api
+        for note in hostconfig.warnings(api, service):
+            self.report(Event(service.name, "warning", note))
+        files = hostconfig.files_to_copy(self.project, service)
+        args = spec.create_args(api, self.project, service, image_id, peers)
+        container_id = str(api.create_container(**args)["Id"])
+        for extra in spec.ordered_networks(service)[1:]:
             network = self.project.networks[extra.network]
-            self.client.api.connect_container_to_network(
+            api.connect_container_to_network(
                 container_id,
                 network.name,
-                aliases=spec.aliases(self.project, service, extra.aliases),
-                links=links or None,
-                ipv4_address=extra.ipv4_address,
+                **spec.connect_kwargs(api, self.project, service, extra, peers),
             )
+        if files:  # secrets and configs from the environment or inline content
+            hostconfig.copy_files(api, service, container_id, files)
         return container_id
 
     def _start(self, service: Service, container_id: str) -> None:
@@ -342,6 +340,9 @@ class _UpRun:
                 raise UserError(
                     ports.conflict_message(self.client, self.project, service, text)
                 ) from None
+            explained = hostconfig.explain_start_error(service, text)
+            if explained is not None:
+                raise UserError(explained) from None
             raise
 
     def _record(self, name: str, container_id: str, action: str) -> None:
