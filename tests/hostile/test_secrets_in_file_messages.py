@@ -70,6 +70,18 @@ CASES = (
         ("compose.yml:5:", "interval", "${POSTGRES_PASSWORD}"),
     ),
     Case(
+        "password-as-boolean",
+        _compose("    privileged: ${POSTGRES_PASSWORD}\n"),
+        STATUS,
+        ("compose.yml:4:", "privileged", "'${POSTGRES_PASSWORD}'"),
+    ),
+    Case(
+        "password-as-number",
+        _compose("    cpus: ${POSTGRES_PASSWORD}\n"),
+        STATUS,
+        ("compose.yml:4:", "cpus", "'${POSTGRES_PASSWORD}'"),
+    ),
+    Case(
         "secret-from-the-shell",
         _compose("    restart: ${SHELL_TOKEN}\n"),
         STATUS,
