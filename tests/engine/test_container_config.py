@@ -84,8 +84,7 @@ class Engine:
             resources.ensure_network(self.client, project, network, silent)
         for volume in resources.volumes_used(project, [service]):
             resources.ensure_volume(self.client, project, volume, silent)
-        args = spec.create_args(self.client.api, project, service, self.image)
-        container = self.client.api.create_container(**args)["Id"]
+        container = spec.create_container(self.client.api, project, service, self.image)
         files = hostconfig.files_to_copy(project, service)
         if files:
             hostconfig.copy_files(self.client.api, service, container, files)

@@ -316,8 +316,7 @@ class _UpRun:
         for note in hostconfig.warnings(api, service):
             self.report(Event(service.name, "warning", note))
         files = hostconfig.files_to_copy(self.project, service)
-        args = spec.create_args(api, self.project, service, image_id, peers)
-        container_id = str(api.create_container(**args)["Id"])
+        container_id = spec.create_container(api, self.project, service, image_id, peers)
         for extra in spec.ordered_networks(service)[1:]:
             network = self.project.networks[extra.network]
             api.connect_container_to_network(
