@@ -227,6 +227,41 @@ def status(
     _print_status(connect(), project, None, as_json=json)
 
 
+@task(
+    iterable=["profile", "file"],
+    dry=DRY_READ_ONLY,
+    help={"format": "yaml (default) or json."},
+)
+def config(
+    c: Context,
+    file: list[str] | None = None,
+    profile: list[str] | None = None,
+    project_name: str | None = None,
+    env_file: str | None = None,
+    format: str = "yaml",
+) -> None:
+    """Print the resolved compose model (what would run), as `docker compose config` does."""
+    from vpmigrate.compose.config import project_config
+    from vpmigrate.compose.profiles import active_profiles, select_services
+    from vpmigrate.errors import UserError
+
+    if format not in ("yaml", "json"):
+        raise UserError(f"Unknown --format {format!r}; use yaml or json.")
+    project = load_local_project(c, file or [], project_name, env_file)
+    services = select_services(project, active_profiles(profile or [], project))
+    document = project_config(project, [s.name for s in services])
+    if format == "json":
+        out(json.dumps(document, indent=2, ensure_ascii=False))
+        return
+    import yaml
+
+    out(
+        yaml.safe_dump(
+            document, sort_keys=False, default_flow_style=False, allow_unicode=True, width=1000
+        ).rstrip("\n")
+    )
+
+
 def _print_status(
     client: Any, project: Project, only: list[str] | None, as_json: bool = False
 ) -> None:
@@ -351,4 +386,4 @@ def _for_this_stack(hint: str, options: str, up_hint: str) -> str:
     return _SUGGESTED.sub(rewrite, hint)
 
 
-ns = namespace("local", up, build_images, down, status, logs, verify, defaults=DEFAULTS)
+ns = namespace("local", up, build_images, down, status, logs, config, verify, defaults=DEFAULTS)

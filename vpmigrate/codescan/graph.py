@@ -49,7 +49,7 @@ def compose_edges(project: Project, index: SignalIndex) -> list[Edge]:
         for key, value in service.environment.items():
             if key not in own:
                 continue  # from an env file other services read too
-            for target in pointed_at(index, value) - {name}:
+            for target in pointed_at(index, value, key) - {name}:
                 edges.add(
                     Edge(name, target, f"environment {key}", file, _line_of(file, start, key))
                 )

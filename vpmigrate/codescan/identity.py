@@ -42,7 +42,6 @@ _WRAPPERS = frozenset(
 )
 _PYTHONS = re.compile(r"python(?:\d(?:\.\d+)?)?")
 _NAME_SPLIT = re.compile(r"[/:_.\-@]+")
-_INSTRUCTION = re.compile(r"^\s*([A-Za-z]+)\s+(.*)$")
 _CODE_SUFFIXES = frozenset(
     {".py", ".js", ".ts", ".tsx", ".jsx", ".mjs", ".go", ".rb", ".php", ".java", ".kt", ".rs"}
 )
@@ -82,22 +81,31 @@ def identify(
     service = project.services[name]
     fact = facts.get(name)
     words = _command_words(service)
+    image = service.image
+    if service.build is not None and image == f"{project.name}-{name}".lower():
+        image = ""  # Compose's default name for a built image says nothing about it
     found = command_family(words, families)
     if found:
         return Identity(found[0], found[0].role, f"command `{found[1]}`")
-    if service.image:
-        family = family_for_image(service.image, tuple(families))
+    if image:
+        family = family_for_image(image, tuple(families))
         if family is not None:
-            return Identity(family, family.role, f"image {service.image}")
+            return Identity(family, family.role, f"image {image}")
     dockerfile = _dockerfile(project, service, fact)
     if dockerfile is not None:
         identity = _from_dockerfile(dockerfile, project, facts, families, roots, depth=0)
+        if identity is not None and identity.role == "app":
+            # the application's image run as a tool (`celery flower` from the Django
+            # image) is that tool: its service or image name says so
+            tool = _named_tool(name, image, families)
+            if tool is not None:
+                return tool
         if identity is not None:
             return identity
-    if service.image:
-        family = parts_family(_name_parts(service.image), families)
+    if image:
+        family = parts_family(_name_parts(image), families)
         if family is not None:
-            return Identity(family, family.role, f"image name {service.image}")
+            return Identity(family, family.role, f"image name {image}")
     app = _application(project, service, fact, dockerfile, words, roots)
     if app is not None:
         return app
@@ -121,6 +129,15 @@ def identify(
         port = min(p for p in ports if p in family.ports)
         return Identity(family, family.role, f"well-known port {port}")
     return Identity(None, "service", "")
+
+
+def _named_tool(name: str, image: str, families: Sequence[Signature]) -> Identity | None:
+    tools = [f for f in families if f.role in ("dev-tool", "job")]
+    for label, words in (("service name", name), ("image name", image)):
+        family = parts_family(_name_parts(words), tools) if words else None
+        if family is not None:
+            return Identity(family, family.role, f"{label} {words}")
+    return None
 
 
 # --- commands -------------------------------------------------------------------
@@ -326,19 +343,12 @@ def parse_dockerfile(path: Path, context: Path | None, target: str | None) -> _D
 
 
 def _instructions(text: str) -> Iterable[tuple[str, str]]:
-    logical = ""
-    for raw in text.splitlines():
-        line = raw.rstrip()
-        if not logical and (not line.strip() or line.lstrip().startswith("#")):
-            continue
-        if line.endswith("\\"):
-            logical += line[:-1] + " "
-            continue
-        logical += line
-        m = _INSTRUCTION.match(logical)
-        logical = ""
-        if m:
-            yield m.group(1).upper(), m.group(2).strip()
+    """(keyword, arguments) pairs: the engine's Dockerfile reader joins continuation
+    lines and drops comments and heredoc bodies the same way the builder does."""
+    from vpmigrate.engine.dockerfile import parse_dockerfile as read_instructions
+
+    for instruction in read_instructions(text).instructions:
+        yield instruction.keyword, instruction.arguments.strip()
 
 
 def _exec_words(argument: str) -> list[str]:

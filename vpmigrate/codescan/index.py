@@ -276,6 +276,9 @@ class SignalIndex:
             found.update(f"{q}{host}{q}" for q in "'\"`")
         for driver in self.drivers:
             found.update(_quoted_if_short(driver) if len(driver) < 6 else [driver])
+        if self.local_ports.keys() & {80, 443}:
+            # `http://localhost` is port 80 without saying so
+            found.update(f"//{h}" for h in LOCAL_HOSTS)
         for port in self.local_ports:
             # `:9000` is rare enough in code and covers every spelling of localhost
             found.update({f":{port}"} if port >= 1000 else {f"{h}:{port}" for h in LOCAL_HOSTS})
@@ -372,7 +375,7 @@ def build_index(
     # Variables whose value points at a service (in .env, env files or other services'
     # environment) become that service's signals: code reading them talks to it.
     for key, value, owner in _environment_values(project):
-        for target in pointed_at(index, value):
+        for target in pointed_at(index, value, key):
             if target != owner and key not in services[target].env:
                 services[target].env.add(key)
     result = SignalIndex(services)
@@ -388,12 +391,23 @@ def _environment_values(project: Project) -> Iterable[tuple[str, str, str | None
             yield key, value, name
 
 
-def pointed_at(index: SignalIndex, value: str) -> set[str]:
-    """Services a configuration value names: a URL or host:port, or exactly a host name."""
+_HOST_KEY = re.compile(r"HOST|SERVER|ADDR|SEEDS|ENDPOINT|BROKER|NODES|URL|URI|DSN")
+
+
+def host_key(key: str) -> bool:
+    """Whether a variable's name says its value is a host (`POSTGRES_HOST=db`), so that
+    a bare service name as its value points at that service (`POSTGRES_DB=app` does
+    not, even when a service is called `app`)."""
+    return _HOST_KEY.search(key.upper()) is not None
+
+
+def pointed_at(index: SignalIndex, value: str, key: str = "") -> set[str]:
+    """Services a configuration value names: a URL or host:port, or exactly a host name
+    when the variable's name says it holds a host."""
     targets = {
         s for m in index.targets(value) if m.category in ("host", "port") for s in m.services
     }
     stripped = value.strip().lower()
-    if stripped in index.hosts:
+    if stripped in index.hosts and host_key(key):
         targets |= index.hosts[stripped]
     return targets

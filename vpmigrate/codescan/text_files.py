@@ -9,7 +9,7 @@ import re
 from bisect import bisect_right
 
 from vpmigrate.codescan.evidence import Found, Kind
-from vpmigrate.codescan.index import Match, SignalIndex
+from vpmigrate.codescan.index import Match, SignalIndex, host_key
 
 _REQUIREMENT = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 _QUOTED_REQUIREMENT = re.compile(
@@ -81,8 +81,10 @@ def bindings(found: list[Found], exact: dict[int, set[str]], kind: Kind) -> list
             targets.setdefault(item.line, set()).update(item.services)
     result = []
     for line, keys in names.items():
-        services = targets.get(line, set()) | exact.get(line, set())
         for key in sorted(keys):
+            services = targets.get(line, set()) | (
+                exact.get(line, set()) if host_key(key) else set()
+            )
             if services:
                 result.append(
                     Found(line, f"env {key} set here", "binding", kind, frozenset(services), key)
@@ -149,7 +151,7 @@ def _assignment(number: int, key: str, value: str, index: SignalIndex) -> list[F
     item = index.env_found(key, number, "declared")
     value = value.strip().strip("'\"")
     targets = matches_found(index.targets(value), value, number, "declared")
-    exact = set(index.exact_host(value))
+    exact = set(index.exact_host(value)) if host_key(key) else set()
     if exact:
         host = value.strip().lower()
         targets.append(Found(number, f"host {host}", "host", "declared", frozenset(exact)))

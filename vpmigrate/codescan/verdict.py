@@ -44,6 +44,9 @@ VERDICT_ORDER = {
     "unused": 5,
 }
 _SERVES = ("job", "proxy")  # needed when what they prepare or route to is needed
+# edges that only ever make their source needed, never their target: a proxy that
+# routes to a service or a job that writes into its volume does not make it needed
+_BACKWARD = ("routes", "shares volume")
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,8 @@ def decide(
                     changed = True
             if roles[source] in ("dev-tool", "sink", "app") or level[source] == NONE:
                 continue
+            if edge.how.startswith(_BACKWARD):
+                continue
             if roles[target] in ("app", "dev-tool"):
                 continue
             wanted = OPTIONAL if target in settings.optional else level[source]
@@ -123,6 +128,8 @@ def decide(
                 edge.target == name
                 and level[edge.source] > NONE
                 and roles[edge.source] not in ("dev-tool", "sink", "app")
+                and roles[name] not in ("dev-tool", "sink")
+                and not edge.how.startswith(_BACKWARD)
             ):
                 needers.append(edge.source)
                 items.append(

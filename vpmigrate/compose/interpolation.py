@@ -151,6 +151,92 @@ def _closing_brace(text: str, start: int) -> int:
     raise _Invalid(f"'{text[start - 2 :]}' (no closing '}}')")
 
 
+Cast = Callable[[str], Any]
+
+
+def _to_int(text: str) -> int:
+    if re.fullmatch(r"[+-]?[0-9]+", text) is None:
+        raise ValueError(f"invalid syntax: {text!r} is not a whole number")
+    return int(text)
+
+
+def _to_float(text: str) -> float:
+    if re.fullmatch(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", text) is None:
+        raise ValueError(f"invalid syntax: {text!r} is not a number")
+    return float(text)
+
+
+def _to_bool(text: str) -> bool:
+    lowered = text.lower()
+    if lowered in ("true", "y", "yes", "on"):
+        return True
+    if lowered in ("false", "n", "no", "off"):
+        return False
+    raise ValueError(f"invalid boolean: {text}")
+
+
+# Where Compose turns an interpolated string into a number or a boolean, so that
+# `replicas: ${N}` or `read_only: "${RO:-false}"` have the right type. "*" is any key,
+# "[]" any list item.
+# fmt: off
+COMPOSE_CASTS: dict[tuple[str, ...], Cast] = {
+    tuple(path.split(".")): cast
+    for path, cast in {
+        "services.*.configs.[].mode": _to_int,
+        "services.*.cpu_count": _to_int,
+        "services.*.cpu_percent": _to_float,
+        "services.*.cpu_period": _to_int,
+        "services.*.cpu_quota": _to_int,
+        "services.*.cpu_rt_period": _to_int,
+        "services.*.cpu_rt_runtime": _to_int,
+        "services.*.cpus": _to_float,
+        "services.*.cpu_shares": _to_int,
+        "services.*.init": _to_bool,
+        "services.*.deploy.replicas": _to_int,
+        "services.*.deploy.update_config.parallelism": _to_int,
+        "services.*.deploy.update_config.max_failure_ratio": _to_float,
+        "services.*.deploy.rollback_config.parallelism": _to_int,
+        "services.*.deploy.rollback_config.max_failure_ratio": _to_float,
+        "services.*.deploy.restart_policy.max_attempts": _to_int,
+        "services.*.deploy.placement.max_replicas_per_node": _to_int,
+        "services.*.healthcheck.retries": _to_int,
+        "services.*.healthcheck.disable": _to_bool,
+        "services.*.oom_kill_disable": _to_bool,
+        "services.*.oom_score_adj": _to_int,
+        "services.*.pids_limit": _to_int,
+        "services.*.ports.[].target": _to_int,
+        "services.*.privileged": _to_bool,
+        "services.*.read_only": _to_bool,
+        "services.*.scale": _to_int,
+        "services.*.secrets.[].mode": _to_int,
+        "services.*.stdin_open": _to_bool,
+        "services.*.tty": _to_bool,
+        "services.*.ulimits.*": _to_int,
+        "services.*.ulimits.*.hard": _to_int,
+        "services.*.ulimits.*.soft": _to_int,
+        "services.*.volumes.[].read_only": _to_bool,
+        "services.*.volumes.[].volume.nocopy": _to_bool,
+        "networks.*.external": _to_bool,
+        "networks.*.internal": _to_bool,
+        "networks.*.attachable": _to_bool,
+        "networks.*.enable_ipv6": _to_bool,
+        "volumes.*.external": _to_bool,
+        "secrets.*.external": _to_bool,
+        "configs.*.external": _to_bool,
+    }.items()
+}
+# fmt: on
+
+
+def _cast_for(path: tuple[str, ...], casts: Mapping[tuple[str, ...], Cast]) -> Cast | None:
+    for pattern, cast in casts.items():
+        if len(pattern) == len(path) and all(
+            p == "*" or p == part for p, part in zip(pattern, path, strict=True)
+        ):
+            return cast
+    return None
+
+
 def interpolate_tree(
     value: Any,
     lookup: Mapping[str, str],
@@ -159,45 +245,71 @@ def interpolate_tree(
     location: Location,
     unset: set[str] | None = None,
     skip: Callable[[str, str], bool] = lambda parent, key: False,
+    casts: Mapping[tuple[str, ...], Cast] | None = None,
 ) -> Any:
     """Interpolate every string value of a parsed YAML tree (keys untouched).
 
-    Keys for which `skip(parent_path, key)` is true are left out of the result (used
-    for `x-` extension fields, which Compose ignores).
+    Keys for which `skip(parent_path, key)` is true are left out of the result.
+    With `casts` (e.g. `COMPOSE_CASTS`), a string at a matching path becomes the
+    number or boolean Compose expects there; one that cannot is an error.
     """
-    if isinstance(value, str):
-        return interpolate(value, lookup, where=f"{location}: {path}", unset=unset)
-    if isinstance(value, LocatedDict):
-        mapping = LocatedDict(value.location)
-        for key, child in value.items():
-            if skip(path, key):
-                continue
-            mapping.put(
-                key,
-                interpolate_tree(
-                    child,
-                    lookup,
-                    path=f"{path}.{key}" if path else key,
-                    location=value.loc(key),
-                    unset=unset,
-                    skip=skip,
-                ),
-                value.loc(key),
-            )
-        return mapping
-    if isinstance(value, LocatedList):
-        items = LocatedList(value.location)
-        for index, child in enumerate(value):
-            items.add(
-                interpolate_tree(
-                    child,
-                    lookup,
-                    path=f"{path}[{index}]",
-                    location=value.loc(index),
-                    unset=unset,
-                    skip=skip,
-                ),
-                value.loc(index),
-            )
-        return items
-    return value
+    return _Walker(lookup, unset, skip, casts or {}).walk(value, path, (), location)
+
+
+class _Walker:
+    def __init__(
+        self,
+        lookup: Mapping[str, str],
+        unset: set[str] | None,
+        skip: Callable[[str, str], bool],
+        casts: Mapping[tuple[str, ...], Cast],
+    ) -> None:
+        self.lookup = lookup
+        self.unset = unset
+        self.skip = skip
+        self.casts = casts
+        # Only paths that some cast can reach need their parts tracked.
+        self.roots = {pattern[0] for pattern in casts}
+
+    def walk(self, value: Any, path: str, parts: tuple[str, ...], location: Location) -> Any:
+        if isinstance(value, str):
+            result = interpolate(value, self.lookup, where=f"{location}: {path}", unset=self.unset)
+            if parts and parts[0] in self.roots:
+                cast = _cast_for(parts, self.casts)
+                if cast is not None:
+                    try:
+                        return cast(result)
+                    except ValueError as exc:
+                        raise UserError(
+                            f"{location}: {path}: {exc}; this key takes a "
+                            f"{_KINDS.get(cast, 'value')}."
+                        ) from None
+            return result
+        if isinstance(value, LocatedDict):
+            mapping = LocatedDict(value.location)
+            for key, child in value.items():
+                if self.skip(path, key):
+                    continue
+                mapping.put(
+                    key,
+                    self.walk(
+                        child,
+                        f"{path}.{key}" if path else key,
+                        (*parts, key),
+                        value.loc(key),
+                    ),
+                    value.loc(key),
+                )
+            return mapping
+        if isinstance(value, LocatedList):
+            items = LocatedList(value.location)
+            for index, child in enumerate(value):
+                items.add(
+                    self.walk(child, f"{path}[{index}]", (*parts, "[]"), value.loc(index)),
+                    value.loc(index),
+                )
+            return items
+        return value
+
+
+_KINDS: dict[Cast, str] = {_to_int: "whole number", _to_float: "number", _to_bool: "boolean"}
