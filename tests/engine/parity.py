@@ -1,6 +1,7 @@
 """Container-level parity with Docker Compose: the same stack brought up once by
-`docker compose up -d --wait` and once by `inv local.up`, under two project names, and
-the containers' `docker inspect` compared field by field.
+`docker compose up -d --wait` and once by `inv local.up`, under two project names (one
+after the other, so that fixed ports, subnets and addresses do not collide), and the
+containers' `docker inspect` compared field by field.
 
 `FIELDS` lists what is compared (the fields a user's container behaviour depends on);
 values are normalised first: the project name becomes `<project>`, container IDs
@@ -15,7 +16,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,20 @@ def _mounts(value: Any) -> Any:
         if row["Type"] == "volume" and not str(row.get("Name") or "").startswith("<project>"):
             row["Name"] = row["Source"] = "<anonymous>"  # a random name per container
     return sorted(rows, key=lambda m: str(m["Destination"]))
+
+
+def _host_mounts(value: Any) -> Any:
+    rows = []
+    for mount in value or []:
+        row = {
+            k: mount.get(k) or None
+            for k in ("Type", "Source", "Target", "ReadOnly", "BindOptions", "TmpfsOptions")
+        }
+        row["VolumeOptions"] = mount.get("VolumeOptions") or None  # {} and null alike
+        if row["Type"] == "volume" and not str(row["Source"] or "").startswith("<project>"):
+            row["Source"] = None  # anonymous
+        rows.append(row)
+    return sorted(rows, key=lambda m: str(m["Target"]))
 
 
 def _networks(value: Any) -> Any:
@@ -132,7 +147,7 @@ FIELDS: list[tuple[str, Callable[[Any], Any]]] = [
     ("HostConfig.MemorySwap", int),
     ("HostConfig.PidsLimit", _empty_as_none),
     ("HostConfig.Ulimits", _sorted),
-    ("HostConfig.Mounts", _mounts),
+    ("HostConfig.Mounts", _host_mounts),
     ("HostConfig.Init", _empty_as_none),
     ("Mounts", _mounts),
     ("NetworkSettings.Networks", _networks),
@@ -184,14 +199,32 @@ def containers(client: Any, project: str) -> dict[str, dict[str, Any]]:
     return result
 
 
-def differences(client: Any, reference: str, ours: str) -> list[str]:
-    """Field by field, what differs between the two projects' containers."""
-    theirs_c, ours_c = containers(client, reference), containers(client, ours)
+def snapshot(
+    client: Any, project: str, files: Mapping[str, Sequence[str]] | None = None
+) -> dict[str, dict[str, Any]]:
+    """`<service>-<n>` -> the compared fields of its container, normalised; plus, for
+    the paths in `files` (by `<service>-<n>`), each file's mode, owner and content."""
+    result = {}
+    for key, attrs in containers(client, project).items():
+        result[key] = view(attrs, project)
+        for path in (files or {}).get(key, ()):
+            result[key][f"file {path}"] = _file(client, attrs["Id"], path)
+    return result
+
+
+def _file(client: Any, container: str, path: str) -> str:
+    command = ["sh", "-c", f"stat -c '%a %u:%g' {path} && cat {path}"]
+    exec_id = client.api.exec_create(container, command)
+    return str(client.api.exec_start(exec_id).decode("utf-8", "replace"))
+
+
+def differences(reference: dict[str, dict[str, Any]], ours: dict[str, dict[str, Any]]) -> list[str]:
+    """Field by field, what differs between two snapshots."""
     problems = []
-    if set(theirs_c) != set(ours_c):
-        problems.append(f"containers: compose {sorted(theirs_c)}, ours {sorted(ours_c)}")
-    for key in sorted(set(theirs_c) & set(ours_c)):
-        expected, actual = view(theirs_c[key], reference), view(ours_c[key], ours)
+    if set(reference) != set(ours):
+        problems.append(f"containers: compose {sorted(reference)}, ours {sorted(ours)}")
+    for key in sorted(set(reference) & set(ours)):
+        expected, actual = reference[key], ours[key]
         for field in expected:
             if expected[field] != actual[field]:
                 problems.append(

@@ -113,10 +113,196 @@ volumes:
     return [path]
 
 
+def settings_stack(folder: Path, image: str) -> list[Path]:
+    """Resources (also under deploy), security, namespaces, DNS, logging, kernel
+    settings, every mount form, secrets and configs of each source, networks and
+    volumes with their options. (blkio throttles and rslave propagation need host
+    support this machine lacks; test_container_config.py covers their configuration.)"""
+    (folder / "secret.txt").write_text("from-a-file\n")
+    (folder / "conf.txt").write_text("conf-file\n")
+    (folder / "data").mkdir()
+    octet = int(folder.name[-2:], 36) % 250 + 1 if folder.name[-2:].isalnum() else 77
+    path = folder / "compose.yml"
+    path.write_text(
+        f"""
+services:
+  sink:
+    image: {image}
+    command: ["sh", "-c", '{IDLE}']
+    cap_add: [NET_ADMIN]
+    cap_drop: [MKNOD]
+    cgroup: private
+    cpu_shares: 512
+    cpus: 0.5
+    cpuset: "0"
+    devices: ["/dev/null:/dev/mynull:rw", "/dev/zero"]
+    device_cgroup_rules: ["c 1:3 mr"]
+    dns: [1.1.1.1]
+    dns_opt: [ndots:2]
+    dns_search: [example.com]
+    domainname: example.org
+    expose: ["8080", "9000-9001/udp"]
+    group_add: ["100"]
+    hostname: sinkhost
+    init: true
+    ipc: shareable
+    logging: {{driver: json-file, options: {{max-size: 1m}}}}
+    mem_limit: 64m
+    mem_reservation: 32m
+    mem_swappiness: 10
+    memswap_limit: 128m
+    oom_score_adj: 100
+    pids_limit: 50
+    security_opt: ["no-new-privileges:true"]
+    shm_size: 32m
+    sysctls: {{net.core.somaxconn: "1024"}}
+    tmpfs: ["/run:size=1m", /tmp2]
+    ulimits: {{nofile: {{soft: 1024, hard: 2048}}, nproc: 512}}
+    user: "0:0"
+    ports: ["127.0.0.1::80", "127.0.0.1::81/udp"]
+    secrets: [filesecret, {{source: envsecret, target: custom, mode: 0400}}]
+    configs: [fileconf, {{source: contentconf, target: /etc/cc.conf}}]
+    volumes:
+      - ./data:/data:ro,z
+      - type: bind
+        source: ./data
+        target: /data2
+        bind: {{propagation: rprivate, create_host_path: true}}
+      - type: bind
+        source: ./data
+        target: /data3
+      - type: volume
+        source: vol
+        target: /vol
+        volume: {{nocopy: true}}
+      - type: tmpfs
+        target: /tmpfs
+        tmpfs: {{size: 1048576}}
+      - myanon:/anon:nocopy
+      - /anonymous
+    networks:
+      front:
+        aliases: [sinky]
+        ipv4_address: 10.215.{octet}.10
+  readonly:
+    image: {image}
+    command: ["sh", "-c", '{IDLE}']
+    read_only: true
+    tmpfs: [/run]
+  deployed:
+    image: {image}
+    command: ["sh", "-c", '{IDLE}']
+    deploy:
+      resources:
+        limits: {{cpus: "0.25", memory: 48m, pids: 40}}
+        reservations: {{memory: 16m}}
+      restart_policy: {{condition: on-failure, max_attempts: 3}}
+secrets:
+  filesecret: {{file: ./secret.txt}}
+  envsecret: {{environment: PARITY_SECRET}}
+configs:
+  fileconf: {{file: ./conf.txt}}
+  contentconf: {{content: "hello $${{X}}"}}
+volumes:
+  vol: {{driver_opts: {{type: tmpfs, device: tmpfs, o: size=1m}}, labels: {{a: b}}}}
+  myanon: {{}}
+networks:
+  front:
+    driver_opts: {{com.docker.network.bridge.enable_icc: "true"}}
+    ipam: {{config: [{{subnet: 10.215.{octet}.0/24, gateway: 10.215.{octet}.1}}]}}
+    attachable: true
+    labels: {{x: y}}
+"""
+    )
+    return [path]
+
+
+SETTINGS_FILES = {
+    "sink-1": ["/run/secrets/filesecret", "/run/secrets/custom", "/fileconf", "/etc/cc.conf"]
+}
+
+
+def extends_include_stack(folder: Path, image: str) -> list[Path]:
+    """`extends` (other file, same file), `include` with the included file's own env_file
+    and relative paths."""
+    lib = folder / "lib"
+    lib.mkdir()
+    (lib / "base.yml").write_text(
+        f"""
+services:
+  base:
+    image: {image}
+    environment: {{FROM_BASE: "1", OVERRIDDEN: base}}
+    labels: {{origin: base-file}}
+    volumes: [./data:/data]
+"""
+    )
+    (lib / "inc.env").write_text("INC=1\n")
+    (lib / "included.yml").write_text(
+        f"""
+services:
+  cache:
+    image: {image}
+    command: ["sh", "-c", '{IDLE}']
+    env_file: [inc.env]
+    volumes: [./incdata:/incdata]
+"""
+    )
+    path = folder / "compose.yml"
+    path.write_text(
+        f"""
+include:
+  - lib/included.yml
+services:
+  common:
+    image: {image}
+    command: ["sh", "-c", '{IDLE}']
+    environment: {{COMMON: "1"}}
+  app:
+    extends: {{file: lib/base.yml, service: base}}
+    command: ["sh", "-c", '{IDLE}']
+    environment: {{OVERRIDDEN: app}}
+    depends_on: [cache]
+  worker:
+    extends: common
+    environment: {{ROLE: worker}}
+"""
+    )
+    return [path]
+
+
+def replicas_stack(folder: Path, image: str) -> list[Path]:
+    path = folder / "compose.yml"
+    path.write_text(
+        f"""
+services:
+  worker:
+    image: {image}
+    command: ["sh", "-c", '{IDLE}']
+    deploy:
+      replicas: 2
+      resources: {{limits: {{memory: 32m, cpus: "0.2"}}}}
+  scaled:
+    image: {image}
+    command: ["sh", "-c", '{IDLE}']
+    scale: 2
+"""
+    )
+    return [path]
+
+
 STACKS: dict[str, Callable[[Path, str], list[Path]]] = {
     "build": build_stack,
     "wiring": wiring_stack,
+    "settings": settings_stack,
+    "extends-include": extends_include_stack,
+    "replicas": replicas_stack,
 }
+FILES = {"settings": SETTINGS_FILES}
+ENVIRONMENT = {"settings": {"PARITY_SECRET": "s3cr3t-parity"}}
+# Replicas (containers -1..-n) are the orchestration's part, not landed yet: this
+# fails as soon as they are, so that the marker goes.
+PENDING = {"replicas": "replicas become containers -1..-n: not in `up` yet"}
 
 
 @pytest.fixture
@@ -127,7 +313,15 @@ def two_projects(docker_client: Any) -> Iterator[tuple[str, str]]:
         dockerkit.remove_project(docker_client, name)
 
 
-@pytest.mark.parametrize("stack", sorted(STACKS))
+@pytest.mark.parametrize(
+    "stack",
+    [
+        pytest.param(name, marks=pytest.mark.xfail(reason=PENDING[name], strict=True))
+        if name in PENDING
+        else name
+        for name in sorted(STACKS)
+    ],
+)
 def test_containers_match_docker_compose(
     stack: str,
     docker_client: Any,
@@ -137,6 +331,11 @@ def test_containers_match_docker_compose(
 ) -> None:
     files = STACKS[stack](tmp_path, busybox_image)
     reference, ours = two_projects
-    parity.compose_up(files, reference)
-    parity.inv_up(files, ours)
-    assert parity.differences(docker_client, reference, ours) == []
+    env, paths = ENVIRONMENT.get(stack, {}), FILES.get(stack, {})
+    parity.compose_up(files, reference, env=env)
+    expected = parity.snapshot(docker_client, reference, paths)
+    dockerkit.remove_project(docker_client, reference)
+    output = parity.inv_up(files, ours, env=env)
+    assert parity.differences(expected, parity.snapshot(docker_client, ours, paths)) == []
+    for value in env.values():  # a secret's value never appears in output
+        assert value not in output
