@@ -153,7 +153,7 @@ def build_images(
             info(f"nothing to build: no active service of project {project.name} has `build:`.")
             return
     built = build_services(
-        connect(), project, chosen, report=_print_event, no_cache=no_cache, pull=pull
+        connect().docker, project, chosen, report=_print_event, no_cache=no_cache, pull=pull
     )
     rows = [[s.name, s.image, built[s.image][7:19]] for s in chosen if s.image in built]
     out(render_table(["SERVICE", "IMAGE", "ID"], rows))
@@ -323,7 +323,6 @@ def verify(
     """Check PostgreSQL, MLflow and S3 of a running stack; exit 1 if any check fails."""
     from vpmigrate.compose.profiles import active_profiles, select_services
     from vpmigrate.engine.client import connect
-    from vpmigrate.engine.state import project_containers
     from vpmigrate.errors import UserError
     from vpmigrate.verify.runner import require_clients, run_checks
     from vpmigrate.verify.targets import find_targets
@@ -332,7 +331,7 @@ def verify(
     project = load_local_project(c, file or [], project_name, env_file)
     profiles = active_profiles(profile or [], project)
     services = select_services(project, profiles)
-    containers = {state.service: state for state in project_containers(connect(), project.name)}
+    containers = {state.service: state for state in connect().containers(project.name)}
     options = _stack_options(file or [], project_name, env_file)
     up_hint = "`inv local.up" + "".join(f" --profile {p}" for p in sorted(profiles))
     up_hint += f"{options}`"

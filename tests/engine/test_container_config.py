@@ -42,6 +42,7 @@ from vpmigrate.compose.model import (
     VolumeOptions,
 )
 from vpmigrate.engine import hostconfig, resources, spec
+from vpmigrate.engine.backend import DockerEngine
 from vpmigrate.engine.events import silent
 from vpmigrate.engine.up import up
 from vpmigrate.errors import UserError
@@ -244,7 +245,7 @@ def test_a_gpu_service_on_an_engine_without_gpus_gets_a_clear_error(engine: Engi
     service = engine.service("train", gpus=(DeviceRequest(count=-1),))
     project = engine.project(service, networks=networks(engine.name))
     with pytest.raises(UserError) as caught:
-        up(engine.client, project, [service], allow_pull=False, timeout_s=60)
+        up(DockerEngine(engine.client), project, [service], allow_pull=False, timeout_s=60)
     assert "reserves GPUs" in caught.value.message
     assert "NVIDIA Container Toolkit" in caught.value.message
     assert "could not select device driver" in caught.value.message
@@ -365,7 +366,7 @@ def test_secrets_and_configs_where_compose_puts_them(engine: Engine, capsys: Any
         secrets=secrets,
         configs=configs,
     )
-    up(engine.client, project, [service], allow_pull=False, timeout_s=60)
+    up(DockerEngine(engine.client), project, [service], allow_pull=False, timeout_s=60)
     container = engine.client.api.containers(
         filters={"label": f"com.docker.compose.project={engine.name}"}
     )[0]["Id"]

@@ -13,8 +13,7 @@ from vpmigrate.codescan.audit import Audit
 from vpmigrate.compose.model import Project
 
 if TYPE_CHECKING:
-    import docker
-
+    from vpmigrate.engine.backend import DockerEngine
     from vpmigrate.engine.state import ContainerState
 
 RETIRED_PROFILE = "future"
@@ -41,9 +40,7 @@ class RetirePlan:
         return not (self.edits or self.containers or self.volumes)
 
 
-def plan_retirement(
-    client: docker.DockerClient | None, audit: Audit, *, volumes: bool
-) -> RetirePlan:
+def plan_retirement(client: DockerEngine | None, audit: Audit, *, volumes: bool) -> RetirePlan:
     """What --apply would change. `client=None`: compose edits only (no engine)."""
     project = audit.project
     # only what is known, unused and has no use evidence at all; `app` and `unknown`
@@ -67,12 +64,8 @@ def plan_retirement(
     containers: tuple[ContainerState, ...] = ()
     existing: list[str] = []
     if client is not None and unused:
-        from vpmigrate.engine.state import project_containers, volume_exists
-
-        containers = tuple(
-            c for c in project_containers(client, project.name) if c.service in unused
-        )
-        existing = [v for v in retired_volumes(project, unused) if volume_exists(client, v)]
+        containers = tuple(c for c in client.containers(project.name) if c.service in unused)
+        existing = [v for v in retired_volumes(project, unused) if client.volume_exists(v)]
     return RetirePlan(
         services=unused,
         skipped=skipped,
@@ -91,7 +84,7 @@ def retired_volumes(project: Project, services: tuple[str, ...]) -> list[str]:
 
 
 def apply_retirement(
-    client: docker.DockerClient | None,
+    client: DockerEngine | None,
     audit: Audit,
     plan: RetirePlan,
     *,
@@ -127,12 +120,12 @@ def apply_retirement(
     if plan.volumes:
         from vpmigrate.codescan.backup import backup_volume, helper_image
 
-        with helper_image(client) as image:
+        with helper_image(client.docker) as image:
             for volume in plan.volumes:
-                archive = backup_volume(client, image, volume, backups)
+                archive = backup_volume(client.docker, image, volume, backups)
                 written.append(archive)
                 report(f"volume {volume}: backed up to {archive}")
-                client.api.remove_volume(volume)
+                client.remove_volume(volume)
                 report(f"volume {volume}: removed")
     return written
 
