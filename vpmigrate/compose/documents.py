@@ -50,10 +50,12 @@ def read_documents(path: Path) -> list[Document]:
 
 @dataclass
 class Notes:
-    """What a load collects besides the document: warnings and unset variables."""
+    """What a load collects besides the document: warnings, unset variables, and the
+    variables the files refer to (name -> value: their values are masked in errors)."""
 
     warnings: list[str] = field(default_factory=list)
     unset: set[str] = field(default_factory=set)
+    used: dict[str, str] = field(default_factory=dict)
 
     def warn(self, message: str) -> None:
         if message not in self.warnings:
@@ -110,6 +112,7 @@ def _add_document(
         location=document.root.location,
         unset=options.notes.unset,
         casts=COMPOSE_CASTS,
+        used=options.notes.used,
     )
     if options.extends:
         _apply_extends(root, path, options, document.resets)

@@ -3,6 +3,11 @@
 
 Only values are interpolated, never keys (the walker below follows that rule).
 A `$` that starts no variable (`$1`, a trailing `$`) stays literal, as in Compose.
+
+Values may be secrets, so messages never quote them: an interpolated value is an
+`Interpolated` string whose repr is the template as written (`'${DB_PASSWORD}'`), and
+an error in a template shows only the part in question, with URL passwords masked,
+or nothing of it when the key looks secret.
 """
 
 from __future__ import annotations
@@ -13,14 +18,54 @@ from typing import Any
 
 from vpmigrate.compose.yamlsource import LocatedDict, LocatedList
 from vpmigrate.errors import UserError
+from vpmigrate.masking import is_secret_name, mask_url_passwords
 from vpmigrate.userfiles import Location
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _OPERATORS = (":-", ":?", ":+", "-", "?", "+")
 
 
+class Interpolated(str):
+    """A value that came out of `${...}`: the value itself everywhere, except in its
+    repr, which is the template as written (URL passwords masked). An error message
+    that quotes it with `!r` then names the variables, never their values:
+    `cannot read port '${POSTGRES_PASSWORD}:5432'`."""
+
+    template: str
+    variables: tuple[str, ...]
+
+    def __new__(
+        cls, value: str, template: str = "", variables: tuple[str, ...] = ()
+    ) -> Interpolated:
+        self = super().__new__(cls, value)
+        self.template = template or str(value)
+        self.variables = variables
+        return self
+
+    def __repr__(self) -> str:
+        return repr(mask_url_passwords(self.template))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Interpolated, (str(self), self.template, self.variables))
+
+    # Trimmed, it is still the same value written the same way.
+    def strip(self, chars: str | None = None) -> Interpolated:
+        return Interpolated(str.strip(self, chars), self.template, self.variables)
+
+    def lstrip(self, chars: str | None = None) -> Interpolated:
+        return Interpolated(str.lstrip(self, chars), self.template, self.variables)
+
+    def rstrip(self, chars: str | None = None) -> Interpolated:
+        return Interpolated(str.rstrip(self, chars), self.template, self.variables)
+
+
 class _Invalid(Exception):
     """The text is not a valid template; the caller adds the location."""
+
+    def __init__(self, problem: str, fragment: str) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.fragment = fragment
 
 
 class _Missing(Exception):
@@ -36,14 +81,18 @@ def interpolate(
     *,
     where: str,
     unset: set[str] | None = None,
+    used: dict[str, str] | None = None,
+    secret: bool = False,
 ) -> str:
     """Substitute variables in one value.
 
     `where` prefixes error messages (e.g. "compose.yml:12: services.web.image");
-    names of unset variables that became "" are added to `unset` when given.
+    names of unset variables that became "" are added to `unset`, and every variable
+    the value refers to to `used` (name -> value, "" when unset), when given. `secret`: the value
+    belongs to a key that looks secret, so an error shows nothing of it.
     """
     try:
-        return _Expander(lookup, unset).expand(text)
+        return _Expander(lookup, unset, used).expand(text)
     except _Missing as exc:
         # The file's own message says what to do; without one, say where variables come from.
         advice = (
@@ -55,17 +104,20 @@ def interpolate(
             f"{where}: required variable {exc.name} is missing a value{advice}"
         ) from None
     except _Invalid as exc:
+        shown = "" if secret else f" {mask_url_passwords(exc.fragment)!r}"
         raise UserError(
-            f"{where}: invalid interpolation {exc} in {text!r}. "
-            "Variables are written $NAME or ${NAME} (with :-, -, :?, ?, :+ or +); "
-            "write $$ for a literal $."
+            f"{where}: invalid interpolation{shown}: {exc.problem}. Variables are written "
+            "$NAME or ${NAME} (with :-, -, :?, ?, :+ or +); write $$ for a literal $."
         ) from None
 
 
 class _Expander:
-    def __init__(self, lookup: Mapping[str, str], unset: set[str] | None) -> None:
+    def __init__(
+        self, lookup: Mapping[str, str], unset: set[str] | None, used: dict[str, str] | None
+    ) -> None:
         self.lookup = lookup
         self.unset = unset
+        self.used = used
 
     def expand(self, text: str) -> str:
         out: list[str] = []
@@ -96,6 +148,8 @@ class _Expander:
 
     def value(self, name: str) -> str:
         found = self.lookup.get(name)
+        if self.used is not None:
+            self.used[name] = found or ""
         if found is None:
             if self.unset is not None:
                 self.unset.add(name)
@@ -105,16 +159,18 @@ class _Expander:
     def braced(self, body: str) -> str:
         name_match = _NAME.match(body)
         if name_match is None:
-            raise _Invalid(f"'${{{body}}}'")
+            raise _Invalid("'${' must be followed by a variable name", f"${{{body}}}")
         name = name_match.group()
         rest = body[name_match.end() :]
         if not rest:
             return self.value(name)
         operator = next((op for op in _OPERATORS if rest.startswith(op)), None)
         if operator is None:
-            raise _Invalid(f"'${{{body}}}'")
+            raise _Invalid(f"unknown operator after {name}", f"${{{body}}}")
         argument = rest[len(operator) :]
         current = self.lookup.get(name)
+        if self.used is not None:
+            self.used[name] = current or ""
         # The argument is expanded only when used, so a nested `${X:?}` elsewhere stays quiet.
         if operator == ":-":
             return current if current else self.expand(argument)
@@ -148,7 +204,16 @@ def _closing_brace(text: str, start: int) -> int:
                 return i
             depth -= 1
         i += 1
-    raise _Invalid(f"'{text[start - 2 :]}' (no closing '}}')")
+    # Show the name it starts, not the rest of the value (which may hold a password).
+    opened = re.match(r"\$\{[A-Za-z0-9_]*", text[start - 2 :])
+    fragment = opened.group() if opened else "${"
+    raise _Invalid(f"the '${{' at column {start - 1} has no closing '}}'", fragment)
+
+
+def _list_key(value: str) -> str:
+    """The key of a `KEY=value` list item (`environment:` as a list), else ""."""
+    match = re.match(r"[A-Za-z_][A-Za-z0-9_.\-]*(?==)", value)
+    return match.group() if match else ""
 
 
 Cast = Callable[[str], Any]
@@ -172,7 +237,12 @@ def _to_bool(text: str) -> bool:
         return True
     if lowered in ("false", "n", "no", "off"):
         return False
-    raise ValueError(f"invalid boolean: {text}")
+    # An interpolated value is shown as written: '${NAME}', never what NAME holds.
+    raise ValueError(
+        f"invalid boolean: {text!r}"
+        if isinstance(text, Interpolated)
+        else f"invalid boolean: {text}"
+    )
 
 
 # Where Compose turns an interpolated string into a number or a boolean, so that
@@ -246,14 +316,18 @@ def interpolate_tree(
     unset: set[str] | None = None,
     skip: Callable[[str, str], bool] = lambda parent, key: False,
     casts: Mapping[tuple[str, ...], Cast] | None = None,
+    used: dict[str, str] | None = None,
 ) -> Any:
     """Interpolate every string value of a parsed YAML tree (keys untouched).
 
     Keys for which `skip(parent_path, key)` is true are left out of the result.
     With `casts` (e.g. `COMPOSE_CASTS`), a string at a matching path becomes the
-    number or boolean Compose expects there; one that cannot is an error.
+    number or boolean Compose expects there; one that cannot is an error. A string
+    that refers to a variable becomes an `Interpolated`; the variables referred to
+    are added to `used` (name -> value).
     """
-    return _Walker(lookup, unset, skip, casts or {}).walk(value, path, (), location)
+    walker = _Walker(lookup, unset, skip, casts or {}, {} if used is None else used)
+    return walker.walk(value, path, (), location)
 
 
 class _Walker:
@@ -263,7 +337,9 @@ class _Walker:
         unset: set[str] | None,
         skip: Callable[[str, str], bool],
         casts: Mapping[tuple[str, ...], Cast],
+        used: dict[str, str],
     ) -> None:
+        self.used = used
         self.lookup = lookup
         self.unset = unset
         self.skip = skip
@@ -273,7 +349,7 @@ class _Walker:
 
     def walk(self, value: Any, path: str, parts: tuple[str, ...], location: Location) -> Any:
         if isinstance(value, str):
-            result = interpolate(value, self.lookup, where=f"{location}: {path}", unset=self.unset)
+            result = self.string(value, path, location)
             if parts and parts[0] in self.roots:
                 cast = _cast_for(parts, self.casts)
                 if cast is not None:
@@ -310,6 +386,20 @@ class _Walker:
                 )
             return items
         return value
+
+    def string(self, value: str, path: str, location: Location) -> str:
+        names: dict[str, str] = {}
+        last_key = re.split(r"[.\[]", path)[-1]
+        result = interpolate(
+            value,
+            self.lookup,
+            where=f"{location}: {path}",
+            unset=self.unset,
+            used=names,
+            secret=is_secret_name(last_key) or is_secret_name(_list_key(value)),
+        )
+        self.used.update(names)
+        return Interpolated(result, value, tuple(sorted(names))) if names else result
 
 
 _KINDS: dict[Cast, str] = {_to_int: "whole number", _to_float: "number", _to_bool: "boolean"}

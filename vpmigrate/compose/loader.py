@@ -45,6 +45,7 @@ from vpmigrate.compose.tree import new_dict
 from vpmigrate.compose.values import problem
 from vpmigrate.compose.yamlsource import LocatedDict, LocatedList
 from vpmigrate.errors import UserError
+from vpmigrate.masking import mask_text, secret_values
 from vpmigrate.userfiles import is_missing
 
 _SHARED_NAMESPACES = ("network_mode", "ipc", "pid", "uts", "cgroup")
@@ -85,6 +86,24 @@ def load_project_with_warnings(
     environ: Mapping[str, str] | None = None,
 ) -> LoadResult:
     """`load_project`, plus the warnings Compose would print (unset variables)."""
+    notes = Notes()
+    try:
+        return _load(files, project_name, project_directory, env_files, environ, notes)
+    except UserError as exc:
+        # Messages quote values as written (`Interpolated`), but one may quote a piece
+        # of a value: what a secret variable holds is shown as `${NAME}` instead.
+        masked = mask_text(exc.message, secret_values(notes.used))
+        raise UserError(masked, exit_code=exc.exit_code) from None
+
+
+def _load(
+    files: Sequence[Path],
+    project_name: str | None,
+    project_directory: Path | None,
+    env_files: Sequence[Path] | None,
+    environ: Mapping[str, str] | None,
+    notes: Notes,
+) -> LoadResult:
     if not files:
         raise UserError("No compose file given; pass --file compose/docker-compose.yml.")
     config_files = tuple(Path(os.path.abspath(f)) for f in files)
@@ -96,7 +115,6 @@ def load_project_with_warnings(
     dotenv = _read_dotenv(directory, env_files, shell)
     environment = {**dotenv, **shell}
 
-    notes = Notes()
     name = choose_project_name(
         explicit=project_name,
         environ=shell,

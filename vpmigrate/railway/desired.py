@@ -18,6 +18,7 @@ from types import MappingProxyType
 import yaml
 
 from vpmigrate.errors import UserError
+from vpmigrate.masking import mask_url_passwords
 from vpmigrate.railway.secrets import is_secret_name, looks_secret, printable
 from vpmigrate.railway.template import Resolved, TemplateError, render
 from vpmigrate.userfiles import Location, compose_yaml, read_user_file
@@ -196,7 +197,7 @@ class _Settings:
         try:
             return render(template, lookup)
         except TemplateError as exc:
-            raise UserError(f"{location}: {what}: {exc}.") from None
+            raise UserError(f"{location}: {what}: {mask_url_passwords(str(exc))}.") from None
 
     def setting(self, name: str, used_at: Location, what: str) -> Resolved:
         if name in self.cache:
