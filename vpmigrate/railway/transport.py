@@ -274,7 +274,7 @@ class GraphQLTransport:
         codings = [c.strip() for c in encoding.split(",") if c.strip() not in ("", "identity")]
         if len(codings) > 1 or (codings and codings[0] not in ("gzip", "x-gzip", "deflate")):
             raise RailwayApiError(
-                f"Railway answered with Content-Encoding {self.mask.safe(encoding, 60)!r}, "
+                f"Railway answered with Content-Encoding '{self.mask.safe(encoding, 60)}', "
                 "which this tool does not decode; check RAILWAY_API_URL."
             )
         # 32 + 15: zlib or gzip header, detected; raw deflate is retried below.
