@@ -1,28 +1,182 @@
-"""Glue shared by the task modules: error reporting, output streams, repo paths."""
+"""What every task module shares: the `task` decorator, options, settings, output.
+
+The decorator (`task`) makes every task behave the same way at the command line:
+
+- short flags follow Compose wherever Compose has one (`-f` file, `-p` project name,
+  `-t` timeout, `-n` tail) and mean the same thing in every task; other options are
+  long only (Invoke's automatic short flags would give `-p` a different meaning in each
+  task);
+- numeric options arrive as numbers (their kind comes from the type hint);
+- a repeatable option given an empty value (`--service "$UNSET"`) is an error, never
+  "all";
+- Invoke's global `inv --dry` changes nothing: a task with a dry-run mode runs in it, a
+  read-only task runs as usual, and any other task refuses;
+- failures end in one `error:` paragraph and an exit code, never a traceback: expected
+  ones (`UserError`) say what to do; unexpected ones say what was being done and how to
+  see the traceback (`inv --debug ...` or `VPM_DEBUG=1`).
+"""
 
 from __future__ import annotations
 
+import inspect
+import logging
+import os
 import sys
-from collections.abc import Iterator
+import types
+import typing
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from invoke import Exit
+from invoke import Collection, Context, Exit, Task
+from invoke.exceptions import ParseError
+from invoke.util import debug as invoke_debug
 
 from vpmigrate.errors import UserError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
+# The only short flags: Compose's where it has one (docker compose -f/-p, up -t,
+# logs -n), the Railway CLI's -e for the environment, and -y for "yes".
+SHORT_FLAGS = {
+    "file": "f",
+    "project_name": "p",
+    "timeout": "t",
+    "tail": "n",
+    "environment": "e",
+    "yes": "y",
+}
+
+# Help texts of the options that several tasks share, so they read the same everywhere.
+OPTION_HELP = {
+    "file": "Compose file (repeatable; later files override earlier ones). "
+    "Default: the local.files config.",
+    "project_name": "Project name (default: COMPOSE_PROJECT_NAME, then the file's `name:`, "
+    "then its folder).",
+    "profile": "Profile to act on (repeatable; default: COMPOSE_PROFILES).",
+    "env_file": "Env file for interpolation (default: .env at the repository root for the "
+    "default files, else the .env beside the first file).",
+}
+
+DRY_READ_ONLY = "read-only"
+
+_DEFAULTS: dict[str, dict[str, Any]] = {}
+
+
+class CliTask(Task[Any]):
+    """An Invoke task with this project's command-line conventions (module docstring).
+
+    `dry` says what `inv --dry` does: the name of the task's own dry-run parameter (set
+    to True), `DRY_READ_ONLY` (the task changes nothing: it runs), or None (the task
+    refuses to run).
+    """
+
+    def __init__(self, body: Callable[..., Any], *, dry: str | None = None, **kwargs: Any):
+        kwargs.setdefault("auto_shortflags", False)
+        super().__init__(body, **kwargs)
+        self.dry = dry
+        self.kinds = _numeric_kinds(body)
+        if dry not in (None, DRY_READ_ONLY) and dry not in inspect.signature(body).parameters:
+            raise TypeError(f"{body.__name__}: dry={dry!r} is not one of its parameters")
+
+    def arg_opts(self, name: str, default: str, taken_names: set[str]) -> dict[str, Any]:
+        opts = super().arg_opts(name, default, taken_names)
+        short = SHORT_FLAGS.get(name)
+        if short and short not in taken_names:
+            opts["names"] = [*opts["names"], short]
+        if name in self.kinds and "kind" not in opts:
+            opts["kind"] = _Number(self.kinds[name], opts["names"][0])
+        if name in OPTION_HELP and "help" not in opts:
+            opts["help"] = OPTION_HELP[name]
+        return opts
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        context = args[0]
+        doing = f"{self.body.__module__.rsplit('.', 1)[-1]}.{self.name.replace('_', '-')}"
+        with reporting(doing):
+            _refuse_empty_values(self.iterable, kwargs)
+            if isinstance(context, Context) and context.config.run.dry:
+                if self.dry is None:
+                    raise UserError(
+                        f"`inv --dry {doing}`: this task has no dry run, so it was not run and "
+                        "nothing changed. Run it without --dry to act."
+                    )
+                if self.dry != DRY_READ_ONLY:
+                    kwargs[self.dry] = True
+            return super().__call__(*args, **kwargs)
+
+
+def task(*args: Any, **kwargs: Any) -> Any:
+    """`invoke.task` with this project's conventions (see `CliTask`)."""
+    kwargs.setdefault("klass", CliTask)
+    from invoke import task as invoke_task
+
+    return invoke_task(*args, **kwargs)
+
+
+def namespace(
+    name: str, *tasks: Task[Any], defaults: Mapping[str, Any] | None = None
+) -> Collection:
+    """A namespace's collection; `defaults` become its config section (`inv -c` and
+    invoke.yaml override them) and the fallback of `setting`."""
+    collection = Collection(name)
+    for each in tasks:
+        collection.add_task(each)
+    if defaults is not None:
+        _DEFAULTS[name] = dict(defaults)
+        collection.configure({name: dict(defaults)})
+    return collection
+
+
+def setting(c: Context, namespace_name: str, name: str, given: Any = None) -> Any:
+    """A command-line value beats the config, which beats the default."""
+    if given is not None and given != []:
+        return given
+    configured = (c.config.get(namespace_name) or {}).get(name)
+    if configured is not None:
+        return configured
+    return _DEFAULTS.get(namespace_name, {}).get(name)
+
+
+def confirm(question: str, refusal: str) -> None:
+    """Ask `question [y/N]` on stderr (stdout may carry a plan or JSON) and raise
+    `UserError(refusal)` unless the answer is yes; without a terminal, refuse at once."""
+    if not sys.stdin.isatty():
+        raise UserError(refusal)
+    print(f"{question} [y/N] ", end="", file=sys.stderr, flush=True)
+    if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+        raise UserError(refusal)
+
 
 @contextmanager
-def reporting() -> Iterator[None]:
-    """Turn expected failures into a clean message and exit code (no traceback)."""
+def reporting(doing: str = "the task") -> Iterator[None]:
+    """Turn failures into one `error:` paragraph and an exit code (no traceback)."""
     try:
         yield
+    except Exit:
+        raise
     except UserError as exc:
         raise Exit(f"error: {exc.message}", code=exc.exit_code) from None
     except KeyboardInterrupt:
         raise Exit("interrupted: re-run the same command to finish.", code=130) from None
+    except Exception as exc:
+        if debugging():
+            raise
+        invoke_debug(f"unexpected failure in {doing}", exc_info=True)
+        raise Exit(
+            f"error: unexpected {type(exc).__name__} in {doing}: {_one_line(str(exc))}. "
+            "This is a bug; re-run with `inv --debug ...` (or VPM_DEBUG=1) for the traceback "
+            "and report it.",
+            code=1,
+        ) from None
+
+
+def debugging() -> bool:
+    """`inv --debug` (which turns on debug logging) or VPM_DEBUG=1."""
+    if os.environ.get("VPM_DEBUG", "") not in ("", "0"):
+        return True
+    return logging.getLogger().isEnabledFor(logging.DEBUG)
 
 
 def info(message: str) -> None:
@@ -55,3 +209,47 @@ def render_table(headers: list[str], rows: list[list[str]]) -> str:
     for row in rows:
         lines.append("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
     return "\n".join(lines)
+
+
+def _numeric_kinds(body: Callable[..., Any]) -> dict[str, type]:
+    """Parameters hinted `int`/`float` (optionally `| None`): parsed as numbers."""
+    kinds: dict[str, type] = {}
+    for name, hint in typing.get_type_hints(body).items():
+        options = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+        numeric = [t for t in options if t in (int, float)]
+        if numeric:
+            kinds[name] = numeric[0]
+    return kinds
+
+
+class _Number:
+    """A numeric option's parser: a bad value is Invoke's one-line parse error, not a
+    traceback from inside the parser."""
+
+    def __init__(self, kind: type, flag: str) -> None:
+        self.kind, self.flag = kind, flag
+        self.__name__ = kind.__name__
+
+    def __call__(self, text: str) -> int | float:
+        try:
+            value = self.kind(text)
+        except ValueError:
+            noun = "a whole number" if self.kind is int else "a number"
+            raise ParseError(f"error: --{self.flag} takes {noun}, not {text!r}.") from None
+        if value < 0 or value != value:  # negative or NaN
+            raise ParseError(f"error: --{self.flag} takes a number of 0 or more, not {text!r}.")
+        return value
+
+
+def _refuse_empty_values(iterable: Iterable[str], kwargs: dict[str, Any]) -> None:
+    for name in iterable:
+        if any(not str(value).strip() for value in kwargs.get(name) or []):
+            flag = "--" + name.replace("_", "-")
+            raise UserError(
+                f"{flag} was given an empty value (an unset shell variable?). Give a name, "
+                f"or leave {flag} out."
+            )
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())[:500] or "(no message)"

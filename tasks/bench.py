@@ -3,9 +3,9 @@ pick (docker compose, ripgrep/grep, per-variable Railway writes). docs/bench.md.
 
 from __future__ import annotations
 
-from invoke import Collection, Context, Exit, task
+from invoke import Collection, Context, Exit
 
-from tasks._cli import reporting
+from tasks._cli import task
 
 
 @task(
@@ -26,29 +26,28 @@ def run(
     output: str | None = None,
 ) -> None:
     """Run the benchmarks, print ours / reference / ratio, write bench/RESULTS.md."""
-    with reporting():
-        from bench.__main__ import main
-        from bench.run import PARTS
-        from vpmigrate.errors import UserError
+    from bench.__main__ import main
+    from bench.run import PARTS
+    from vpmigrate.errors import UserError
 
-        unknown = [p for p in only or [] if p not in PARTS]
-        if unknown:
-            raise UserError(
-                f"--only {unknown[0]!r} is not a benchmark; use one of {', '.join(PARTS)}.",
-                exit_code=2,
-            )
-        if runs < 0:
-            raise UserError("--runs must be a positive number of repetitions.", exit_code=2)
-        argv = ["--quick"] if quick else []
-        for part in only or []:
-            argv += ["--only", part]
-        if runs:
-            argv += ["--runs", str(runs)]
-        if output is not None:
-            argv += ["--output", output]
-        code = main(argv)
-        if code:
-            raise Exit(code=code)
+    unknown = [p for p in only or [] if p not in PARTS]
+    if unknown:
+        raise UserError(
+            f"--only {unknown[0]!r} is not a benchmark; use one of {', '.join(PARTS)}.",
+            exit_code=2,
+        )
+    if runs < 0:
+        raise UserError("--runs must be a positive number of repetitions.", exit_code=2)
+    argv = ["--quick"] if quick else []
+    for part in only or []:
+        argv += ["--only", part]
+    if runs:
+        argv += ["--runs", str(runs)]
+    if output is not None:
+        argv += ["--output", output]
+    code = main(argv)
+    if code:
+        raise Exit(code=code)
 
 
 ns = Collection("bench")

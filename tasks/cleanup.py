@@ -6,9 +6,19 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from invoke import Collection, Context, task
+from invoke import Context
 
-from tasks._cli import REPO_ROOT, info, out, render_table, repo_path, reporting
+from tasks._cli import (
+    REPO_ROOT,
+    confirm,
+    info,
+    namespace,
+    out,
+    render_table,
+    repo_path,
+    setting,
+    task,
+)
 
 if TYPE_CHECKING:
     from vpmigrate.codescan.audit import Audit
@@ -25,14 +35,9 @@ DEFAULTS: dict[str, Any] = {
 FORMATS = ("table", "json", "markdown")
 
 
-def _settings(c: Context) -> dict[str, Any]:
-    merged = dict(DEFAULTS)
-    merged.update({k: v for k, v in (c.config.get("cleanup") or {}).items() if v is not None})
-    return merged
-
-
 @task(
     iterable=["path", "file"],
+    dry="dry_run",
     help={
         "path": "Folder (or file) of application code to scan (repeatable). "
         "Default: cleanup.paths config, `mvp`.",
@@ -42,8 +47,7 @@ def _settings(c: Context) -> dict[str, Any]:
         "their containers (prints the plan and asks first).",
         "volumes": "With --apply: also remove their named volumes, each after a .tar.gz backup.",
         "yes": "With --apply: do not ask for confirmation.",
-        "project_name": "Compose project name (default as in local.up).",
-        "env_file": "Env file for interpolation (default: .env at the repo root).",
+        "dry_run": "With --apply: print the plan and change nothing.",
     },
 )
 def unused(
@@ -56,51 +60,50 @@ def unused(
     yes: bool = False,
     project_name: str | None = None,
     env_file: str | None = None,
+    dry_run: bool = False,
 ) -> None:
     """Find the compose services the application code does not use, with evidence."""
-    with reporting():
-        from tasks.local import load_local_project
-        from vpmigrate.codescan.audit import audit
-        from vpmigrate.codescan.evidence import display_path
-        from vpmigrate.codescan.render import HEADERS, as_json, as_markdown, table_rows
-        from vpmigrate.codescan.settings import parse_settings
-        from vpmigrate.errors import UserError
+    from tasks.local import load_local_project
+    from vpmigrate.codescan.audit import audit
+    from vpmigrate.codescan.evidence import display_path
+    from vpmigrate.codescan.render import HEADERS, as_json, as_markdown, table_rows
+    from vpmigrate.codescan.settings import parse_settings
+    from vpmigrate.errors import UserError
 
-        if format not in FORMATS:
-            raise UserError(f"--format {format!r} is not known; use one of {', '.join(FORMATS)}.")
-        if volumes and not apply:
-            raise UserError("--volumes only makes sense with --apply; add --apply or drop it.")
-        settings = _settings(c)
-        scan_settings = parse_settings(settings)
-        roots = [repo_path(p) for p in (path or settings["paths"])]
-        project = load_local_project(c, file or [], project_name, env_file)
-        base = _display_base(roots)
-        started = time.perf_counter()
-        result = audit(project, roots, scan_settings, display_base=base)
-        elapsed = time.perf_counter() - started
-        stats = result.stats
-        info(
-            f"scanned {stats.files} files ({stats.bytes_read / 1e6:.1f} MB) under "
-            f"{', '.join(display_path(r, base) for r in roots)}; parsed {stats.selected} "
-            "that matched "
-            f"a signature literal; {elapsed:.2f} s"
-        )
-        if format == "json":
-            out(as_json(result))
-        elif format == "markdown":
-            out(as_markdown(result))
-        else:
-            out(render_table(HEADERS, table_rows(result)))
-        if apply:
-            _apply(result, settings, volumes=volumes, yes=yes)
+    if format not in FORMATS:
+        raise UserError(f"--format {format!r} is not known; use one of {', '.join(FORMATS)}.")
+    if volumes and not apply:
+        raise UserError("--volumes only makes sense with --apply; add --apply or drop it.")
+    settings = {name: setting(c, "cleanup", name) for name in DEFAULTS}
+    scan_settings = parse_settings(settings)
+    roots = [repo_path(p) for p in setting(c, "cleanup", "paths", path)]
+    project = load_local_project(c, file or [], project_name, env_file)
+    base = _display_base(roots)
+    started = time.perf_counter()
+    result = audit(project, roots, scan_settings, display_base=base)
+    elapsed = time.perf_counter() - started
+    stats = result.stats
+    info(
+        f"scanned {stats.files} files ({stats.bytes_read / 1e6:.1f} MB) under "
+        f"{', '.join(display_path(r, base) for r in roots)}; parsed {stats.selected} "
+        "that matched "
+        f"a signature literal; {elapsed:.2f} s"
+    )
+    if format == "json":
+        out(as_json(result))
+    elif format == "markdown":
+        out(as_markdown(result))
+    else:
+        out(render_table(HEADERS, table_rows(result)))
+    if apply:
+        _apply(result, settings, volumes=volumes, yes=yes, dry_run=dry_run)
 
 
-def _apply(result: Audit, settings: dict[str, Any], *, volumes: bool, yes: bool) -> None:
-    import sys
-
+def _apply(
+    result: Audit, settings: dict[str, Any], *, volumes: bool, yes: bool, dry_run: bool
+) -> None:
     from vpmigrate.codescan.retire import RETIRED_PROFILE, apply_retirement, plan_retirement
     from vpmigrate.engine.client import connect
-    from vpmigrate.errors import UserError
 
     client = connect()
     plan = plan_retirement(client, result, volumes=volumes)
@@ -137,13 +140,15 @@ def _apply(result: Audit, settings: dict[str, Any], *, volumes: bool, yes: bool)
         out(f"  volume {volume}: back up to {backups}/{volume}-<UTC time>.tar.gz, then remove")
     if plan.kept_volumes:
         out(f"  volumes kept (add --volumes to remove): {', '.join(plan.kept_volumes)}")
+    if dry_run:
+        info("dry run: nothing changed.")
+        return
     if not yes:
-        if not sys.stdin.isatty():
-            raise UserError("--apply asks for confirmation; re-run with --yes to apply the plan.")
-        answer = input("apply this plan? [y/N] ").strip().lower()
-        if answer not in ("y", "yes"):
-            info("nothing changed.")
-            return
+        confirm(
+            "Apply this plan?",
+            "--apply asks for confirmation and got none, so nothing changed; re-run with --yes "
+            "to apply the plan.",
+        )
     written = apply_retirement(client, result, plan, backups=backups, report=info)
     for archive in written:
         out(f"backup: {archive}")
@@ -159,6 +164,4 @@ def _display_base(roots: list[Path]) -> Path:
     return Path.cwd().resolve()  # code elsewhere: its paths are shown absolute
 
 
-ns = Collection("cleanup")
-ns.add_task(unused)
-ns.configure({"cleanup": DEFAULTS})
+ns = namespace("cleanup", unused, defaults=DEFAULTS)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from invoke import Collection, Context, Exit, task
+from invoke import Context, Exit
 
-from tasks._cli import info, out, repo_path, reporting
+from tasks._cli import info, namespace, out, repo_path, setting, task
 
 DEFAULTS: dict[str, Any] = {
     "source": "compose/docker-compose.yml",
@@ -20,14 +20,8 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-def _setting(c: Context, name: str, given: str | None) -> str | None:
-    if given:
-        return given
-    configured = (c.config.get("compose") or {}).get(name)
-    return configured if configured is not None else DEFAULTS[name]
-
-
 @task(
+    dry="dry_run",
     help={
         "source": "The monolithic compose file (default: compose/docker-compose.yml).",
         "plan": "The split plan (default: compose/split-plan.yml).",
@@ -35,7 +29,7 @@ def _setting(c: Context, name: str, given: str | None) -> str | None:
         "dry_run": "Print a unified diff of what would change; write nothing.",
         "check": "Exit 1 when the files on disk differ from what the split would write.",
         "force": "Overwrite outputs edited by hand (each is saved as <file>.<time>.bak first).",
-    }
+    },
 )
 def split(
     c: Context,
@@ -47,53 +41,54 @@ def split(
     force: bool = False,
 ) -> None:
     """Split the monolith into docker-compose.mvp.yml and docker-compose.full.yml."""
-    with reporting():
-        from vpmigrate.errors import UserError
-        from vpmigrate.split.outputs import apply_split, plan_split
+    from vpmigrate.errors import UserError
+    from vpmigrate.split.outputs import apply_split, plan_split
 
-        if check and (force or dry_run):
-            raise UserError("--check only compares; use it without --force and --dry-run.")
-        source_path = repo_path(_setting(c, "source", source) or DEFAULTS["source"])
-        plan_path = repo_path(_setting(c, "plan", plan) or DEFAULTS["plan"])
-        configured_out = _setting(c, "out_dir", out_dir)
-        out_path = repo_path(configured_out) if configured_out else source_path.parent
+    if check and force:
+        raise UserError("--check only compares and writes nothing; use it without --force.")
+    source_path = repo_path(setting(c, "compose", "source", source))
+    plan_path = repo_path(setting(c, "compose", "plan", plan))
+    configured_out = setting(c, "compose", "out_dir", out_dir)
+    out_path = repo_path(configured_out) if configured_out else source_path.parent
 
-        result = plan_split(source_path, plan_path, out_path)
-        if not result.exact_layout:
-            info(
-                f"note: {source_path} cannot be written back byte for byte (mixed "
-                "indentation or line endings); the outputs use one consistent layout "
-                "(comments and values are unchanged)."
+    result = plan_split(source_path, plan_path, out_path)
+    if not result.exact_layout:
+        info(
+            f"note: {source_path} cannot be written back byte for byte (mixed "
+            "indentation or line endings); the outputs use one consistent layout "
+            "(comments and values are unchanged)."
+        )
+    stale = result.out_of_date
+    if check:
+        for planned in stale:
+            out(planned.diff())
+        if stale:
+            names = ", ".join(f"{p.path.name} ({_CHECK_WORDS[p.state]})" for p in stale)
+            raise Exit(
+                f"out of date: {names}. Run `inv compose.split` and commit the result.",
+                code=1,
             )
-        stale = result.out_of_date
-        if check:
-            for planned in stale:
-                out(planned.diff())
-            if stale:
-                names = ", ".join(f"{p.path.name} ({_CHECK_WORDS[p.state]})" for p in stale)
-                raise Exit(
-                    f"out of date: {names}. Run `inv compose.split` and commit the result.",
-                    code=1,
-                )
-            info(f"in sync: {', '.join(p.path.name for p in result.files)}")
-            return
-        if dry_run:
-            for planned in stale:
-                out(planned.diff())
-            for planned in result.files:
-                info(f"{planned.path.name}: {_state_text(planned.state)} (dry run: not written)")
-            return
-        written = {w.path: w for w in apply_split(result, force=force)}
+        info(f"in sync: {', '.join(p.path.name for p in result.files)}")
+        return
+    if dry_run:
+        for planned in stale:
+            out(planned.diff())
         for planned in result.files:
             for note in planned.notes:
                 info(f"note: {note}")
-            entry = written.get(planned.path)
-            if entry is None:
-                info(f"{planned.path}: up to date")
-                continue
-            if entry.backup is not None:
-                info(f"{planned.path}: your hand-edited version is saved as {entry.backup}")
-            out(f"wrote {planned.path} ({', '.join(planned.services)})")
+            info(f"{planned.path.name}: {_state_text(planned.state)} (dry run: not written)")
+        return
+    written = {w.path: w for w in apply_split(result, force=force)}
+    for planned in result.files:
+        for note in planned.notes:
+            info(f"note: {note}")
+        entry = written.get(planned.path)
+        if entry is None:
+            info(f"{planned.path}: up to date")
+            continue
+        if entry.backup is not None:
+            info(f"{planned.path}: your hand-edited version is saved as {entry.backup}")
+        out(f"wrote {planned.path} ({', '.join(planned.services)})")
 
 
 _CHECK_WORDS = {"new": "missing", "outdated": "outdated", "hand-edited": "edited by hand"}
@@ -108,6 +103,4 @@ def _state_text(state: str) -> str:
     }[state]
 
 
-ns = Collection("compose")
-ns.add_task(split)
-ns.configure({"compose": dict(DEFAULTS)})
+ns = namespace("compose", split, defaults=DEFAULTS)

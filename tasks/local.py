@@ -7,13 +7,14 @@ and labels, so `docker compose` sees the same stacks.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from invoke import Collection, Context, task
+from invoke import Context
 
-from tasks._cli import info, out, render_table, repo_path, reporting
+from tasks._cli import DRY_READ_ONLY, info, namespace, out, render_table, repo_path, setting, task
 
 if TYPE_CHECKING:
     from vpmigrate.compose.model import Project
@@ -26,21 +27,6 @@ DEFAULTS: dict[str, Any] = {
     "timeout": 300,
 }
 
-FILE_HELP = (
-    "Compose file (repeatable; later files override earlier ones). Default: local.files config."
-)
-PROJECT_HELP = (
-    "Project name (default: COMPOSE_PROJECT_NAME, then the file's `name:`, then its folder)."
-)
-PROFILE_HELP = "Profile to act on (repeatable; default: COMPOSE_PROFILES)."
-ENV_FILE_HELP = "Env file for interpolation (default: .env at the repo root for the default files)."
-
-
-def _settings(c: Context) -> dict[str, Any]:
-    merged = dict(DEFAULTS)
-    merged.update({k: v for k, v in (c.config.get("local") or {}).items() if v is not None})
-    return merged
-
 
 def load_local_project(
     c: Context, files: list[str], project_name: str | None, env_file: str | None
@@ -50,16 +36,15 @@ def load_local_project(
     `--project-name` beats `local.project_name`. Loader warnings go to stderr."""
     from vpmigrate.compose.loader import load_project_with_warnings
 
-    settings = _settings(c)
     env_files: list[Path] | None = None
     if env_file:
         env_files = [repo_path(env_file)]
     elif not files:
-        default_env = repo_path(settings["env_file"])
+        default_env = repo_path(setting(c, "local", "env_file"))
         env_files = [default_env] if default_env.exists() else None
-    paths = [repo_path(f) for f in (files or settings["files"])]
+    paths = [repo_path(f) for f in setting(c, "local", "files", files)]
     loaded = load_project_with_warnings(
-        paths, project_name=project_name or settings["project_name"], env_files=env_files
+        paths, project_name=setting(c, "local", "project_name", project_name), env_files=env_files
     )
     for warning in loaded.warnings:
         info(f"warning: {warning}")
@@ -74,12 +59,8 @@ def _print_event(event: Event) -> None:
 @task(
     iterable=["profile", "file"],
     help={
-        "profile": PROFILE_HELP,
-        "file": FILE_HELP,
-        "project_name": PROJECT_HELP,
-        "timeout": "Seconds to wait for every service to be ready (default 300).",
+        "timeout": "Seconds to wait for every service to be ready (default: local.timeout, 300).",
         "no_pull": "Never pull: fail, naming the images, when one is missing.",
-        "env_file": ENV_FILE_HELP,
     },
 )
 def up(
@@ -92,42 +73,36 @@ def up(
     env_file: str | None = None,
 ) -> None:
     """Start a profile-scoped stack and wait until every service is ready."""
-    with reporting():
-        from vpmigrate.compose.profiles import active_profiles, select_services
-        from vpmigrate.engine.client import connect
-        from vpmigrate.engine.up import up as engine_up
+    from vpmigrate.compose.profiles import active_profiles, select_services
+    from vpmigrate.engine.client import connect
+    from vpmigrate.engine.up import up as engine_up
 
-        project = load_local_project(c, file or [], project_name, env_file)
-        profiles = active_profiles(profile or [], project)
-        services = select_services(project, profiles)
-        client = connect()
-        wait_s = float(timeout if timeout is not None else _settings(c)["timeout"])
-        shown = ", ".join(sorted(profiles)) or "none"
-        names = ", ".join(s.name for s in services)
-        info(f"project {project.name}: profiles {shown}; services {names}")
-        outcomes = engine_up(
-            client, project, services, allow_pull=not no_pull, timeout_s=wait_s, report=_print_event
-        )
-        changed = [o.service for o in outcomes if o.action != "unchanged"]
-        info(
-            f"project {project.name} is up"
-            + (
-                f" ({len(changed)} changed: {', '.join(changed)})"
-                if changed
-                else " (nothing changed)"
-            )
-        )
-        _print_status(client, project, [s.name for s in services])
+    project = load_local_project(c, file or [], project_name, env_file)
+    profiles = active_profiles(profile or [], project)
+    services = select_services(project, profiles)
+    client = connect()
+    wait_s = float(setting(c, "local", "timeout", timeout))
+    shown = ", ".join(sorted(profiles)) or "none"
+    names = ", ".join(s.name for s in services)
+    info(f"project {project.name}: profiles {shown}; services {names}")
+    outcomes = engine_up(
+        client, project, services, allow_pull=not no_pull, timeout_s=wait_s, report=_print_event
+    )
+    changed = [o.service for o in outcomes if o.action != "unchanged"]
+    summary = (
+        f" ({len(changed)} changed: {', '.join(changed)})" if changed else " (nothing changed)"
+    )
+    info(f"project {project.name} is up ({summary})")
+    _print_status(client, project, [s.name for s in services])
 
 
 @task(
     iterable=["profile", "file"],
+    dry="dry_run",
     help={
         "profile": "Only remove this profile's services (repeatable). Default: the whole project.",
-        "file": FILE_HELP,
-        "project_name": PROJECT_HELP,
         "volumes": "Also remove the named volumes of the removed services (lists them first).",
-        "env_file": ENV_FILE_HELP,
+        "dry_run": "Print what would be removed; change nothing.",
     },
 )
 def down(
@@ -137,40 +112,43 @@ def down(
     project_name: str | None = None,
     volumes: bool = False,
     env_file: str | None = None,
+    dry_run: bool = False,
 ) -> None:
     """Stop and remove a stack's containers (profile-scoped with --profile)."""
-    with reporting():
-        from vpmigrate.compose.profiles import active_profiles
-        from vpmigrate.engine.client import connect
-        from vpmigrate.engine.down import down as engine_down
-        from vpmigrate.engine.down import plan_down
+    from vpmigrate.compose.profiles import active_profiles
+    from vpmigrate.engine.client import connect
+    from vpmigrate.engine.down import down as engine_down
+    from vpmigrate.engine.down import plan_down
 
-        project = load_local_project(c, file or [], project_name, env_file)
-        scope: set[str] | None = None
-        if profile:
-            chosen = active_profiles(profile, project)
-            scope = {n for n, s in project.services.items() if set(s.profiles) & chosen}
-        client = connect()
-        plan = plan_down(client, project, scope, remove_volumes=volumes)
-        if not plan.containers and not plan.volumes:
-            scope_text = f" in profile(s) {', '.join(profile)}" if profile else ""
-            info(f"nothing to remove: project {project.name} has no containers{scope_text}.")
-        if plan.volumes:
-            listed = ", ".join(plan.volumes)
-            info(f"removing {len(plan.volumes)} named volume(s) and their data: {listed}")
-        engine_down(client, project, plan, report=_print_event)
-        if plan.kept_volumes:
-            info(f"kept named volumes (use --volumes to remove): {', '.join(plan.kept_volumes)}")
+    project = load_local_project(c, file or [], project_name, env_file)
+    scope: set[str] | None = None
+    if profile:
+        chosen = active_profiles(profile, project)
+        scope = {n for n, s in project.services.items() if set(s.profiles) & chosen}
+    client = connect()
+    plan = plan_down(client, project, scope, remove_volumes=volumes)
+    if not plan.containers and not plan.volumes:
+        scope_text = f" in profile(s) {', '.join(profile)}" if profile else ""
+        info(f"nothing to remove: project {project.name} has no containers{scope_text}.")
+    if dry_run:
+        for container in plan.containers:
+            out(f"would stop and remove container {container.name} ({container.description})")
+        for volume in plan.volumes:
+            out(f"would remove named volume {volume} and its data")
+        info("dry run: nothing changed.")
+        return
+    if plan.volumes:
+        listed = ", ".join(plan.volumes)
+        info(f"removing {len(plan.volumes)} named volume(s) and their data: {listed}")
+    engine_down(client, project, plan, report=_print_event)
+    if plan.kept_volumes:
+        info(f"kept named volumes (use --volumes to remove): {', '.join(plan.kept_volumes)}")
 
 
 @task(
     iterable=["file"],
-    help={
-        "file": FILE_HELP,
-        "project_name": PROJECT_HELP,
-        "json": "Print a JSON list instead of a table.",
-        "env_file": ENV_FILE_HELP,
-    },
+    dry=DRY_READ_ONLY,
+    help={"json": "Print a JSON list instead of a table."},
 )
 def status(
     c: Context,
@@ -180,11 +158,10 @@ def status(
     env_file: str | None = None,
 ) -> None:
     """Show every service of the project: profiles, state, health, URLs."""
-    with reporting():
-        from vpmigrate.engine.client import connect
+    from vpmigrate.engine.client import connect
 
-        project = load_local_project(c, file or [], project_name, env_file)
-        _print_status(connect(), project, None, as_json=json)
+    project = load_local_project(c, file or [], project_name, env_file)
+    _print_status(connect(), project, None, as_json=json)
 
 
 def _print_status(
@@ -211,13 +188,11 @@ def _print_status(
 
 @task(
     iterable=["file"],
+    dry=DRY_READ_ONLY,
     help={
         "service": "The service whose logs to show.",
         "follow": "Keep streaming new output.",
         "tail": "Only the last N lines.",
-        "file": FILE_HELP,
-        "project_name": PROJECT_HELP,
-        "env_file": ENV_FILE_HELP,
     },
 )
 def logs(
@@ -230,15 +205,87 @@ def logs(
     env_file: str | None = None,
 ) -> None:
     """Show a service's container output."""
-    with reporting():
-        from vpmigrate.engine.client import connect
-        from vpmigrate.engine.status import service_logs
+    from vpmigrate.engine.client import connect
+    from vpmigrate.engine.status import service_logs
 
-        project = load_local_project(c, file or [], project_name, env_file)
-        for chunk in service_logs(connect(), project, service, follow=follow, tail=tail):
-            sys.stdout.buffer.write(chunk)
-            sys.stdout.buffer.flush()
+    project = load_local_project(c, file or [], project_name, env_file)
+    for chunk in service_logs(connect(), project, service, follow=follow, tail=tail):
+        sys.stdout.buffer.write(chunk)
+        sys.stdout.buffer.flush()
 
 
-ns = Collection("local", up, down, status, logs)
-ns.configure({"local": DEFAULTS})
+@task(iterable=["profile", "file"])
+def verify(
+    c: Context,
+    profile: list[str] | None = None,
+    file: list[str] | None = None,
+    project_name: str | None = None,
+    env_file: str | None = None,
+) -> None:
+    """Check PostgreSQL, MLflow and S3 of a running stack; exit 1 if any check fails."""
+    from vpmigrate.compose.profiles import active_profiles, select_services
+    from vpmigrate.engine.client import connect
+    from vpmigrate.engine.state import project_containers
+    from vpmigrate.errors import UserError
+    from vpmigrate.verify.runner import require_clients, run_checks
+    from vpmigrate.verify.targets import find_targets
+
+    require_clients()
+    project = load_local_project(c, file or [], project_name, env_file)
+    profiles = active_profiles(profile or [], project)
+    services = select_services(project, profiles)
+    containers = {state.service: state for state in project_containers(connect(), project.name)}
+    options = _stack_options(file or [], project_name, env_file)
+    up_hint = "`inv local.up" + "".join(f" --profile {p}" for p in sorted(profiles))
+    up_hint += f"{options}`"
+    targets = find_targets(project, services, containers, up_hint)
+    info(f"project {project.name}: checking {', '.join(s.name for s in services)}")
+    results = run_checks(targets)
+    rows = [[r.name, "pass" if r.passed else "FAIL", r.detail] for r in results]
+    out(render_table(["CHECK", "RESULT", "DETAIL"], rows))
+    failed = [r for r in results if not r.passed]
+    hints: dict[str, list[str]] = {}
+    for result in failed:
+        hint = _for_this_stack(result.hint, options, up_hint)
+        hints.setdefault(hint, []).append(result.name)
+    for hint, names in hints.items():
+        out(f"hint ({', '.join(names)}): {hint}")
+    if failed:
+        raise UserError(
+            f"{len(failed)} of {len(results)} checks failed "
+            f"({', '.join(r.name for r in failed)}): see the hints above."
+        )
+    info(f"all {len(results)} checks passed")
+
+
+def _stack_options(files: list[str], project_name: str | None, env_file: str | None) -> str:
+    """The options that name this stack, for the commands a hint suggests."""
+    words = [f" --file {f}" for f in files]
+    if project_name:
+        words.append(f" --project-name {project_name}")
+    if env_file:
+        words.append(f" --env-file {env_file}")
+    return "".join(words)
+
+
+_SUGGESTED = re.compile(r"`inv (local\.(?:up|down|logs|status)\b[^`]*)`")
+
+
+def _for_this_stack(hint: str, options: str, up_hint: str) -> str:
+    """Make the `inv local.*` commands in a hint act on the stack that was checked
+    (its --file/--project-name), not the default one."""
+    if not options:
+        return hint
+
+    def rewrite(match: re.Match[str]) -> str:
+        command = match.group(1)
+        if "--file" in command or "--project-name" in command:
+            return match.group(0)  # already complete (the up command built above)
+        if command == "local.up":
+            return up_hint
+        return f"`inv {command}{options}`"
+
+    return _SUGGESTED.sub(rewrite, hint)
+
+
+ns = namespace("local", up, down, status, logs, verify, defaults=DEFAULTS)

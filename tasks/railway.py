@@ -7,15 +7,24 @@ httpx, graphql and the core modules load inside the task bodies so `inv --list` 
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from invoke import Collection, Context, task
+from invoke import Context
 
-from tasks._cli import info, out, render_table, repo_path, reporting
+from tasks._cli import (
+    DRY_READ_ONLY,
+    confirm,
+    info,
+    namespace,
+    out,
+    render_table,
+    repo_path,
+    setting,
+    task,
+)
 
 if TYPE_CHECKING:
     from vpmigrate.railway.api import RailwayBackend
@@ -36,13 +45,6 @@ DEFAULTS: dict[str, Any] = {
         "timeout": 30.0,
     },
 }
-
-
-def _setting(c: Context, name: str, value: Any) -> Any:
-    """kwarg > config > default."""
-    if value is not None:
-        return value
-    return c.config.get("railway", {}).get(name, DEFAULTS[name])
 
 
 @dataclass
@@ -68,13 +70,13 @@ def _session(
     from vpmigrate.railway.target import resolve_target
     from vpmigrate.railway.transport import GraphQLTransport, RetryPolicy
 
-    env = merged_environment(repo_path(_setting(c, "dotenv", None)))
+    env = merged_environment(repo_path(setting(c, "railway", "dotenv")))
     connection = connection_from(env)
-    environment = _setting(c, "environment", environment)
+    environment = setting(c, "railway", "environment", environment)
     desired = load_desired(
-        repo_path(_setting(c, "file", file)), environment, env, s3_provider=s3_provider
+        repo_path(setting(c, "railway", "file", file)), environment, env, s3_provider=s3_provider
     ).only(services or [])
-    retry = {**DEFAULTS["retry"], **dict(c.config.get("railway", {}).get("retry", {}))}
+    retry = {**DEFAULTS["retry"], **dict(setting(c, "railway", "retry"))}
     policy = RetryPolicy(
         attempts=int(retry["attempts"]),
         backoff=float(retry["backoff"]),
@@ -90,24 +92,9 @@ def _session(
         yield _Session(connection, backend, desired, target, key)
 
 
-def _confirm_prune(count: int) -> None:
-    from vpmigrate.errors import UserError
-
-    refusal = (
-        f"--prune would remove {count} variable(s) listed above; nothing was changed. "
-        "Re-run with --yes to confirm."
-    )
-    if not sys.stdin.isatty():
-        raise UserError(refusal)
-    # The question goes to stderr so that stdout (the plan, maybe JSON) stays parseable.
-    print(f"Remove {count} variable(s) listed above? [y/N] ", end="", file=sys.stderr, flush=True)
-    answer = sys.stdin.readline()
-    if answer.strip().lower() not in ("y", "yes"):
-        raise UserError(refusal)
-
-
 @task(
     iterable=["service"],
+    dry="dry_run",
     help={
         "environment": "Railway environment name (default: production).",
         "service": "Only this service (repeatable); default: every service in the file.",
@@ -136,59 +123,63 @@ def sync_env(
 ) -> None:
     """Push the desired MLflow/S3 variables to Railway services (plan, then apply)."""
     as_json = json
-    with reporting():
-        from vpmigrate.railway.apply import apply_plan
-        from vpmigrate.railway.plan import make_plan, plan_json, plan_rows
-        from vpmigrate.railway.target import require_services
+    from vpmigrate.railway.apply import apply_plan
+    from vpmigrate.railway.plan import make_plan, plan_json, plan_rows
+    from vpmigrate.railway.target import require_services
 
-        with _session(c, file, environment, s3_provider, service) as s:
-            require_services(s.target, list(s.desired.services), s.desired.mlflow.service)
-            current = {
-                name: s.backend.variables(
-                    s.target.project_id, s.target.environment_id, s.target.services[name]
-                )
-                for name in s.desired.services
-            }
-            plan = make_plan(s.desired, current, prune=prune)
-            pending = plan.pending
-            if as_json:
-                out(_json_dump(plan_json(plan, s.fingerprint_key)))
-            elif pending:
-                out(
-                    render_table(
-                        ["service", "variable", "action", "current", "desired"],
-                        plan_rows(plan, s.fingerprint_key),
-                    )
-                )
-            unchanged = len(plan.changes) - len(pending)
-            info(
-                f"plan: {len(pending)} change(s) on {len(plan.services_to_write())} service(s), "
-                f"{unchanged} unchanged"
+    with _session(c, file, environment, s3_provider, service) as s:
+        require_services(s.target, list(s.desired.services), s.desired.mlflow.service)
+        current = {
+            name: s.backend.variables(
+                s.target.project_id, s.target.environment_id, s.target.services[name]
             )
-            if dry_run:
-                info("dry run: nothing sent.")
-                return
-            if not pending and not (redeploy and not no_deploy):
-                info("in sync: nothing to do.")
-                return
-            if plan.removals and not yes:
-                _confirm_prune(len(plan.removals))
-            result = apply_plan(
-                plan,
-                s.backend,
-                s.target,
-                deploy=not no_deploy,
-                redeploy_all=redeploy,
-                progress=info,
-            )
-            info(
-                f"applied to {', '.join(result.written) or 'no service'}; verified. "
-                + (
-                    f"Redeployed: {', '.join(result.redeployed)}."
-                    if result.redeployed
-                    else "Not redeployed (--no-deploy): the new values apply on the next deploy."
+            for name in s.desired.services
+        }
+        plan = make_plan(s.desired, current, prune=prune)
+        pending = plan.pending
+        if as_json:
+            out(_json_dump(plan_json(plan, s.fingerprint_key)))
+        elif pending:
+            out(
+                render_table(
+                    ["service", "variable", "action", "current", "desired"],
+                    plan_rows(plan, s.fingerprint_key),
                 )
             )
+        unchanged = len(plan.changes) - len(pending)
+        info(
+            f"plan: {len(pending)} change(s) on {len(plan.services_to_write())} service(s), "
+            f"{unchanged} unchanged"
+        )
+        if dry_run:
+            info("dry run: nothing sent.")
+            return
+        if not pending and not (redeploy and not no_deploy):
+            info("in sync: nothing to do.")
+            return
+        if plan.removals and not yes:
+            count = len(plan.removals)
+            confirm(
+                f"Remove {count} variable(s) listed above?",
+                f"--prune would remove {count} variable(s) listed above; nothing was changed. "
+                "Re-run with --yes to confirm.",
+            )
+        result = apply_plan(
+            plan,
+            s.backend,
+            s.target,
+            deploy=not no_deploy,
+            redeploy_all=redeploy,
+            progress=info,
+        )
+        info(
+            f"applied to {', '.join(result.written) or 'no service'}; verified. "
+            + (
+                f"Redeployed: {', '.join(result.redeployed)}."
+                if result.redeployed
+                else "Not redeployed (--no-deploy): the new values apply on the next deploy."
+            )
+        )
 
 
 def _json_dump(data: Any) -> str:
@@ -196,11 +187,12 @@ def _json_dump(data: Any) -> str:
 
 
 @task(
+    dry=DRY_READ_ONLY,
     help={
         "environment": "Railway environment name (default: production).",
         "file": "Desired-state file (default: env/railway.yml).",
         "s3_provider": "aws, r2 or minio: overrides s3.provider in the file.",
-    }
+    },
 )
 def status(
     c: Context,
@@ -209,32 +201,31 @@ def status(
     s3_provider: str | None = None,
 ) -> None:
     """Compare each service on Railway with the desired state: missing, different, extra."""
-    with reporting():
-        from vpmigrate.railway.plan import make_plan, status_rows
+    from vpmigrate.railway.plan import make_plan, status_rows
 
-        with _session(c, file, environment, s3_provider) as s:
-            present = {n: v for n, v in s.desired.services.items() if n in s.target.services}
-            current = {
-                name: s.backend.variables(
-                    s.target.project_id, s.target.environment_id, s.target.services[name]
-                )
-                for name in present
-            }
-            plan = make_plan(s.desired, current, prune=True)
-            rows = []
-            for name in s.desired.services:
-                if name not in s.target.services:
-                    hint = "inv railway.provision" if name == s.desired.mlflow.service else ""
-                    rows.append([name, "", "service missing", hint])
-                else:
-                    rows.extend(r for r in status_rows(plan, s.fingerprint_key) if r[0] == name)
-            out(render_table(["service", "variable", "state", "detail"], rows))
-            drift = sum(1 for r in rows if r[2] != "ok")
-            info(
-                "in sync."
-                if not drift
-                else f"{drift} difference(s); `inv railway.sync-env` fixes them."
+    with _session(c, file, environment, s3_provider) as s:
+        present = {n: v for n, v in s.desired.services.items() if n in s.target.services}
+        current = {
+            name: s.backend.variables(
+                s.target.project_id, s.target.environment_id, s.target.services[name]
             )
+            for name in present
+        }
+        plan = make_plan(s.desired, current, prune=True)
+        rows = []
+        for name in s.desired.services:
+            if name not in s.target.services:
+                hint = "inv railway.provision" if name == s.desired.mlflow.service else ""
+                rows.append([name, "", "service missing", hint])
+            else:
+                rows.extend(r for r in status_rows(plan, s.fingerprint_key) if r[0] == name)
+        out(render_table(["service", "variable", "state", "detail"], rows))
+        drift = sum(1 for r in rows if r[2] != "ok")
+        info(
+            "in sync."
+            if not drift
+            else f"{drift} difference(s); `inv railway.sync-env` fixes them."
+        )
 
 
 @task(
@@ -254,27 +245,22 @@ def provision(
     s3_provider: str | None = None,
 ) -> None:
     """Create mlflow-service on Railway when it is missing (idempotent)."""
-    with reporting():
-        from vpmigrate.railway.provision import provision_mlflow
+    from vpmigrate.railway.provision import provision_mlflow
 
-        with _session(c, file, environment, s3_provider) as s:
-            result = provision_mlflow(
-                s.desired, s.backend, s.target, public_domain=public_domain, progress=info
-            )
-            name = s.desired.mlflow.service
-            if result.created:
-                out(f"{name}: created ({result.service_id}).")
-            elif result.updated or result.domain_created:
-                out(f"{name}: already existed; settings brought up to date.")
-            else:
-                out(f"{name}: already exists; nothing to do.")
-            if result.domain:
-                out(f"{name}: public domain https://{result.domain}")
-            info("next: `inv railway.sync-env` to set the variables of the other services.")
+    with _session(c, file, environment, s3_provider) as s:
+        result = provision_mlflow(
+            s.desired, s.backend, s.target, public_domain=public_domain, progress=info
+        )
+        name = s.desired.mlflow.service
+        if result.created:
+            out(f"{name}: created ({result.service_id}).")
+        elif result.updated or result.domain_created:
+            out(f"{name}: already existed; settings brought up to date.")
+        else:
+            out(f"{name}: already exists; nothing to do.")
+        if result.domain:
+            out(f"{name}: public domain https://{result.domain}")
+        info("next: `inv railway.sync-env` to set the variables of the other services.")
 
 
-ns = Collection("railway")
-ns.add_task(sync_env, name="sync-env")
-ns.add_task(status)
-ns.add_task(provision)
-ns.configure({"railway": DEFAULTS})
+ns = namespace("railway", sync_env, status, provision, defaults=DEFAULTS)

@@ -38,6 +38,17 @@ def test_full_file_profile_mvp_selects_exactly_the_mvp_stack():
     assert set(compose_config(FULL, "mvp")["services"]) == MVP_SERVICES
 
 
+@pytest.mark.parametrize("profile", ["mvp", "monitoring", "tools", "future"])
+def test_each_profile_of_the_full_file_alone_starts_with_all_it_requires(profile):
+    # Compose refuses a profile whose services need a service of an inactive profile
+    # ("depends on undefined service"): each profile alone must be complete.
+    services = compose_config(FULL, profile)["services"]
+    for name, definition in services.items():
+        assert profile in definition["profiles"], name
+        for dependency, options in (definition.get("depends_on") or {}).items():
+            assert dependency in services or options.get("required") is False, (name, dependency)
+
+
 def test_mvp_file_without_profiles_selects_the_mvp_stack(monolith_all):
     config = compose_config(MVP)
     assert set(config["services"]) == MVP_SERVICES

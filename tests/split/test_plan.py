@@ -73,27 +73,68 @@ def test_service_in_no_group_is_refused_naming_the_monolith_line(tmp_path):
         render_with(tmp_path, plan)
 
 
-def test_always_on_service_depending_on_a_future_one_is_refused(tmp_path):
-    # mlflow (mvp, always on) would need minio-init, which the plan moves to `future`
+def profiles_of(body: str) -> dict[str, list[str] | None]:
+    services = yaml.safe_load(body)["services"]
+    return {name: definition.get("profiles") for name, definition in services.items()}
+
+
+def test_a_dependency_shared_by_two_groups_carries_both_profiles(tmp_path):
+    # the shipped case: temporal (future) needs postgres (mvp); mongo-express (tools)
+    # needs mongodb (future)
+    outputs, _ = render_with(tmp_path, DEFAULT_GROUPS + DEFAULT_OUTPUTS)
+    full = next(o for o in outputs if o.file == "docker-compose.full.yml")
+    profiles = profiles_of(full.body)
+    assert profiles["postgres"] == ["mvp", "future"]
+    assert profiles["mongodb"] == ["future", "tools"]
+    assert profiles["temporal"] == ["future"] and profiles["mlflow"] == ["mvp"]
+    assert "docker-compose.full.yml: postgres gets profiles [mvp, future] (needed by temporal)" in (
+        full.notes
+    )
+    mvp = next(o for o in outputs if o.file == "docker-compose.mvp.yml")
+    assert profiles_of(mvp.body)["postgres"] is None  # always on there: nothing to widen
+    assert not any("postgres" in note for note in mvp.notes)
+
+
+def test_a_dependency_of_an_always_on_service_becomes_always_on(tmp_path):
+    # mlflow (mvp, always on in the MVP file) needs minio-init, which the plan moves to
+    # `future`, a group the MVP file does not keep: it comes along, always on
     plan = DEFAULT_GROUPS.replace(", minio-init]", "]")
     plan = plan.replace("[mongodb,", "[minio-init, mongodb,")
-    with pytest.raises(UserError) as caught:
-        render_with(tmp_path, plan + DEFAULT_OUTPUTS)
-    message = caught.value.message
-    assert "in docker-compose.mvp.yml, service 'mlflow'" in message
-    assert "requires 'minio-init'" in message
-    assert "leaves 'minio-init' (group 'future') out" in message
-    assert "required: false" in message
+    outputs, _ = render_with(tmp_path, plan + DEFAULT_OUTPUTS)
+    mvp = next(o for o in outputs if o.file == "docker-compose.mvp.yml")
+    assert "minio-init" in mvp.services
+    assert profiles_of(mvp.body)["minio-init"] is None
+    assert any("minio-init is always on (needed by always-on mlflow)" in n for n in mvp.notes)
 
 
-def test_dependency_on_another_inactive_profile_is_refused(tmp_path):
-    # grafana (monitoring) depending on prometheus moved to tools: not active with grafana
-    plan = DEFAULT_GROUPS.replace("[prometheus, grafana]", "[grafana]").replace(
-        "[pgadmin,", "[prometheus, pgadmin,"
+def test_shared_profiles_follow_a_chain_of_dependencies(tmp_path):
+    # grafana (monitoring) needs prometheus, moved to tools, which needs minio (mvp):
+    # prometheus gets [tools, monitoring], minio gets [mvp, tools, monitoring]
+    source = tmp_path / "compose.yml"
+    source.write_text(
+        "services:\n"
+        "  minio: {image: x}\n"
+        "  prometheus: {image: x, depends_on: [minio]}\n"
+        "  grafana: {image: x, depends_on: {prometheus: {condition: service_started}}}\n"
     )
-    full_only = "outputs:\n  full.yml: {profiles: [mvp, monitoring, tools, future]}\n"
-    with pytest.raises(UserError, match=r"in full.yml.*keeps 'prometheus' behind profile 'tools'"):
-        render_with(tmp_path, plan + full_only)
+    plan = (
+        "groups: {mvp: [minio], tools: [prometheus], monitoring: [grafana]}\n"
+        "outputs:\n  full.yml: {profiles: [mvp, tools, monitoring]}\n"
+    )
+    outputs, _ = render_with(tmp_path, plan, source)
+    assert profiles_of(outputs[0].body) == {
+        "minio": ["mvp", "tools", "monitoring"],
+        "prometheus": ["tools", "monitoring"],
+        "grafana": ["monitoring"],
+    }
+
+
+def test_an_extends_base_left_out_of_an_output_is_refused(tmp_path):
+    source = tmp_path / "compose.yml"
+    source.write_text("services:\n  base: {image: x}\n  web: {extends: {service: base}}\n")
+    plan = "groups: {mvp: [web], future: [base]}\noutputs:\n  mvp.yml: {always_on: [mvp]}\n"
+    with pytest.raises(UserError, match=r"in mvp.yml, service 'web' extends 'base'.*leaves"):
+        render_with(tmp_path, plan, source)
 
 
 def test_optional_dependency_on_a_dropped_service_is_removed_from_that_file(tmp_path):

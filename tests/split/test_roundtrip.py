@@ -41,7 +41,11 @@ def test_setting_profiles_changes_only_profile_lines():
         {"postgres": [], "mailhog": ["future", "mail"], "pgadmin": ["tools"], "redis": ["cache"]},
     )
     removed, added = changed_lines(text, result)
-    assert removed == ["    profiles: [mvp]", "    profiles: [future]", "    profiles: [future]"]
+    assert removed == [
+        "    profiles: [mvp, future]  # temporal (future) needs it too",
+        "    profiles: [future]",
+        "    profiles: [future]",
+    ]
     assert added == ["    profiles: [cache]", "    profiles: [future, mail]"]
     data = yaml.safe_load(result)["services"]
     assert "profiles" not in data["postgres"]
@@ -132,7 +136,7 @@ def test_a_dropped_first_entry_takes_its_comment_and_the_next_one_keeps_its_own(
 
 def test_unchanged_profiles_leave_the_text_alone():
     text = MONOLITH.read_text()
-    assert set_service_profiles(text, {"postgres": ["mvp"]}) is text
+    assert set_service_profiles(text, {"postgres": ["mvp", "future"]}) is text
 
 
 def test_unknown_service_is_a_user_error():

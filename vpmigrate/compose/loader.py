@@ -115,6 +115,7 @@ def load_project_with_warnings(
             services=frozenset(_service_map(merged)),
             volumes=frozenset(volumes),
             networks=frozenset(declared_networks),
+            project_name=name,
         ),
     )
     networks = dict(declared_networks)

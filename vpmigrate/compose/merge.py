@@ -110,6 +110,45 @@ def _by_target(
     return result
 
 
+def _build(base: Any, override: Any, base_loc: Any, override_loc: Any, where: str) -> Any:
+    """`build: ./dir` is `build: {context: ./dir}`; `args` and `labels` merge by key."""
+    first, second = _build_mapping(base, base_loc), _build_mapping(override, override_loc)
+    result = merge_values(first, second)
+    if "labels" in first and "labels" in second:
+        labels = _by_key(
+            first["labels"], second["labels"], first.loc("labels"), second.loc("labels"), "labels"
+        )
+        result.put("labels", labels, second.loc("labels"))
+    if "args" in first and "args" in second:
+        result.put("args", _build_args(first, second), second.loc("args"))
+    return result
+
+
+def _build_args(first: LocatedDict, second: LocatedDict) -> LocatedList:
+    """Args merged by key, written back as a list: Compose resolves each file's bare
+    `- KEY` from the environment before merging, and drops a mapping's `KEY:` (null)."""
+    merged: dict[str, tuple[Any, Any]] = {}
+    for side in (first, second):
+        raw = side["args"]
+        entries = keyed(raw, side.loc("args"), "build.args")
+        for key, value in entries.items():
+            if value is None and isinstance(raw, LocatedDict):
+                continue
+            merged[key] = (value, entries.loc(key))
+    result = LocatedList(second.loc("args"))
+    for key, (value, location) in merged.items():
+        result.add(key if value is None else f"{key}={value}", location)
+    return result
+
+
+def _build_mapping(value: Any, location: Any) -> LocatedDict:
+    if isinstance(value, LocatedDict):
+        return value
+    result = LocatedDict(location)
+    result.put("context", value, location)
+    return result
+
+
 _SERVICE_MERGERS: dict[str, Callable[[Any, Any, Any, Any, str], Any]] = {
     "environment": _by_key,
     "labels": _by_key,
@@ -120,6 +159,7 @@ _SERVICE_MERGERS: dict[str, Callable[[Any, Any, Any, Any, str], Any]] = {
     "env_file": _concatenated,
     "extra_hosts": _concatenated,
     "profiles": _concatenated,
+    "build": _build,
 }
 
 

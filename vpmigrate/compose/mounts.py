@@ -171,7 +171,7 @@ def parse_volume(
     if _is_path(source):
         return VolumeMount(
             type="bind",
-            source=_host_path(source, project_directory),
+            source=host_path(source, project_directory),
             target=target,
             read_only=read_only,
         )
@@ -205,7 +205,7 @@ def _long_volume(
         raw = text(source, data.loc("source"), f"{where}.source")
         return VolumeMount(
             type="bind",
-            source=_host_path(raw, project_directory),
+            source=host_path(raw, project_directory),
             target=target,
             read_only=read_only,
         )
@@ -220,7 +220,7 @@ def _is_path(source: str) -> bool:
     return source.startswith(("/", ".", "~"))
 
 
-def _host_path(source: str, project_directory: Path) -> str:
+def host_path(source: str, project_directory: Path) -> str:
     expanded = os.path.expanduser(source)
     return os.path.normpath(os.path.join(project_directory, expanded))
 

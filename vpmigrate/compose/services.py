@@ -5,13 +5,14 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import MISSING, dataclass, fields, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 from vpmigrate.compose.envfiles import read_env_file
 from vpmigrate.compose.model import (
+    BuildSpec,
     Dependency,
     DependencyCondition,
     Healthcheck,
@@ -21,9 +22,10 @@ from vpmigrate.compose.model import (
     ServiceNetwork,
     VolumeMount,
 )
-from vpmigrate.compose.mounts import parse_ports, parse_volume
+from vpmigrate.compose.mounts import host_path, parse_ports, parse_volume
 from vpmigrate.compose.values import (
     boolean,
+    byte_size,
     check_keys,
     duration,
     integer,
@@ -45,8 +47,17 @@ SERVICE_KEYS = frozenset({
     "image", "command", "entrypoint", "environment", "env_file", "ports", "volumes",
     "healthcheck", "restart", "depends_on", "profiles", "networks", "network_mode", "labels",
     "container_name", "working_dir", "user", "hostname", "stop_signal", "stop_grace_period",
-    "extra_hosts", "tty", "stdin_open", "init", "pull_policy",
+    "extra_hosts", "tty", "stdin_open", "init", "pull_policy", "build",
 })
+BUILD_KEYS = frozenset({
+    "context", "dockerfile", "dockerfile_inline", "args", "target", "labels", "cache_from",
+    "network", "shm_size", "extra_hosts", "pull", "no_cache", "tags", "platforms", "isolation",
+    "ssh", "secrets", "cache_to", "additional_contexts", "privileged", "entitlements", "ulimits",
+})
+# Build keys that only BuildKit honours: kept in the model, refused by the engine's builder.
+BUILDKIT_ONLY_KEYS = (
+    "ssh", "secrets", "cache_to", "additional_contexts", "privileged", "entitlements", "ulimits",
+)
 _HEALTHCHECK_KEYS = {
     "test", "interval", "timeout", "retries", "start_period", "start_interval", "disable",
 }
@@ -66,7 +77,37 @@ _PULL_POLICIES = {
 _SERVICE_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
 _PROFILE_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
 # Fields that do not change the container: Compose leaves them out of its config hash too.
-_NOT_HASHED = {"location", "config", "depends_on", "profiles", "pull_policy"}
+# Compose leaves `build` out as well: a rebuilt image changes the image ID, which recreates.
+_NOT_HASHED = {
+    "location",
+    "locations",
+    "config",
+    "extras",
+    "depends_on",
+    "profiles",
+    "pull_policy",
+    "build",
+    "image_declared",
+}
+
+
+# The fields each model class had before issue 10: hashed even at their default, so
+# that the hash of an unchanged service stays what it was. Later fields are hashed only
+# when set. Classes not listed here hash every field.
+# fmt: off
+_HASHED_AT_DEFAULT = {
+    "Service": {
+        "name", "image", "location", "config", "command", "entrypoint", "environment",
+        "ports", "volumes", "healthcheck", "restart", "depends_on", "profiles", "networks",
+        "network_mode", "labels", "container_name", "working_dir", "user", "hostname",
+        "stop_signal", "stop_grace_period_s", "extra_hosts", "tty", "stdin_open", "init",
+        "pull_policy",
+    },
+    "PortMapping": {"target", "published", "host_ip", "protocol"},
+    "VolumeMount": {"type", "target", "source", "read_only"},
+    "ServiceNetwork": {"network", "aliases", "ipv4_address"},
+}
+# fmt: on
 
 
 @dataclass(frozen=True)
@@ -78,6 +119,7 @@ class ServiceContext:
     services: Collection[str]
     volumes: Collection[str]
     networks: Collection[str]
+    project_name: str = ""  # names the image of a service that has `build:` but no `image:`
 
 
 def build_service(name: str, data: Any, location: Location, ctx: ServiceContext) -> Service:
@@ -90,20 +132,19 @@ def build_service(name: str, data: Any, location: Location, ctx: ServiceContext)
             "'_' and '-', and starts with a letter or digit.",
         )
     data = mapping(data, location, where)
-    if "build" in data:
-        raise problem(
-            data.loc("build"),
-            where,
-            "`build:` is not supported yet; build the image with `docker build -t NAME .` and "
-            "set `image: NAME` instead.",
-        )
     check_keys(data, SERVICE_KEYS, where)
-    if data.get("image") in (None, ""):
-        raise problem(data.location, where, "`image:` is missing; every service needs one.")
     reader = _ServiceReader(name, data, where, ctx)
+    build = reader.build()
+    image_declared = data.get("image") not in (None, "")
+    if not image_declared and build is None:
+        raise problem(
+            data.location,
+            where,
+            "has neither `image:` nor `build:`; give it an image to run, or a build context.",
+        )
     service = Service(
         name=name,
-        image=reader.text("image"),
+        image=reader.text("image") if image_declared else default_image(ctx.project_name, name),
         location=location,
         command=reader.command("command"),
         entrypoint=reader.command("entrypoint"),
@@ -128,17 +169,24 @@ def build_service(name: str, data: Any, location: Location, ctx: ServiceContext)
         stdin_open=reader.flag("stdin_open"),
         init=optional_boolean(data, "init", where),
         pull_policy=reader.pull_policy(),
+        build=build,
+        image_declared=image_declared,
     )
     return replace(service, config=service_config(service))
 
 
+def default_image(project_name: str, service_name: str) -> str:
+    """Compose's name for the image it builds for a service without `image:`."""
+    return f"{project_name}-{service_name}".lower()
+
+
 def service_config(service: Service) -> dict[str, Any]:
-    """The service as JSON-able data with a stable key order: the config-hash input."""
-    return {
-        f.name: _jsonable(getattr(service, f.name))
-        for f in fields(service)
-        if f.name not in _NOT_HASHED
-    }
+    """The service as JSON-able data with a stable key order: the config-hash input.
+
+    A field left at its default is left out unless it was in the model from the start,
+    so that adding a field does not change the hash (and recreate the container) of a
+    service that does not use it."""
+    return {key: value for key, value in _jsonable(service).items() if key not in _NOT_HASHED}
 
 
 def _jsonable(value: Any) -> Any:
@@ -147,10 +195,24 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, tuple | list):
         return [_jsonable(v) for v in value]
     if hasattr(value, "__dataclass_fields__"):
-        return {f.name: _jsonable(getattr(value, f.name)) for f in fields(value)}
+        always = _HASHED_AT_DEFAULT.get(type(value).__name__)
+        result = {}
+        for f in fields(value):
+            item = getattr(value, f.name)
+            if always is None or f.name in always or item != _default(f):
+                result[f.name] = _jsonable(item)
+        return result
     if isinstance(value, Path):
         return str(value)
     return value
+
+
+def _default(f: Any) -> Any:
+    if f.default is not MISSING:
+        return f.default
+    if f.default_factory is not MISSING:
+        return f.default_factory()
+    return MISSING
 
 
 class _ServiceReader:
@@ -435,29 +497,88 @@ class _ServiceReader:
         return text_map(self.data.get("labels"), self.data.loc("labels"), self.at("labels"))
 
     def extra_hosts(self) -> tuple[str, ...]:
-        value = self.data.get("extra_hosts")
+        return _extra_hosts(self.data, self.at("extra_hosts"))
+
+    def build(self) -> BuildSpec | None:
+        value = self.data.get("build")
         if value is None:
-            return ()
-        where = self.at("extra_hosts")
-        result: list[str] = []
-        if isinstance(value, LocatedDict):
-            pairs = [(host, ip, value.loc(host)) for host, ip in value.items()]
-        else:
-            items = sequence(value, self.data.loc("extra_hosts"), where)
-            pairs = []
-            for index, item in enumerate(items):
-                entry = text(item, items.loc(index), where)
-                separator = "=" if "=" in entry else ":"
-                host, _, ip = entry.partition(separator)
-                pairs.append((host, ip, items.loc(index)))
-        for host, ip, location in pairs:
-            address = text(ip, location, where) if ip is not None else ""
-            if not host or not address:
-                raise problem(location, where, "write each entry as HOST:IP or HOST=IP.")
-            entry = f"{host}:{address}"
-            if entry not in result:
-                result.append(entry)
-        return tuple(result)
+            return None
+        where = self.at("build")
+        location = self.data.loc("build")
+        if not isinstance(value, LocatedDict):
+            context = text(value, location, where)
+            return BuildSpec(context=self._context(context), location=location, key_locations={})
+        check_keys(value, BUILD_KEYS, where)
+        data = value
+
+        def opt(key: str) -> str | None:
+            return optional_text(data, key, where)
+
+        def flag(key: str) -> bool:
+            raw = data.get(key)
+            return False if raw is None else boolean(raw, data.loc(key), f"{where}.{key}")
+
+        def names(key: str) -> tuple[str, ...]:
+            raw = data.get(key)
+            if raw is None:
+                return ()
+            items = text_list(raw, data.loc(key), f"{where}.{key}")
+            return tuple(text(v, items.loc(i), f"{where}.{key}") for i, v in enumerate(items))
+
+        inline = opt("dockerfile_inline")
+        dockerfile = opt("dockerfile")
+        if inline is not None and dockerfile is not None:
+            raise problem(
+                data.loc("dockerfile_inline"),
+                where,
+                "`dockerfile` and `dockerfile_inline` cannot be used together; keep one.",
+            )
+        shm = data.get("shm_size")
+        return BuildSpec(
+            context=self._context(opt("context") or "."),
+            dockerfile=None if inline is not None else dockerfile or "Dockerfile",
+            dockerfile_inline=inline,
+            args=MappingProxyType(self._build_args(data.get("args"), data.loc("args"))),
+            target=opt("target"),
+            labels=MappingProxyType(
+                text_map(data.get("labels"), data.loc("labels"), f"{where}.labels")
+            ),
+            cache_from=names("cache_from"),
+            network=opt("network"),
+            shm_size=None if shm is None else byte_size(shm, data.loc("shm_size"), where),
+            extra_hosts=_extra_hosts(data, f"{where}.extra_hosts"),
+            pull=flag("pull"),
+            no_cache=flag("no_cache"),
+            tags=names("tags"),
+            platforms=names("platforms"),
+            isolation=opt("isolation"),
+            buildkit_only=MappingProxyType(
+                {k: _plain(data[k]) for k in BUILDKIT_ONLY_KEYS if data.get(k) is not None}
+            ),
+            location=location,
+            key_locations=MappingProxyType({k: data.loc(k) for k in data}),
+        )
+
+    def _context(self, raw: str) -> str:
+        """Relative to the project directory, as Compose resolves it; remote ones as written."""
+        if BuildSpec(context=raw).remote:
+            return raw
+        return host_path(raw, self.ctx.project_directory)
+
+    def _build_args(self, value: Any, location: Location) -> dict[str, str]:
+        where = self.at("build.args")
+        entries = keyed(value, location, where)
+        from_list = not isinstance(value, LocatedDict)
+        args: dict[str, str] = {}
+        for key, item in entries.items():
+            if item is None:
+                # A bare `- KEY` takes the environment's value (Compose); `KEY:` in a mapping
+                # and an unset variable leave the argument out, so the Dockerfile's default holds.
+                if from_list and key in self.ctx.environment:
+                    args[key] = self.ctx.environment[key]
+                continue
+            args[key] = text(item, entries.loc(key), f"{where}.{key}")
+        return args
 
     def pull_policy(self) -> str | None:
         if self.data.get("pull_policy") is None:
@@ -478,3 +599,37 @@ def _as_condition(condition: str) -> DependencyCondition:
     if condition == "service_completed_successfully":
         return "service_completed_successfully"
     return "service_started"
+
+
+def _plain(value: Any) -> Any:
+    """A YAML value without its locations, for the model."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _extra_hosts(data: LocatedDict, where: str) -> tuple[str, ...]:
+    value = data.get("extra_hosts")
+    if value is None:
+        return ()
+    result: list[str] = []
+    if isinstance(value, LocatedDict):
+        pairs = [(host, ip, value.loc(host)) for host, ip in value.items()]
+    else:
+        items = sequence(value, data.loc("extra_hosts"), where)
+        pairs = []
+        for index, item in enumerate(items):
+            entry = text(item, items.loc(index), where)
+            separator = "=" if "=" in entry else ":"
+            host, _, ip = entry.partition(separator)
+            pairs.append((host, ip, items.loc(index)))
+    for host, ip, location in pairs:
+        address = text(ip, location, where) if ip is not None else ""
+        if not host or not address:
+            raise problem(location, where, "write each entry as HOST:IP or HOST=IP.")
+        entry = f"{host}:{address}"
+        if entry not in result:
+            result.append(entry)
+    return tuple(result)

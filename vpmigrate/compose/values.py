@@ -82,6 +82,23 @@ def duration(value: Any, location: Location, where: str) -> float:
     )
 
 
+_BYTE_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([kmgtp]?)(?:i?b)?", re.IGNORECASE)
+_BYTE_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4, "p": 1024**5}
+
+
+def byte_size(value: Any, location: Location, where: str) -> int:
+    """A size as Docker reads one (`512m`, `1g`, `2GB`, `1024`): binary multiples, bytes."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        match = _BYTE_SIZE.fullmatch(value.strip())
+        if match is not None:
+            return int(float(match.group(1)) * _BYTE_UNITS[match.group(2).lower()])
+    raise problem(
+        location, where, f"expected a size such as 512m, 1g or 1024 (bytes), found {value!r}."
+    )
+
+
 def mapping(value: Any, location: Location, where: str) -> LocatedDict:
     if isinstance(value, LocatedDict):
         return value

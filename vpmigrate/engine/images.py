@@ -35,6 +35,15 @@ def ensure_images(
     Raises one UserError naming every image that is neither present nor pullable,
     before any container is touched.
     """
+    unbuilt = [
+        s for s in services if s.build is not None and local_image_id(client, s.image) is None
+    ]
+    if unbuilt:  # until the engine builds them itself
+        raise UserError(
+            "not built yet: "
+            + ", ".join(f"{s.image} (service {s.name}, `build:` at {s.location})" for s in unbuilt)
+            + ". Build them with `docker compose build`, then re-run."
+        )
     wanted: dict[str, list[str]] = {}
     for service in services:
         wanted.setdefault(service.image, []).append(service.name)

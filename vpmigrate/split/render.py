@@ -37,10 +37,6 @@ def _line_of(mapping: CommentedMap, key: Any) -> int:
         return 0
 
 
-def _describe(profiles: tuple[str, ...], group: str) -> str:
-    return f"always on, group {group!r}" if not profiles else f"profile {profiles[0]!r}"
-
-
 def check_plan(plan: SplitPlan, services: CommentedMap, source: Path) -> None:
     """Refuse a plan that does not match the monolith, or an output in which a
     service would start without a service it requires."""
@@ -66,12 +62,70 @@ def _profiles_in(plan: SplitPlan, output: OutputSpec, service: str) -> tuple[str
     return None if group is None else output.profile_of(group)
 
 
+Profiles = tuple[str, ...] | None  # () always on; None: left out of the output
+
+
+@dataclass(frozen=True)
+class SharedDependency:
+    """A service that a service of another group requires: it carries the profiles of
+    every group that needs it, so each profile alone starts with its dependencies."""
+
+    service: str
+    profiles: Profiles  # what it gets in the output
+    needed_by: tuple[str, ...]
+
+
+def output_profiles(
+    plan: SplitPlan, output: OutputSpec, services: CommentedMap
+) -> tuple[dict[str, Profiles], list[SharedDependency]]:
+    """The `profiles` of every service in `output`: its group's, widened by the
+    profiles of the services that require it (transitively). Always on wins: a
+    dependency of an always-on service is always on."""
+    profiles: dict[str, Profiles] = {name: _profiles_in(plan, output, name) for name in services}
+    needed_by: dict[str, list[str]] = {}
+    changed = True
+    while changed:
+        changed = False
+        for name, definition in services.items():
+            mine = profiles[name]
+            if mine is None or not isinstance(definition, CommentedMap):
+                continue
+            for ref in service_refs(definition):
+                if not ref.required or ref.via == "extends" or ref.target not in profiles:
+                    continue
+                theirs = profiles[ref.target]
+                wider = _widen(theirs, mine)
+                if wider != theirs:
+                    profiles[ref.target] = wider
+                    changed = True
+                if wider != _profiles_in(plan, output, ref.target):
+                    needers = needed_by.setdefault(ref.target, [])
+                    if name not in needers:
+                        needers.append(name)
+    shared = [
+        SharedDependency(name, profiles[name], tuple(needed_by[name]))
+        for name in services
+        if name in needed_by and profiles[name] != _profiles_in(plan, output, name)
+    ]
+    return profiles, shared
+
+
+def _widen(theirs: Profiles, mine: tuple[str, ...]) -> Profiles:
+    if theirs == () or mine == ():
+        return ()
+    if theirs is None:
+        return mine
+    return theirs + tuple(p for p in mine if p not in theirs)
+
+
 def _check_dependencies(
     plan: SplitPlan, output: OutputSpec, services: CommentedMap, source: Path
 ) -> None:
+    """Refuse references to undefined services, and an `extends` whose base the output
+    leaves out (the base is a definition, not a dependency: it is not pulled in)."""
+    profiles, _ = output_profiles(plan, output, services)
     for name, definition in services.items():
-        mine = _profiles_in(plan, output, name)
-        if mine is None or not isinstance(definition, CommentedMap):
+        if profiles[name] is None or not isinstance(definition, CommentedMap):
             continue
         for ref in service_refs(definition):
             where = Location(source, _line_of(definition, ref.via) or _line_of(services, name))
@@ -80,23 +134,13 @@ def _check_dependencies(
                     f"{where}: service {name!r} refers to {ref.target!r} ({ref.via}), which "
                     f"{source} does not define. Fix the monolith first."
                 )
-            theirs = _profiles_in(plan, output, ref.target)
-            if not ref.required or theirs == () or theirs == mine:
-                continue
-            target_group = plan.group_of(ref.target)
-            problem = (
-                f"leaves {ref.target!r} (group {target_group!r}) out"
-                if theirs is None
-                else f"keeps {ref.target!r} behind profile {theirs[0]!r}, which is not "
-                "active whenever it runs"
-            )
-            raise UserError(
-                f"{plan.path}: in {output.file}, service {name!r} "
-                f"({_describe(mine, plan.group_of(name) or '?')}) requires {ref.target!r} "
-                f"({ref.via}, {where}) but the plan {problem}. Put {ref.target!r} in the "
-                f"same group as {name!r} or in an always-on group of that file, or, for "
-                "depends_on, mark the dependency `required: false` in the monolith."
-            )
+            if ref.via == "extends" and profiles[ref.target] is None:
+                raise UserError(
+                    f"{plan.path}: in {output.file}, service {name!r} extends "
+                    f"{ref.target!r} ({where}), but the plan leaves {ref.target!r} (group "
+                    f"{plan.group_of(ref.target)!r}) out of that file. Keep its group in "
+                    f"{output.file}, or move {ref.target!r} into {name!r}'s group."
+                )
 
 
 def check_relative_paths(services: CommentedMap, source: Path, out_dir: Path) -> None:
@@ -130,8 +174,9 @@ def _render_one(
 ) -> RenderedOutput:
     document = roundtrip.load(source_text, source)
     data, services = document.data, document.services
-    notes: list[str] = []
-    dropped = [name for name in services if _profiles_in(plan, output, name) is None]
+    profiles, shared = output_profiles(plan, output, services)
+    notes = [_shared_note(output.file, dependency) for dependency in shared]
+    dropped = [name for name in services if profiles[name] is None]
     kept = [name for name in services if name not in dropped]
     for name in dropped:
         roundtrip.remove_key(services, name)
@@ -144,7 +189,7 @@ def _render_one(
                     f"{output.file}: dropped {name}'s optional dependency on {ref.target} "
                     "(not in this file)"
                 )
-        set_profiles(definition, _profiles_in(plan, output, name) or ())
+        set_profiles(definition, profiles[name] or ())
     _prune_resources(data, [services[name] for name in kept])
     body = document.dump()
     try:
@@ -155,6 +200,14 @@ def _render_one(
             "written. Please report this with the monolith attached."
         ) from None
     return RenderedOutput(output.file, body, tuple(kept), tuple(notes))
+
+
+def _shared_note(file: str, dependency: SharedDependency) -> str:
+    needers = ", ".join(dependency.needed_by)
+    if not dependency.profiles:
+        return f"{file}: {dependency.service} is always on (needed by always-on {needers})"
+    listed = ", ".join(dependency.profiles)
+    return f"{file}: {dependency.service} gets profiles [{listed}] (needed by {needers})"
 
 
 def _drop_dependency(
