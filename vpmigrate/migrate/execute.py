@@ -20,7 +20,14 @@ from typing import Any, Protocol
 
 from vpmigrate.errors import UserError
 from vpmigrate.migrate.artifacts import ArtifactFile, copy_file
-from vpmigrate.migrate.plan import ExperimentPlan, ModelPlan, Plan, RunPlan, version_changes
+from vpmigrate.migrate.plan import (
+    ExperimentPlan,
+    ModelPlan,
+    Plan,
+    RunPlan,
+    VersionPlan,
+    version_changes,
+)
 from vpmigrate.migrate.records import (
     FINGERPRINT,
     LOG_MODEL_HISTORY,
@@ -386,15 +393,17 @@ class Copier:
                         f"{API}/registered-models/set-tag",
                         {"name": source.name, "key": key, "value": value},
                     )
+        copies: dict[str, str] = {}  # source version -> its copy's version
         for version_plan in plan.versions:
-            created = version_plan.target is None
-            if version_plan.target is None:
-                version_plan.target = self._create_version(version_plan.source)
-                if version_plan.target is None:
+            existing = version_plan.target
+            if existing is None:
+                existing = self._create_version(version_plan.source)
+                if existing is None:
                     continue
                 self.outcome.add(versions_created=1)
-            changes = version_changes(version_plan)
-            s, t = version_plan.source, version_plan.target
+            copies[version_plan.source.version] = existing.version
+            changes = version_changes(VersionPlan(version_plan.source, existing))
+            s, t = version_plan.source, existing
             if "stage" in changes:
                 rest.post(
                     f"{API}/model-versions/transition-stage",
@@ -417,10 +426,9 @@ class Copier:
                             f"{API}/model-versions/set-tag",
                             {"name": s.name, "version": t.version, "key": key, "value": value},
                         )
-            if changes and not created:
+            if changes and version_plan.target is not None:
                 self.outcome.add(versions_updated=1)
-        copies = {v.source.version: v.target.version for v in plan.versions if v.target}
-        for alias, version in plan.alias_changes().items():
+        for alias, version in plan.alias_changes(copies).items():
             if version not in copies:
                 continue
             body = {"name": source.name, "alias": alias, "version": copies[version]}

@@ -109,9 +109,11 @@ class ModelPlan:
         )
         return "exists" if in_sync else "update"
 
-    def alias_changes(self) -> dict[str, str]:
-        """alias -> source version whose copy it must point at (when it does not yet)."""
-        copies = {v.source.version: v.target.version for v in self.versions if v.target}
+    def alias_changes(self, copies: dict[str, str] | None = None) -> dict[str, str]:
+        """alias -> source version whose copy it must point at (when it does not yet);
+        `copies`: source version -> its copy's version (default: the copies planned)."""
+        if copies is None:
+            copies = {v.source.version: v.target.version for v in self.versions if v.target}
         have = self.target.aliases if self.target else {}
         changes = {}
         for alias, version in self.source.aliases.items():
