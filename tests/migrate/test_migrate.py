@@ -202,3 +202,30 @@ def test_a_missing_target_bucket_is_one_clear_error(
     message = caught.value.message
     assert "bucket no-such-bucket does not exist" in message and "target" in message
     assert s3.secret not in message
+
+
+def test_deleted_experiments_and_runs_only_with_include_deleted(
+    start_servers: Callable[..., list[Server]],
+) -> None:
+    source, target = start_servers("served", "served")
+    seed(
+        source.url,
+        None,
+        Sizes(sweep_children=1, extra_runs=0, points=20, keys=1, tree_files=1, big_file_mb=0),
+    )
+    src, tgt = endpoint(source, "source", None), endpoint(target, "target", None)
+    plain, _ = run(src, tgt)
+    assert "old-trials" not in {e.source.name for e in plain.plan.experiments}
+    assert "discarded" not in {r["info"]["run_name"] for r in target_runs(target)}
+
+    report, _ = run(src, tgt, include_deleted=True)
+    assert report.verification is not None and report.verification.ok, report.verification
+    with httpx.Client(base_url=target.url, timeout=60) as http:
+        old = http.get(
+            f"{API}/experiments/get-by-name", params={"experiment_name": "old-trials"}
+        ).json()
+        assert old["experiment"]["lifecycle_stage"] == "deleted"
+    gone = [r for r in target_runs(target) if r["info"]["run_name"] == "discarded"]
+    assert [r["info"]["lifecycle_stage"] for r in gone] == ["deleted"]
+    again, _ = run(src, tgt, include_deleted=True)
+    assert again.plan.nothing_to_do and again.verification is not None and again.verification.ok

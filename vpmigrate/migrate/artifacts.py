@@ -62,8 +62,14 @@ class S3Service:
     """A boto3 client for one side, with requests counted and errors explained."""
 
     def __init__(self, config: S3Config, counter: RequestCounter, connections: int) -> None:
-        import boto3
-        from botocore.config import Config
+        try:
+            import boto3
+            from botocore.config import Config
+        except ImportError:
+            raise UserError(
+                f"the {config.role}'s artifacts are in S3, which needs boto3: install the "
+                "verify extra (`.venv/bin/pip install -e '.[verify]'`) and re-run."
+            ) from None
 
         self.config = config
         self.client: Any = boto3.session.Session().client(

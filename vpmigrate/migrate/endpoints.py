@@ -59,15 +59,15 @@ def _credential_names(role: str) -> str:
 
 def check_url(url: str, role: str) -> str:
     parsed = urlparse(url)
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise UserError(
-            f"--{role} {url!r} is not an http(s) URL of an MLflow tracking server "
-            "(e.g. http://127.0.0.1:5000)."
-        )
     if parsed.username or parsed.password:
         raise UserError(
             f"--{role} carries credentials in the URL; command lines are visible to other "
             f"users: set {_credential_names(role)} in .env instead."
+        )
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise UserError(
+            f"--{role} {url!r} is not an http(s) URL of an MLflow tracking server "
+            "(e.g. http://127.0.0.1:5000)."
         )
     return url.rstrip("/")
 

@@ -121,6 +121,7 @@ class Copier:
         self.outcome = Outcome()
         self.experiment_ids: dict[str, str] = {}  # source experiment id -> target's
         self.artifact_uris: dict[str, str] = {}  # run id (either side) -> artifact URI
+        self.deleted: set[str] = set()  # target experiments already deleted (and left so)
 
     def run(self, plan: Plan) -> Outcome:
         self.progress.phase("experiments")
@@ -144,10 +145,9 @@ class Copier:
                 self.model(model)
         # Lifecycle last: a deleted experiment takes no new runs.
         for experiment in plan.experiments:
-            if experiment.source.lifecycle == "deleted":
-                target_id = self.experiment_ids[experiment.source.experiment_id]
-                if experiment.target is None or experiment.target.lifecycle != "deleted":
-                    self.target.rest.post(f"{API}/experiments/delete", {"experiment_id": target_id})
+            target_id = self.experiment_ids[experiment.source.experiment_id]
+            if experiment.source.lifecycle == "deleted" and target_id not in self.deleted:
+                self.target.rest.post(f"{API}/experiments/delete", {"experiment_id": target_id})
         return self.outcome
 
     # -- experiments --------------------------------------------------------------------
@@ -169,8 +169,13 @@ class Copier:
             return
         target_id = plan.target.experiment_id
         self.experiment_ids[source.experiment_id] = target_id
-        if plan.target.lifecycle == "deleted" and source.lifecycle != "deleted":
-            rest.post(f"{API}/experiments/restore", {"experiment_id": target_id})
+        if plan.target.lifecycle == "deleted":
+            if source.lifecycle != "deleted" or plan.to_copy:
+                # Runs cannot be written into a deleted experiment: restored, and deleted
+                # again at the end when the source's is deleted.
+                rest.post(f"{API}/experiments/restore", {"experiment_id": target_id})
+            else:
+                self.deleted.add(target_id)
         changes = plan.tag_changes()
         if SOURCE_EXPERIMENT not in plan.target.tags:
             changes[SOURCE_EXPERIMENT] = source.experiment_id
@@ -212,7 +217,7 @@ class Copier:
             self.outcome.add(runs_created=1)
         else:
             self.outcome.add(runs_completed=1)
-            if target.lifecycle == "deleted" and source.lifecycle != "deleted":
+            if target.lifecycle == "deleted":  # a deleted run takes no writes
                 rest.post(f"{API}/runs/restore", {"run_id": target.run_id})
         with self.outcome._lock:
             self.outcome.copies[source.run_id] = target.run_id
@@ -265,12 +270,12 @@ class Copier:
             source.name,
         ):
             rest.post(f"{API}/runs/update", update)
-        if source.lifecycle == "deleted" and target.lifecycle != "deleted":
-            rest.post(f"{API}/runs/delete", {"run_id": run_id})
         rest.post(
             f"{API}/runs/set-tag",
             {"run_id": run_id, "key": FINGERPRINT, "value": source.fingerprint()},
         )
+        if source.lifecycle == "deleted":  # last: until then the copy is not `done`
+            rest.post(f"{API}/runs/delete", {"run_id": run_id})
         facts = Facts(points_facts(points), {f.path: (f.size, f.checksum) for f in files})
         with self.outcome._lock:
             self.outcome.source_facts[source.run_id] = facts

@@ -35,9 +35,8 @@ class RunPlan:
     def state(self) -> str:
         if self.target is None:
             return "new"
-        return (
-            "done" if self.target.tags.get(FINGERPRINT) == self.source.fingerprint() else "resume"
-        )
+        complete = self.target.tags.get(FINGERPRINT) == self.source.fingerprint()
+        return "done" if complete and self.target.lifecycle == self.source.lifecycle else "resume"
 
 
 @dataclass

@@ -138,7 +138,11 @@ class RestClient:
             raise self._not_mlflow(path, response) from None
         return data if isinstance(data, dict) else {"value": data}
 
-    def _send(self, method: str, path: str, once: bool = False, **kwargs: Any) -> httpx.Response:
+    def _send(
+        self, method: str, path: str, once: bool = False, stream: bool = False, **kwargs: Any
+    ) -> httpx.Response:
+        """One request, retried on transient failures. With `stream`, the body is left
+        unread (the caller closes the response)."""
         what = f"{method} {path}"
         delay = self.backoff
         for attempt in range(1, self.attempts + 1):
@@ -146,14 +150,15 @@ class RestClient:
                 raise Stopped()
             self.counter.add(self.server.role)
             try:
-                response = self.http.request(method, path, **kwargs)
+                request = self.http.build_request(method, path, **kwargs)
+                response = self.http.send(request, stream=stream)
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-                if attempt == self.attempts or attempt >= 2:
+                if attempt >= 2:  # one retry: a server that refuses twice is not there
                     raise self.unreachable(exc) from None
                 self._sleep(delay)
                 delay *= 2
                 continue
-            except (httpx.TimeoutException, httpx.RemoteProtocolError, httpx.ReadError) as exc:
+            except httpx.TransportError as exc:
                 if once:
                     raise MaybeSent(what) from exc
                 if attempt == self.attempts:
@@ -162,6 +167,7 @@ class RestClient:
                 delay = min(delay * 2, 8.0)
                 continue
             if response.status_code == 429 or response.status_code >= 500:
+                response.close()
                 if once and response.status_code != 429:
                     raise MaybeSent(what)
                 if attempt == self.attempts:
@@ -174,6 +180,9 @@ class RestClient:
                 delay = min(delay * 2, 8.0)
                 continue
             if response.status_code >= 400:
+                if stream:
+                    response.read()
+                    response.close()
                 raise self._refused(what, response)
             return response
         raise AssertionError("unreachable")  # pragma: no cover
@@ -185,43 +194,13 @@ class RestClient:
     # -- streams ------------------------------------------------------------------------
 
     @contextmanager
-    def stream(
-        self, path: str, params: Mapping[str, Any] | None = None
-    ) -> Iterator[httpx.Response]:
+    def stream(self, path: str, params: Any = None) -> Iterator[httpx.Response]:
         """GET a body without reading it into memory (retried only before it starts)."""
-        what = f"GET {path}"
-        delay = self.backoff
-        for attempt in range(1, self.attempts + 1):
-            if self.stop.is_set():
-                raise Stopped()
-            self.counter.add(self.server.role)
-            try:
-                request = self.http.build_request("GET", path, params=params)
-                response = self.http.send(request, stream=True)
-            except httpx.ConnectError as exc:
-                raise self.unreachable(exc) from None
-            except httpx.TransportError as exc:
-                if attempt == self.attempts:
-                    raise self._gave_up(what, type(exc).__name__) from None
-                self._sleep(delay)
-                delay *= 2
-                continue
-            if response.status_code == 429 or response.status_code >= 500:
-                response.close()
-                if attempt == self.attempts:
-                    raise self._gave_up(what, f"HTTP {response.status_code}")
-                self._sleep(delay)
-                delay *= 2
-                continue
-            if response.status_code >= 400:
-                response.read()
-                response.close()
-                raise self._refused(what, response)
-            try:
-                yield response
-            finally:
-                response.close()
-            return
+        response = self._send("GET", path, stream=True, params=params)
+        try:
+            yield response
+        finally:
+            response.close()
 
     def put_stream(self, path: str, chunks: Iterable[bytes], size: int) -> None:
         """PUT a body from an iterator (one attempt: the iterator cannot be replayed)."""

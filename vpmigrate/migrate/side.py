@@ -123,51 +123,32 @@ class Side:
         return {r: self._history_pages(key, r) for r in run_ids}
 
     def _history_pages(self, key: str, run_id: str) -> list[Point]:
-        points: list[Point] = []
-        token = None
-        while True:
-            params: dict[str, Any] = {
-                "run_id": run_id,
-                "metric_key": key,
-                "max_results": HISTORY_PAGE,
-            }
-            if token:
-                params["page_token"] = token
-            data = self.rest.get(f"{API}/metrics/get-history", params)
-            points += [point(m) for m in data.get("metrics", [])]
-            token = data.get("next_page_token")
-            if not token:
-                return points
+        params = {"run_id": run_id, "metric_key": key, "max_results": HISTORY_PAGE}
+        found = self._get_pages(f"{API}/metrics/get-history", params, "metrics")
+        return [point(m) for m in found]
 
     # -- model registry -----------------------------------------------------------------
 
     def models(self) -> list[RegisteredModel]:
-        found = []
-        token = None
-        while True:
-            params: dict[str, Any] = {"max_results": PAGE}
-            if token:
-                params["page_token"] = token
-            data = self.rest.get(f"{API}/registered-models/search", params)
-            found += [parse_model(m) for m in data.get("registered_models", [])]
-            token = data.get("next_page_token")
-            if not token:
-                return found
+        params = {"max_results": PAGE}
+        found = self._get_pages(f"{API}/registered-models/search", params, "registered_models")
+        return [parse_model(m) for m in found]
 
     def versions(self, name: str) -> list[ModelVersion]:
-        found = []
-        token = None
         escaped = name.replace("'", "\\'")
+        params = {"filter": f"name='{escaped}'", "max_results": PAGE}
+        found = self._get_pages(f"{API}/model-versions/search", params, "model_versions")
+        return sorted((parse_version(v) for v in found), key=lambda v: int(v.version))
+
+    def _get_pages(self, path: str, params: dict[str, Any], key: str) -> Iterator[dict[str, Any]]:
+        token = None
         while True:
-            params: dict[str, Any] = {"filter": f"name='{escaped}'", "max_results": PAGE}
-            if token:
-                params["page_token"] = token
-            data = self.rest.get(f"{API}/model-versions/search", params)
-            found += [parse_version(v) for v in data.get("model_versions", [])]
+            page = dict(params, page_token=token) if token else params
+            data = self.rest.get(path, page)
+            yield from data.get(key, [])
             token = data.get("next_page_token")
             if not token:
-                break
-        return sorted(found, key=lambda v: int(v.version))
+                return
 
     def needs(self, feature: str, call: Callable[[], Any]) -> Any:
         """Run `call`; a missing endpoint is reported as this server being too old."""
