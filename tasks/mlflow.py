@@ -334,7 +334,8 @@ def _render(report: Report, dry_run: bool) -> None:
         )
     total = sum(report.requests.values())
     detail = ", ".join(f"{k} {v}" for k, v in sorted(report.requests.items()))
-    out(f"{report.seconds:.1f} s, {total} HTTP requests ({detail})")
+    writes = sum(report.writes.values())
+    out(f"{report.seconds:.1f} s, {total} HTTP requests ({detail}), {writes} of them writes")
     verification = report.verification
     if verification is None:
         return
@@ -413,6 +414,7 @@ def _json(report: Report) -> str:
         "nothing_to_do": plan.nothing_to_do,
         "notes": plan.notes,
         "requests": report.requests,
+        "writes": report.writes,
         "seconds": round(report.seconds, 3),
     }
     if report.outcome is not None:

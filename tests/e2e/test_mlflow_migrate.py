@@ -224,6 +224,7 @@ def test_migrate_kill_resume_and_nothing_to_do(stacks: dict[str, Any], tmp_path:
     # Third pass: nothing to do, still verified, no write request.
     third = inv(env, *migrate)
     assert "nothing to do" in third.stdout
+    assert "0 of them writes" in third.stdout
     assert "verified:" in third.stdout
     assert copies_by_source(target_urls["mlflow"]) == copies
     for text in (dry.stdout, dry.stderr, second.stdout, second.stderr, third.stdout, third.stderr,

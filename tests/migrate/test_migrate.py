@@ -35,7 +35,7 @@ def run(source: Endpoint, target: Endpoint, **options: Any) -> tuple[Report, Req
 
 
 def writes(counter: RequestCounter) -> int:
-    return counter.counts.get("target-s3", 0)
+    return sum(counter.writes.values())
 
 
 def target_runs(server: Server) -> list[dict[str, Any]]:

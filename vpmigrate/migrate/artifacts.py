@@ -23,10 +23,20 @@ from typing import Any, Protocol
 from urllib.parse import quote, urlparse
 
 from vpmigrate.errors import UserError
-from vpmigrate.migrate.rest import API, ARTIFACTS_API, ApiError, RequestCounter, RestClient, Stopped
+from vpmigrate.migrate.rest import (
+    API,
+    ARTIFACTS_API,
+    ApiError,
+    MaybeSent,
+    RequestCounter,
+    RestClient,
+    Stopped,
+)
 
 CHUNK = 1024 * 1024
 PART = 16 * 1024 * 1024  # multipart part size for streamed uploads
+_S3_WRITES = ("Put", "Copy", "Upload", "CreateMultipart", "CompleteMultipart", "Delete")
+FILE_ATTEMPTS = 3  # a streamed file whose upload failed is sent again from the start
 
 
 @dataclass(frozen=True)
@@ -87,7 +97,13 @@ class S3Service:
             ),
         )
         where = f"{config.role}-s3"
-        self.client.meta.events.register("before-send.s3.*", lambda **_: counter.add(where))
+
+        def count(model: Any = None, **_: Any) -> None:
+            name = getattr(model, "name", "")
+            counter.add(where, write=name.startswith(_S3_WRITES))
+
+        self.client.meta.events.register("before-call.s3.*", count)
+
         self._checked: set[str] = set()
         self._lock = threading.Lock()
 
@@ -400,13 +416,29 @@ def copy_file(
         on_bytes(item.size)
         return
 
-    with source.open(item.path) as chunks:
+    for attempt in range(1, FILE_ATTEMPTS + 1):
+        sent = 0
+        with source.open(item.path) as chunks:
 
-        def counted() -> Iterator[bytes]:
-            for chunk in chunks:
-                if stop.is_set():
-                    raise Stopped()
-                on_bytes(len(chunk))
-                yield chunk
+            def counted(chunks: Iterator[bytes] = chunks) -> Iterator[bytes]:
+                nonlocal sent
+                for chunk in chunks:
+                    if stop.is_set():
+                        raise Stopped()
+                    sent += len(chunk)
+                    on_bytes(len(chunk))
+                    yield chunk
 
-        target.write(item.path, counted(), item.size)
+            try:
+                target.write(item.path, counted(), item.size)
+                return
+            except MaybeSent as exc:
+                on_bytes(-sent)  # the file starts again
+                if attempt == FILE_ATTEMPTS:
+                    raise UserError(
+                        f"writing artifact {item.path} to {target.uri} kept failing ({exc}, "
+                        f"{FILE_ATTEMPTS} attempts): see the target server's logs, then re-run "
+                        "(what was copied is kept)."
+                    ) from None
+                if stop.wait(2.0 * attempt):
+                    raise Stopped() from None

@@ -62,6 +62,7 @@ class Report:
     outcome: Outcome | None = None
     verification: Verification | None = None
     requests: dict[str, int] = field(default_factory=dict)
+    writes: dict[str, int] = field(default_factory=dict)  # of `requests`, those that wrote
     seconds: float = 0.0
 
     @property
@@ -135,6 +136,7 @@ def _migrate(
                     lambda run: list_run_files(source, run),
                 )
         report.requests = dict(counter.counts)
+        report.writes = dict(counter.writes)
         report.seconds = time.perf_counter() - started
         return report
     except (KeyboardInterrupt, Stopped):

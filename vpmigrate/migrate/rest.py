@@ -57,15 +57,19 @@ class MaybeSent(Exception):
 
 
 class RequestCounter:
-    """HTTP requests sent, by destination ("source", "target", "source-s3", ...)."""
+    """HTTP requests sent, by destination ("source", "target", "source-s3", ...), and
+    among them those that write."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.counts: dict[str, int] = {}
+        self.writes: dict[str, int] = {}
 
-    def add(self, where: str, n: int = 1) -> None:
+    def add(self, where: str, n: int = 1, *, write: bool = False) -> None:
         with self._lock:
             self.counts[where] = self.counts.get(where, 0) + n
+            if write:
+                self.writes[where] = self.writes.get(where, 0) + n
 
     @property
     def total(self) -> int:
@@ -148,7 +152,7 @@ class RestClient:
         for attempt in range(1, self.attempts + 1):
             if self.stop.is_set():
                 raise Stopped()
-            self.counter.add(self.server.role)
+            self.counter.add(self.server.role, write=_writes(method, path))
             try:
                 request = self.http.build_request(method, path, **kwargs)
                 response = self.http.send(request, stream=stream)
@@ -203,10 +207,11 @@ class RestClient:
             response.close()
 
     def put_stream(self, path: str, chunks: Iterable[bytes], size: int) -> None:
-        """PUT a body from an iterator (one attempt: the iterator cannot be replayed)."""
+        """PUT a body from an iterator. One attempt (the iterator cannot be replayed): a
+        transient failure raises `MaybeSent`, and the caller starts the file again."""
         if self.stop.is_set():
             raise Stopped()
-        self.counter.add(self.server.role)
+        self.counter.add(self.server.role, write=True)
         try:
             response = self.http.put(
                 path,
@@ -216,7 +221,9 @@ class RestClient:
         except httpx.ConnectError as exc:
             raise self.unreachable(exc) from None
         except httpx.TransportError as exc:
-            raise self._gave_up(f"PUT {path}", type(exc).__name__) from None
+            raise MaybeSent(f"PUT {path}: {type(exc).__name__}") from exc
+        if response.status_code == 429 or response.status_code >= 500:
+            raise MaybeSent(f"PUT {path}: HTTP {response.status_code}")
         if response.status_code >= 400:
             raise self._refused(f"PUT {path}", response)
 
@@ -273,6 +280,11 @@ class RestClient:
             f"no MLflow error ({response.headers.get('content-type', 'no content type')}): "
             "is this URL an MLflow tracking server (and not a proxy or login page)?"
         )
+
+
+def _writes(method: str, path: str) -> bool:
+    """Whether a request changes the server (searches are POSTs that only read)."""
+    return method != "GET" and not path.endswith("/search")
 
 
 def major_of(version: str) -> int | None:
