@@ -84,3 +84,34 @@ def test_credentials_in_a_url_are_refused_without_echoing_them() -> None:
     assert done.returncode == 1
     assert "hunter22" not in done.stderr + done.stdout
     assert "MLFLOW_TRACKING_USERNAME" in done.stderr
+
+
+class _Refusing(http.server.BaseHTTPRequestHandler):
+    """A server behind authentication that refuses the credentials it is given."""
+
+    def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+        self.send_response(403)
+        self.send_header("Content-Type", "text/plain")
+        self.end_headers()
+        self.wfile.write(b"Permission denied")
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+
+def test_a_refused_login_names_the_variables_not_the_password() -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Refusing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        done = inv(
+            "--source", url, "--target", "http://127.0.0.1:9",
+            MLFLOW_TRACKING_USERNAME="alice", MLFLOW_TRACKING_PASSWORD="s3cr3t-pw-9917",
+        )  # fmt: skip
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert done.returncode == 1
+    assert f"the source MLflow at {url} refused GET /version (HTTP 403)" in done.stderr
+    assert "MLFLOW_TRACKING_PASSWORD" in done.stderr
+    assert "s3cr3t-pw-9917" not in done.stderr + done.stdout
