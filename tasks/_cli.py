@@ -193,9 +193,11 @@ def repo_path(value: str | Path) -> Path:
     """Resolve a path option: relative to the current directory when it exists there,
     else relative to the repository root (so tasks work from any subdirectory)."""
     path = Path(value).expanduser()
-    if path.is_absolute() or path.exists():
-        return path.resolve()
-    return (REPO_ROOT / path).resolve()
+    if not (path.is_absolute() or os.path.lexists(path)):
+        path = REPO_ROOT / path
+    # Absolute, links kept as named (as Compose does): messages name the path the user
+    # gave, and a symlink loop or a folder we may not enter is reported when read.
+    return Path(os.path.abspath(path))
 
 
 def render_table(headers: list[str], rows: list[list[str]]) -> str:

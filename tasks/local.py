@@ -35,13 +35,14 @@ def load_local_project(
     beats `local.files`, `--env-file` beats the repository's `.env` (default files only),
     `--project-name` beats `local.project_name`. Loader warnings go to stderr."""
     from vpmigrate.compose.loader import load_project_with_warnings
+    from vpmigrate.userfiles import is_missing
 
     env_files: list[Path] | None = None
     if env_file:
         env_files = [repo_path(env_file)]
     elif not files:
         default_env = repo_path(setting(c, "local", "env_file"))
-        env_files = [default_env] if default_env.exists() else None
+        env_files = None if is_missing(default_env) else [default_env]
     paths = [repo_path(f) for f in setting(c, "local", "files", files)]
     loaded = load_project_with_warnings(
         paths, project_name=setting(c, "local", "project_name", project_name), env_files=env_files

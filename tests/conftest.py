@@ -26,3 +26,11 @@ def busybox_image(docker_client: Any) -> Iterator[str]:
         docker_client.api.remove_image(tag, force=True)
     except Exception:
         pass
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (`-n`), every end-to-end test runs on one worker: they share
+    one large image, built once and removed at the end of that worker's session."""
+    for item in items:
+        if item.get_closest_marker("e2e"):
+            item.add_marker(pytest.mark.xdist_group("e2e"))

@@ -105,6 +105,8 @@ def reference_view(service: dict[str, Any]) -> dict[str, Any]:
             for name, options in service.get("networks", {}).items()
         },
         "network_mode": service.get("network_mode"),
+        "links": service.get("links", []),
+        "volumes_from": service.get("volumes_from", []),
         "restart": service.get("restart", "no"),
         "profiles": sorted(service.get("profiles", [])),
     }
@@ -132,6 +134,8 @@ def our_view(service: Service) -> dict[str, Any]:
         "depends_on": {d.service: (d.condition, d.required, d.restart) for d in service.depends_on},
         "networks": {n.network: n.aliases for n in service.networks},
         "network_mode": service.network_mode,
+        "links": list(service.links),
+        "volumes_from": list(service.volumes_from),
         "restart": service.restart,
         "profiles": sorted(service.profiles),
     }
@@ -162,6 +166,7 @@ SHELL = {"HOST_VALUE": "host", "BOTH": "shell", "PASSTHROUGH": "passed"}
 CASES = {
     "interpolation": (["interpolation.yml"], "interpolation.env", SHELL),
     "overrides": (["overrides.base.yml", "overrides.override.yml"], None, {}),
+    "implicit": (["implicit.yml", "implicit.override.yml"], None, {}),
     "ports": (["ports.yml"], None, {}),
     "volumes": (["volumes.yml"], None, {}),
 }

@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
 
-from tests.compose.conftest import ComposeFolder
+from tests.compose.conftest import FIXTURES, ComposeFolder
 from vpmigrate.compose.envfiles import parse_env_text
 from vpmigrate.errors import UserError
 
@@ -61,10 +62,12 @@ def test_references_look_at_the_outer_environment_first() -> None:
 @pytest.mark.parametrize(
     ("text", "line"),
     [
-        ("OK=1\n1BAD=2\n", 2),
+        ("OK=1\nA~B=2\n", 2),
         ("OK=1\nA B=2\n", 2),
+        ("OK=1\n=no name\n", 2),
+        ("OK=1\nBARE # a comment after a bare key\n", 2),
         ('OK=1\n\nQ="never closed\n', 3),
-        ("OK='x' trailing\n", 1),
+        ("OK=1\nQ='never closed\\'\n", 2),
         ("OK=${BROKEN\n", 1),
     ],
 )
@@ -118,7 +121,8 @@ def test_explicit_env_files_replace_dotenv_and_later_ones_win(folder: ComposeFol
 
 def test_a_missing_explicit_env_file_is_an_error(folder: ComposeFolder) -> None:
     folder.write("compose.yml", "services: {app: {image: busybox}}\n")
-    with pytest.raises(UserError, match="nowhere.env does not exist"):
+    expected = r"nowhere\.env: the env file does not exist; check the --env-file option"
+    with pytest.raises(UserError, match=expected):
         folder.load(env_files=[folder.root / "nowhere.env"])
 
 
@@ -141,3 +145,48 @@ def test_env_file_required_and_optional(folder: ComposeFolder) -> None:
     assert "missing.env does not exist" in str(caught.value)
     folder.write("missing.env", "NOW=here\n")
     assert dict(folder.load().services["app"].environment) == {"NOW": "here"}
+
+
+def test_every_env_file_rule_reads_as_docker_compose_reads_it(folder: ComposeFolder) -> None:
+    """The fixture holds each rule where parsers differ (BOM, `KEY: value`, escaped
+    quotes, keys starting with a digit, `\\a \\b \\f \\v`, comments, bare keys, ...)."""
+    from tests.compose.test_compose_compat import reference_config
+
+    shutil.copy(FIXTURES / "syntax.env", folder.root / "syntax.env")
+    compose = folder.write(
+        "compose.yml", "services:\n  app:\n    image: busybox\n    env_file: [syntax.env]\n"
+    )
+    outer = {"OUTER": "from the shell"}
+    expected = reference_config([compose], environ=outer)["services"]["app"]["environment"]
+    ours = dict(folder.load(environ=outer).services["app"].environment)
+    assert ours == expected
+    # the cases that differed before, spelled out
+    assert ours["ESCAPES"] == "bell\a back\b feed\f tab\t vtab\v cr\r nl\n slash\\ dollar$ other\\q"
+    assert ours["COLON"] == "colon value" and ours["1DIGIT"] == "digit first"
+    assert ours["ESCAPED_QUOTE"] == 'say "hi" now' and ours["SINGLE_ESCAPED"] == "it's"
+    assert ours["BOM_BEFORE_FIRST_KEY"] == "first" and "NOT_IN_OUTER" not in ours
+
+
+def test_one_dotenv_means_the_same_to_local_and_railway_tasks(folder: ComposeFolder) -> None:
+    """Issue 14: python-dotenv (railway.*) and this parser (local.*) read these lines
+    differently; now both tasks read `.env` here."""
+    from vpmigrate.railway.settings import merged_environment
+
+    dotenv = folder.write(
+        ".env",
+        "B=set\nALT=${B:+alt}\nREQ=${X:?set X}\nDOLLAR=a$$b\nBARE\nBARE_UNSET\n",
+    )
+    folder.write("compose.yml", "services: {app: {image: busybox}}\n")
+    shell = {"X": "from-shell", "BARE": "bare-from-shell"}
+    local = dict(folder.load(environ=shell).environment)
+    railway = merged_environment(dotenv, shell)
+    assert railway == local
+    assert {k: railway[k] for k in ("ALT", "REQ", "DOLLAR", "BARE")} == {
+        "ALT": "alt",
+        "REQ": "from-shell",
+        "DOLLAR": "a$b",
+        "BARE": "bare-from-shell",
+    }
+    assert "BARE_UNSET" not in railway
+    with pytest.raises(UserError, match=r"\.env:3: REQ: required variable X .*: set X"):
+        merged_environment(dotenv, {})

@@ -148,6 +148,10 @@ def test_a_service_without_image_is_an_error(folder: ComposeFolder) -> None:
         ("healthcheck: {test: [true]}", 4, 'a test list starts with "CMD"'),
         ("network_mode: host\n    networks: [default]", 5, "cannot be used together"),
         ("tty: maybe", 4, "expected true or false"),
+        ("links: [ghost]", 4, "refers to undefined service 'ghost'"),
+        ("links: [app]", 4, "cannot refer to itself"),
+        ("volumes_from: ['ghost:ro']", 4, "refers to undefined service 'ghost'"),
+        ("volumes_from: ['app:z']", 4, "the mode is ro or rw"),
     ],
 )
 def test_bad_values_name_file_line_and_problem(

@@ -122,5 +122,5 @@ def test_a_dependency_cycle_is_an_error(folder: ComposeFolder) -> None:
         "compose.yml",
         "services:\n  a: {image: b, depends_on: [b]}\n  b: {image: b, depends_on: [a]}\n",
     )
-    with pytest.raises(UserError, match="cycle: a, b"):
+    with pytest.raises(UserError, match="cycle: a needs b .*; b needs a "):
         select_services(folder.load(), frozenset())

@@ -159,7 +159,7 @@ def test_optional_dependency_on_a_dropped_service_is_removed_from_that_file(tmp_
         (DEFAULT_GROUPS + DEFAULT_OUTPUTS + "extra: 1\n", r":12: unknown key 'extra'"),
         ("groups:\n  mvp: postgres\n" + DEFAULT_OUTPUTS, r":2: group 'mvp' must be a list"),
         ("groups:\n  'bad name': [a]\n" + DEFAULT_OUTPUTS, r"not a valid profile name"),
-        ("groups: [\n", r"not valid YAML"),
+        ("groups: [\n", r"plan\.yml:2: invalid YAML"),
     ],
 )
 def test_malformed_plans_are_refused(tmp_path, plan, expected):
@@ -168,7 +168,7 @@ def test_malformed_plans_are_refused(tmp_path, plan, expected):
 
 
 def test_missing_plan_file_says_how_to_fix_it(tmp_path):
-    with pytest.raises(UserError, match=r"split plan not found.*--plan"):
+    with pytest.raises(UserError, match=r"absent\.yml: the split plan does not exist.*--plan"):
         load_plan(tmp_path / "absent.yml")
 
 

@@ -145,7 +145,7 @@ def test_unknown_service_is_a_user_error():
 
 
 def test_invalid_yaml_names_file_and_line():
-    with pytest.raises(UserError, match=r"^bad\.yml:4: not valid YAML"):
+    with pytest.raises(UserError, match=r"^bad\.yml:4: invalid YAML"):
         roundtrip.load("services:\n  a:\n    image: a\n  - b\nother: 1\n", "bad.yml")
 
 

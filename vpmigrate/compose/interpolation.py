@@ -11,9 +11,9 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from vpmigrate.compose.model import Location
 from vpmigrate.compose.yamlsource import LocatedDict, LocatedList
 from vpmigrate.errors import UserError
+from vpmigrate.userfiles import Location
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _OPERATORS = (":-", ":?", ":+", "-", "?", "+")

@@ -32,6 +32,7 @@ from vpmigrate.compose.values import (
 )
 from vpmigrate.compose.yamlsource import LocatedDict, load_yaml_file
 from vpmigrate.errors import UserError
+from vpmigrate.userfiles import is_missing
 
 TOP_LEVEL_KEYS = frozenset({"version", "name", "services", "networks", "volumes"})
 _NETWORK_KEYS = frozenset({"name", "external", "driver", "labels", "internal"})
@@ -77,13 +78,15 @@ def load_project_with_warnings(
     config_files = tuple(Path(os.path.abspath(f)) for f in files)
     directory = Path(os.path.abspath(project_directory or config_files[0].parent))
     shell = dict(os.environ if environ is None else environ)
+    # The compose files first: a problem with the file the user named comes before
+    # one with the .env beside it.
+    parsed = [load_yaml_file(path) for path in config_files]
     dotenv = _read_dotenv(directory, env_files, shell)
     environment = {**dotenv, **shell}
 
     unset: set[str] = set()
     documents = []
-    for path in config_files:
-        document = load_yaml_file(path)
+    for document in parsed:
         check_keys(document, TOP_LEVEL_KEYS, "top level", hint=_TOP_LEVEL_HINT)
         documents.append(
             interpolate_tree(
@@ -151,15 +154,17 @@ def _read_dotenv(
 ) -> dict[str, str]:
     if env_files is None:
         default = directory / ".env"
-        paths = [default] if default.is_file() else []
+        # Compose skips a default .env that is missing or a folder, and reads anything
+        # else (so an unreadable one is an error, not a silent skip).
+        paths = [] if is_missing(default) or os.path.isdir(default) else [default]
+        hint = ""
     else:
         paths = [Path(p) for p in env_files]
+        hint = "; check the --env-file option"
     values: dict[str, str] = {}
     for path in paths:
-        if not path.is_file():
-            raise UserError(f"Env file {path} does not exist; check the --env-file option.")
         # Later files override earlier ones; their ${...} see the shell, then earlier files.
-        values.update(read_env_file(path, {**values, **shell}))
+        values.update(read_env_file(path, {**values, **shell}, hint=hint))
     return values
 
 

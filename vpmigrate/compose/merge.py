@@ -3,7 +3,8 @@
 Mappings merge recursively and other values are replaced (so `command`, `entrypoint`
 and `healthcheck.test` are replaced), except in services where: `environment`/`labels`
 merge by key, `depends_on`/`networks` by name, `volumes` by container path, and
-`ports`, `env_file`, `extra_hosts` and `profiles` add up (Compose 2.27 unions profiles).
+`ports`, `env_file`, `extra_hosts`, `profiles`, `links` and `volumes_from` add up
+(Compose 2.27 unions profiles).
 """
 
 from __future__ import annotations
@@ -159,6 +160,8 @@ _SERVICE_MERGERS: dict[str, Callable[[Any, Any, Any, Any, str], Any]] = {
     "env_file": _concatenated,
     "extra_hosts": _concatenated,
     "profiles": _concatenated,
+    "links": _concatenated,
+    "volumes_from": _concatenated,
     "build": _build,
 }
 

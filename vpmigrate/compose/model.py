@@ -18,23 +18,15 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
 
+# Re-exported: the compose modules name locations through the model.
+from vpmigrate.userfiles import Location as Location
+
 EMPTY: Mapping[str, str] = MappingProxyType({})
 
 
 def _empty() -> Mapping[str, Any]:
     # dataclasses refuse an unhashable default such as a mappingproxy; a factory is fine.
     return EMPTY
-
-
-@dataclass(frozen=True)
-class Location:
-    """Where something was written: used to point error messages at the user's file."""
-
-    file: Path
-    line: int  # 1-based
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}"
 
 
 @dataclass(frozen=True)
@@ -122,6 +114,20 @@ class Dependency:
     condition: DependencyCondition = "service_started"
     required: bool = True
     restart: bool = False
+
+
+def link_parts(entry: str) -> tuple[str, str]:
+    """A `links:` entry, `SERVICE` or `SERVICE:ALIAS`, as (service, alias)."""
+    service, _, alias = entry.partition(":")
+    return service, alias or service
+
+
+def volumes_from_parts(entry: str) -> tuple[str, bool, str]:
+    """A `volumes_from:` entry, `SERVICE[:MODE]` or `container:NAME[:MODE]`, as
+    (service or container name, whether it names a container, mode: "" | "ro" | "rw")."""
+    container = entry.startswith("container:")
+    source, _, mode = entry.removeprefix("container:").partition(":")
+    return source, container, mode
 
 
 @dataclass(frozen=True)

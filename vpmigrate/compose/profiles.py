@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Sequence
 
+from vpmigrate.compose.graph import DependencyGraph
 from vpmigrate.compose.model import Project, Service
 from vpmigrate.errors import UserError
 
@@ -71,7 +71,9 @@ def select_services(
                 pending.append(dependency.service)
             elif dependency.required:
                 raise _inactive_dependency(service, dependency.service, project)
-    return _dependency_order(project, selected)
+    # The whole project's graph, so that a cycle is an error whatever is selected.
+    order = DependencyGraph(project.services.values()).order()
+    return [project.services[name] for name in order if name in selected]
 
 
 def _inactive_dependency(service: Service, dependency: str, project: Project) -> UserError:
@@ -83,28 +85,3 @@ def _inactive_dependency(service: Service, dependency: str, project: Project) ->
         f"mark the dependency `required: false` under depends_on of '{service.name}' "
         f"({service.location})."
     )
-
-
-def _dependency_order(project: Project, selected: set[str]) -> list[Service]:
-    waiting_on = {
-        name: {d.service for d in project.services[name].depends_on if d.service in selected}
-        for name in selected
-    }
-    ready = [name for name, deps in waiting_on.items() if not deps]
-    heapq.heapify(ready)
-    ordered: list[Service] = []
-    while ready:
-        name = heapq.heappop(ready)
-        ordered.append(project.services[name])
-        for other, deps in waiting_on.items():
-            if name in deps:
-                deps.discard(name)
-                if not deps:
-                    heapq.heappush(ready, other)
-    if len(ordered) < len(selected):
-        cycle = sorted(name for name, deps in waiting_on.items() if deps)
-        raise UserError(
-            f"Services depend on each other in a cycle: {', '.join(cycle)}. Remove one of "
-            "the depends_on entries between them."
-        )
-    return ordered

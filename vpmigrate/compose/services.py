@@ -21,6 +21,8 @@ from vpmigrate.compose.model import (
     Service,
     ServiceNetwork,
     VolumeMount,
+    link_parts,
+    volumes_from_parts,
 )
 from vpmigrate.compose.mounts import host_path, parse_ports, parse_volume
 from vpmigrate.compose.values import (
@@ -41,13 +43,15 @@ from vpmigrate.compose.values import (
     text_map,
 )
 from vpmigrate.compose.yamlsource import LocatedDict
+from vpmigrate.userfiles import is_missing
 
 # fmt: off
 SERVICE_KEYS = frozenset({
     "image", "command", "entrypoint", "environment", "env_file", "ports", "volumes",
     "healthcheck", "restart", "depends_on", "profiles", "networks", "network_mode", "labels",
     "container_name", "working_dir", "user", "hostname", "stop_signal", "stop_grace_period",
-    "extra_hosts", "tty", "stdin_open", "init", "pull_policy", "build",
+    "extra_hosts", "tty", "stdin_open", "init", "pull_policy", "build", "links",
+    "volumes_from",
 })
 BUILD_KEYS = frozenset({
     "context", "dockerfile", "dockerfile_inline", "args", "target", "labels", "cache_from",
@@ -153,10 +157,12 @@ def build_service(name: str, data: Any, location: Location, ctx: ServiceContext)
         volumes=reader.volumes(),
         healthcheck=reader.healthcheck(),
         restart=reader.restart(),
-        depends_on=reader.depends_on(),
+        depends_on=(),
         profiles=reader.profiles(),
         networks=reader.networks(),
         network_mode=reader.optional_text("network_mode"),
+        links=reader.links(),
+        volumes_from=reader.volumes_from(),
         labels=MappingProxyType(reader.labels()),
         container_name=reader.optional_text("container_name"),
         working_dir=reader.optional_text("working_dir"),
@@ -172,7 +178,28 @@ def build_service(name: str, data: Any, location: Location, ctx: ServiceContext)
         build=build,
         image_declared=image_declared,
     )
+    service = replace(service, depends_on=with_implicit_dependencies(service, reader.depends_on()))
     return replace(service, config=service_config(service))
+
+
+def with_implicit_dependencies(
+    service: Service, explicit: tuple[Dependency, ...]
+) -> tuple[Dependency, ...]:
+    """`depends_on` plus what Compose adds when the file does not say: a started `links`
+    or `network_mode: service:X` target (restarted with it), and a started
+    `volumes_from` service."""
+    found = {d.service: d for d in explicit}
+    implicit = [Dependency(link_parts(link)[0], restart=True) for link in service.links]
+    kind, _, target = (service.network_mode or "").partition(":")
+    if kind == "service":
+        implicit.append(Dependency(target, restart=True))
+    for entry in service.volumes_from:
+        source, container, _ = volumes_from_parts(entry)
+        if not container:
+            implicit.append(Dependency(source))
+    for dependency in implicit:
+        found.setdefault(dependency.service, dependency)
+    return tuple(sorted(found.values(), key=lambda d: d.service))
 
 
 def default_image(project_name: str, service_name: str) -> str:
@@ -257,7 +284,7 @@ class _ServiceReader:
     def environment(self) -> dict[str, str]:
         result: dict[str, str] = {}
         for path, required, location in self.env_files():
-            if not path.is_file():
+            if is_missing(path):  # anything else is read, and refused with its reason
                 if required:
                     raise problem(
                         location,
@@ -492,6 +519,49 @@ class _ServiceReader:
             f"unsupported network_mode {mode!r}; use host, none, bridge, "
             "service:NAME (an existing service) or container:NAME.",
         )
+
+    def links(self) -> tuple[str, ...]:
+        found = self.unique_texts("links")
+        for entry, location, where in found:
+            self.check_service(link_parts(entry)[0], location, where)
+        return tuple(entry for entry, _, _ in found)
+
+    def volumes_from(self) -> tuple[str, ...]:
+        found = self.unique_texts("volumes_from")
+        for entry, location, where in found:
+            source, container, mode = volumes_from_parts(entry)
+            if not source or mode not in ("", "ro", "rw"):
+                raise problem(
+                    location,
+                    where,
+                    f"write {entry!r} as SERVICE, SERVICE:ro, container:NAME or "
+                    "container:NAME:ro (the mode is ro or rw).",
+                )
+            if not container:
+                self.check_service(source, location, where)
+        return tuple(entry for entry, _, _ in found)
+
+    def unique_texts(self, key: str) -> list[tuple[str, Location, str]]:
+        """A list of strings, each once (files merged with `-f` append to such lists)."""
+        value = self.data.get(key)
+        if value is None:
+            return []
+        items = sequence(value, self.data.loc(key), self.at(key))
+        found: dict[str, tuple[str, Location, str]] = {}
+        for index, item in enumerate(items):
+            where = f"{self.at(key)}[{index}]"
+            entry = text(item, items.loc(index), where)
+            found.setdefault(entry, (entry, items.loc(index), where))
+        return list(found.values())
+
+    def check_service(self, name: str, location: Location, where: str) -> None:
+        if name not in self.ctx.services:
+            known = ", ".join(sorted(self.ctx.services))
+            raise problem(
+                location, where, f"refers to undefined service '{name}'; known services: {known}."
+            )
+        if name == self.name:
+            raise problem(location, where, "a service cannot refer to itself.")
 
     def labels(self) -> dict[str, str]:
         return text_map(self.data.get("labels"), self.data.loc("labels"), self.at("labels"))

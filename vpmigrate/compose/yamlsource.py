@@ -13,11 +13,10 @@ import re
 from pathlib import Path
 from typing import Any
 
-import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from vpmigrate.compose.model import Location
 from vpmigrate.errors import UserError
+from vpmigrate.userfiles import BoundedSafeLoader, Location, compose_yaml, read_user_file
 
 _NULL = "tag:yaml.org,2002:null"
 _BOOL = "tag:yaml.org,2002:bool"
@@ -61,8 +60,9 @@ class LocatedList(list[Any]):
         self.item_locations.append(location)
 
 
-class _CoreSchemaLoader(yaml.SafeLoader):
-    """SafeLoader with YAML 1.2 core-schema scalar resolution (what go-yaml v3 does)."""
+class _CoreSchemaLoader(BoundedSafeLoader):
+    """SafeLoader with YAML 1.2 core-schema scalar resolution (what go-yaml v3 does),
+    and the bounds on depth and aliases of `vpmigrate.userfiles`."""
 
     yaml_implicit_resolvers: dict[Any, Any] = {}
 
@@ -171,35 +171,14 @@ class _Builder:
         )
 
 
-def read_user_file(path: Path, kind: str, hint: str = "") -> str:
-    """The text of a file the user named; a missing or unreadable one is a `UserError`."""
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UserError(f"{kind} {path} does not exist{hint}.") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"Cannot read {kind.lower()} {path}: {exc}.") from None
-
-
 def load_yaml_file(path: Path) -> LocatedDict:
     """Parse one Compose file; its top level must be a mapping."""
-    text = read_user_file(path, "Compose file", "; check the --file option")
+    text = read_user_file(path, "compose file", hint="; check the --file option")
     return load_yaml_text(text, path)
 
 
 def load_yaml_text(text: str, path: Path) -> LocatedDict:
-    loader = _CoreSchemaLoader(text)
-    try:
-        root = loader.get_single_node()
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else 1
-        problem = exc.problem or exc.context or "invalid YAML"
-        raise UserError(f"{path}:{line}: invalid YAML: {problem}.") from None
-    except yaml.YAMLError as exc:
-        raise UserError(f"{path}: invalid YAML: {exc}.") from None
-    finally:
-        loader.dispose()
+    root = compose_yaml(text, path, _CoreSchemaLoader)
     if root is None:
         raise UserError(f"{path}: the compose file is empty; it needs at least `services:`.")
     value = _Builder(path).build(root)

@@ -3,17 +3,17 @@ and named volumes only when asked."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from vpmigrate.compose.model import Project
+from vpmigrate.compose.graph import DependencyGraph
+from vpmigrate.compose.model import Project, Service
 from vpmigrate.engine import labels
 from vpmigrate.engine.events import Event, Reporter, silent
 from vpmigrate.engine.resources import exclusive_volumes
-from vpmigrate.engine.state import ContainerState, project_containers, volume_exists
+from vpmigrate.engine.state import RUNNING, ContainerState, project_containers, volume_exists
 
 if TYPE_CHECKING:
     import docker
@@ -65,39 +65,25 @@ def down(
     then the project's networks that no container uses, then the planned volumes."""
     from docker.errors import NotFound
 
-    # Each container stops as soon as every running container that depends on it is
-    # gone (not level by level), so independent branches never wait for each other.
-    running = ("running", "restarting", "paused")
-    done = {c.id: threading.Event() for c in plan.containers}
-    blockers = {
-        c.id: [
-            other.id
-            for other in plan.containers
-            if other.status in running
-            and other.service in project.services
-            and any(d.service == c.service for d in project.services[other.service].depends_on)
-        ]
-        for c in plan.containers
-    }
+    by_service: dict[str, list[ContainerState]] = {}
+    for container in plan.containers:
+        by_service.setdefault(container.service or container.name, []).append(container)
+    graph = DependencyGraph(
+        [project.services[name] for name in by_service if name in project.services],
+        others=[name for name in by_service if name not in project.services],
+    )
 
-    def remove(container: ContainerState) -> None:
-        try:
-            for blocker in blockers[container.id]:
-                done[blocker].wait()
-            service = project.services.get(container.service)
-            grace = service.stop_grace_period_s if service else None
-            try:
-                if container.status in running:
-                    client.api.stop(container.id, timeout=int(grace) if grace is not None else 10)
-                client.api.remove_container(container.id, force=True)
-            except NotFound:
-                pass
-            report(Event(container.service or container.name, "removed", container.name))
-        finally:
-            done[container.id].set()  # a failure must not leave dependencies waiting forever
+    def remove(name: str) -> None:
+        # Each service goes as soon as every service that needs it is gone (the walk
+        # backwards), so independent branches never wait for each other.
+        for container in by_service[name]:
+            remove_container(client, container, project.services.get(name))
+            report(Event(name, "removed", container.name))
 
-    with ThreadPoolExecutor(max_workers=max(1, len(plan.containers))) as pool:
-        list(pool.map(remove, plan.containers))
+    with ThreadPoolExecutor(max_workers=max(1, len(graph))) as pool:
+        futures = graph.walk(remove, pool, reverse=True)
+    for future in futures.values():
+        future.result()  # the first engine error, once every branch has finished
 
     for network in client.api.networks(filters={"label": f"{labels.PROJECT}={project.name}"}):
         info = client.api.inspect_network(network["Id"])
@@ -115,6 +101,22 @@ def down(
         except NotFound:
             continue
         report(Event(volume, "removed", "volume"))
+
+
+def remove_container(
+    client: docker.DockerClient, container: ContainerState, service: Service | None
+) -> None:
+    """Stop (within the service's stop_grace_period, else the container's own stop
+    timeout) and remove; a container already gone is fine."""
+    from docker.errors import NotFound
+
+    grace = service.stop_grace_period_s if service is not None else None
+    try:
+        if container.status in RUNNING:
+            client.api.stop(container.id, timeout=int(grace) if grace is not None else None)
+        client.api.remove_container(container.id, force=True)
+    except NotFound:
+        pass
 
 
 def _labelled_volumes(client: docker.DockerClient, project_name: str) -> list[str]:

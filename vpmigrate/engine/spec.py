@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from vpmigrate.compose.model import Healthcheck, Project, Service
+from vpmigrate.compose.model import (
+    Healthcheck,
+    Project,
+    Service,
+    link_parts,
+    volumes_from_parts,
+)
 from vpmigrate.engine import labels
+from vpmigrate.engine.state import ContainerState
+from vpmigrate.errors import UserError
 
 if TYPE_CHECKING:
     from docker import APIClient
@@ -63,11 +72,70 @@ def aliases(project: Project, service: Service, extra: tuple[str, ...]) -> list[
     return list(dict.fromkeys(names))
 
 
+def network_mode(
+    project: Project, service: Service, peers: Mapping[str, Sequence[ContainerState]]
+) -> str | None:
+    """The engine's network mode: `service:X` becomes `container:<id of X's container>`
+    (as Compose passes it), no mode means the first network."""
+    mode = service.network_mode
+    if mode is not None and mode.startswith("service:"):
+        return (
+            f"container:{_first(peers, mode.removeprefix('service:'), service, 'network_mode').id}"
+        )
+    first_network = service.networks[0] if service.networks else None
+    return mode or (project.networks[first_network.network].name if first_network else None)
+
+
+def volumes_from(service: Service, peers: Mapping[str, Sequence[ContainerState]]) -> list[str]:
+    """`volumes_from` as the engine takes it: a service becomes its container's ID (as
+    Compose passes it); the mode is kept (Compose 2.27 drops `:ro`, Docker honours it)."""
+    result = []
+    for entry in service.volumes_from:
+        source, container, mode = volumes_from_parts(entry)
+        if not container:
+            source = _first(peers, source, service, "volumes_from").id
+        result.append(f"{source}:{mode}" if mode else source)
+    return result
+
+
+def links(
+    project: Project, service: Service, peers: Mapping[str, Sequence[ContainerState]]
+) -> list[tuple[str, str]]:
+    """`links` as endpoint links, as Compose writes them: each container of the linked
+    service under the alias, `<service>-<n>` and `<project>-<service>-<n>`."""
+    result: list[tuple[str, str]] = []
+    for entry in service.links:
+        linked, alias = link_parts(entry)
+        for container in peers.get(linked, ()):
+            for name in (alias, f"{linked}-{container.number}",
+                         f"{project.name}-{linked}-{container.number}"):  # fmt: skip
+                if (container.name, name) not in result:
+                    result.append((container.name, name))
+    return result
+
+
+def _first(
+    peers: Mapping[str, Sequence[ContainerState]], name: str, service: Service, key: str
+) -> ContainerState:
+    found = peers.get(name)
+    if not found:
+        raise UserError(
+            f"service {service.name!r} needs a container of service {name!r} for `{key}` "
+            f"({service.location_of(key)}), and {name!r} has none: start it first."
+        )
+    return found[0]
+
+
 def create_args(
-    api: APIClient, project: Project, service: Service, image_id: str
+    api: APIClient,
+    project: Project,
+    service: Service,
+    image_id: str,
+    peers: Mapping[str, Sequence[ContainerState]] | None = None,
 ) -> dict[str, Any]:
     """Keyword arguments for `APIClient.create_container` (first network attached at
-    create time; `extra_networks` returns the rest, attached before start)."""
+    create time, the rest before start). `peers`: the containers of the services this
+    one names in `network_mode: service:X`, `volumes_from` and `links`."""
     from docker.types import Mount
 
     mounts = []
@@ -84,16 +152,15 @@ def create_args(
                 read_only=volume.read_only,
             )
         )
+    peers = peers or {}
     exposed, bindings = port_bindings(service)
     first_network = service.networks[0] if service.networks else None
-    network_mode = service.network_mode or (
-        project.networks[first_network.network].name if first_network else None
-    )
     host_config = api.create_host_config(
         port_bindings={k: v for k, v in bindings.items() if v != [None]} or None,
         mounts=mounts or None,
         restart_policy=restart_policy(service.restart),
-        network_mode=network_mode,
+        network_mode=network_mode(project, service, peers),
+        volumes_from=volumes_from(service, peers) or None,
         extra_hosts=_extra_hosts(service.extra_hosts) or None,
         init=service.init,
     )
@@ -103,6 +170,7 @@ def create_args(
             {
                 project.networks[first_network.network].name: api.create_endpoint_config(
                     aliases=aliases(project, service, first_network.aliases),
+                    links=links(project, service, peers) or None,
                     ipv4_address=first_network.ipv4_address,
                 )
             }

@@ -23,6 +23,10 @@ URL_SCHEMES = {
 }
 
 
+# Container states in which the container's process exists: stop it before removing.
+RUNNING = ("running", "restarting", "paused")
+
+
 @dataclass(frozen=True)
 class PublishedPort:
     host_ip: str
@@ -55,6 +59,9 @@ class ContainerState:
     image_label: str
     ports: tuple[PublishedPort, ...]
     networks: tuple[str, ...]
+    number: int = 1  # Compose's container number: `<project>-<service>-<number>`
+    network_mode: str = ""  # as the engine holds it: `container:<id>` for service:X
+    volumes_from: tuple[str, ...] = ()  # `<container id>[:ro|:rw]`
 
     @property
     def description(self) -> str:
@@ -84,6 +91,8 @@ def container_state(attrs: dict[str, Any]) -> ContainerState:
                 )
             )
     networks = tuple(((attrs.get("NetworkSettings") or {}).get("Networks") or {}).keys())
+    host_config = attrs.get("HostConfig") or {}
+    number = str(container_labels.get(labels.NUMBER, "1"))
     return ContainerState(
         id=attrs["Id"],
         name=attrs.get("Name", "").lstrip("/"),
@@ -95,6 +104,9 @@ def container_state(attrs: dict[str, Any]) -> ContainerState:
         image_label=container_labels.get(labels.IMAGE, ""),
         ports=tuple(sorted(ports, key=lambda p: (p.target, p.host_ip))),
         networks=networks,
+        number=int(number) if number.isdigit() else 1,
+        network_mode=host_config.get("NetworkMode") or "",
+        volumes_from=tuple(host_config.get("VolumesFrom") or ()),
     )
 
 

@@ -17,8 +17,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from vpmigrate.compose.model import Project, Service
+from vpmigrate.compose.graph import DependencyGraph
+from vpmigrate.compose.model import Project, Service, link_parts, volumes_from_parts
 from vpmigrate.engine import labels, ports, resources, spec
+from vpmigrate.engine.down import remove_container
 from vpmigrate.engine.events import Event, Reporter, silent
 from vpmigrate.engine.images import ensure_images
 from vpmigrate.engine.readiness import ProbeRunner, Readiness, judge
@@ -82,7 +84,9 @@ class _UpRun:
     ) -> None:
         self.client = client
         self.project = project
-        self.services = {s.name: s for s in _dependencies_first(services)}
+        self.graph = DependencyGraph(services)
+        by_name = {s.name: s for s in services}
+        self.services = {name: by_name[name] for name in self.graph.order()}
         self.allow_pull = allow_pull
         self.deadline = time.monotonic() + timeout_s
         self.timeout_s = timeout_s
@@ -117,16 +121,10 @@ class _UpRun:
             )
         ports.check_free(self.client, self.project, list(self.services.values()), existing)
 
-        futures: dict[str, Future[ContainerState | None]] = {}
         with ThreadPoolExecutor(max_workers=max(1, len(self.services))) as pool:
-            self.futures = futures
-            for name in self.services:
-                futures[name] = pool.submit(self._converge_when_ready, name)
+            futures = self.graph.walk(self._converge_when_ready, pool)
             try:
                 self._wait_all_ready(futures)
-            except KeyboardInterrupt:
-                self.cancel.set()
-                raise
             finally:
                 self.cancel.set()
         if self.failures:
@@ -141,8 +139,9 @@ class _UpRun:
             for dep in service.depends_on:
                 if dep.service not in self.services:
                     continue  # inactive and `required: false`
-                dep_state = self.futures[dep.service].result()
-                if dep_state is None:
+                if self.cancel.is_set():
+                    raise _Cancelled
+                if dep.service not in self.outcomes:  # the walk ran it already: it failed
                     self._fail(name, f"not started: its dependency {dep.service} failed", None)
                     return None
                 verdict = self._wait_for(dep.service, dep.condition)
@@ -222,26 +221,62 @@ class _UpRun:
         self, service: Service, restart_needed: bool, dependency_changed: bool
     ) -> ContainerState | None:
         image_id = self.image_ids[service.image]
-        want_hash = labels.config_hash(service)
+        peers = self._peers(service)
         current = self.existing.get(service.name)  # inspected moments ago, before the ports check
-        if (
-            current is not None
-            and current.config_hash == want_hash
-            and current.image_label == image_id
-        ):
+        why = self._why_recreate(service, current, image_id, peers)
+        if current is not None and why is None:
             return self._reuse(service, current, restart_needed, dependency_changed)
         action = "created"
         if current is not None:
-            why = "configuration changed" if current.config_hash != want_hash else "image changed"
-            self.report(Event(service.name, "recreating", why))
-            self._remove(service, current)
+            self.report(Event(service.name, "recreating", why or ""))
+            remove_container(self.client, current, service)
             action = "recreated"
         if self.cancel.is_set():
             raise _Cancelled
-        container_id = self._create(service, image_id)
+        container_id = self._create(service, image_id, peers)
         self._start(service, container_id)
         self._record(service.name, container_id, action)
         return inspect(self.client, container_id)
+
+    def _peers(self, service: Service) -> dict[str, list[ContainerState]]:
+        """The containers of the services that `network_mode: service:X`, `volumes_from`
+        and `links` name (dependencies, so the walk has converged them already)."""
+        named = {link_parts(entry)[0] for entry in service.links}
+        named |= {
+            volumes_from_parts(e)[0] for e in service.volumes_from if not e.startswith("container:")
+        }
+        if (service.network_mode or "").startswith("service:"):
+            named.add((service.network_mode or "").removeprefix("service:"))
+        peers: dict[str, list[ContainerState]] = {}
+        for name in sorted(named):
+            outcome = self.outcomes.get(name)
+            state = inspect(self.client, outcome.container_id) if outcome is not None else None
+            peers[name] = [state] if state is not None else []
+        return peers
+
+    def _why_recreate(
+        self,
+        service: Service,
+        current: ContainerState | None,
+        image_id: str,
+        peers: dict[str, list[ContainerState]],
+    ) -> str | None:
+        if current is None:
+            return None
+        if current.config_hash != labels.config_hash(service):
+            return "configuration changed"
+        if current.image_label != image_id:
+            return "image changed"
+        # `network_mode: service:X` and `volumes_from: [X]` hold X's container ID: when X
+        # has a new container, this one must be created again to share it (as Compose does).
+        mode = service.network_mode or ""
+        if mode.startswith("service:") and current.network_mode != spec.network_mode(
+            self.project, service, peers
+        ):
+            return f"{mode.removeprefix('service:')} has a new container"
+        if list(current.volumes_from) != spec.volumes_from(service, peers):
+            return "a volumes_from service has a new container"
+        return None
 
     def _reuse(
         self,
@@ -270,15 +305,19 @@ class _UpRun:
             self._record(service.name, current.id, "started")
         return inspect(self.client, current.id)
 
-    def _create(self, service: Service, image_id: str) -> str:
-        args = spec.create_args(self.client.api, self.project, service, image_id)
+    def _create(
+        self, service: Service, image_id: str, peers: dict[str, list[ContainerState]]
+    ) -> str:
+        args = spec.create_args(self.client.api, self.project, service, image_id, peers)
         container_id = str(self.client.api.create_container(**args)["Id"])
+        links = spec.links(self.project, service, peers)
         for extra in service.networks[1:]:
             network = self.project.networks[extra.network]
             self.client.api.connect_container_to_network(
                 container_id,
                 network.name,
                 aliases=spec.aliases(self.project, service, extra.aliases),
+                links=links or None,
                 ipv4_address=extra.ipv4_address,
             )
         return container_id
@@ -295,19 +334,6 @@ class _UpRun:
                     ports.conflict_message(self.client, self.project, service, text)
                 ) from None
             raise
-
-    def _remove(self, service: Service, current: ContainerState) -> None:
-        from docker.errors import NotFound
-
-        timeout = (
-            int(service.stop_grace_period_s) if service.stop_grace_period_s is not None else 10
-        )
-        try:
-            if current.status in ("running", "restarting", "paused"):
-                self.client.api.stop(current.id, timeout=timeout)
-            self.client.api.remove_container(current.id, force=True)
-        except NotFound:
-            pass
 
     def _record(self, name: str, container_id: str, action: str) -> None:
         with self.lock:
@@ -342,28 +368,6 @@ class _UpRun:
             + f"\n{kept} Fix the cause (`inv local.logs SERVICE` shows more), then re-run "
             "`inv local.up`: what is already healthy is left as it is."
         )
-
-
-def _dependencies_first(services: Sequence[Service]) -> list[Service]:
-    """Order services so that each comes after what it depends on (within the set):
-    a worker may then wait on the futures of its dependencies, which exist already."""
-    by_name = {s.name: s for s in services}
-    ordered: list[Service] = []
-    placed: set[str] = set()
-    while len(ordered) < len(by_name):
-        ready = [
-            s
-            for name, s in by_name.items()
-            if name not in placed
-            and all(d.service in placed or d.service not in by_name for d in s.depends_on)
-        ]
-        if not ready:
-            cycle = ", ".join(sorted(set(by_name) - placed))
-            raise UserError(f"services depend on each other in a cycle: {cycle}.")
-        for service in ready:
-            ordered.append(service)
-            placed.add(service.name)
-    return ordered
 
 
 def _ready_word(state: ContainerState) -> str:

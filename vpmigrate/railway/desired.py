@@ -16,10 +16,10 @@ from types import MappingProxyType
 
 import yaml
 
-from vpmigrate.compose.model import Location
 from vpmigrate.errors import UserError
 from vpmigrate.railway.secrets import is_secret_name
 from vpmigrate.railway.template import Resolved, TemplateError, render
+from vpmigrate.userfiles import Location, compose_yaml, read_user_file
 
 S3_PROVIDERS = ("aws", "r2", "minio")
 _VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -84,20 +84,12 @@ class _File:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise UserError(
-                f"{path}: desired-state file not found; pass --file or create it "
-                "(docs/railway.md describes the format)."
-            ) from None
-        try:
-            root = yaml.compose(text, Loader=yaml.SafeLoader)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f"{path}:{mark.line + 1}" if mark else str(path)
-            problem = getattr(exc, "problem", None) or "not valid YAML"
-            raise UserError(f"{where}: {problem}; fix the YAML syntax.") from None
+        text = read_user_file(
+            path,
+            "desired-state file",
+            hint="; pass --file or create it (docs/railway.md describes the format)",
+        )
+        root = compose_yaml(text, path)
         if root is None:  # an empty document
             raise UserError(f"{path}: the file is empty; docs/railway.md describes the format.")
         self.root: yaml.Node = root

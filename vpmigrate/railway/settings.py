@@ -38,15 +38,14 @@ class Connection:
     project_id: str | None
 
 
-def merged_environment(dotenv_path: Path | None) -> dict[str, str]:
-    """`.env` values with the process environment laid over them (the process wins)."""
-    from dotenv import dotenv_values
+def merged_environment(
+    dotenv_path: Path | None, environ: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """`.env` values with the process environment laid over them (the process wins).
+    `.env` is read by the same reader, with Compose's rules, as for `local.*`."""
+    from vpmigrate.compose.envfiles import environment_with_dotenv
 
-    values: dict[str, str] = {}
-    if dotenv_path is not None and dotenv_path.is_file():
-        values.update({k: v for k, v in dotenv_values(dotenv_path).items() if v is not None})
-    values.update(os.environ)
-    return values
+    return environment_with_dotenv(dotenv_path, dict(os.environ if environ is None else environ))
 
 
 def connection_from(env: Mapping[str, str]) -> Connection:

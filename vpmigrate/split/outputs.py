@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,6 +13,7 @@ from vpmigrate.split import roundtrip
 from vpmigrate.split.files import atomic_write, is_hand_edited, unified_diff, with_header
 from vpmigrate.split.plan import load_plan
 from vpmigrate.split.render import check_relative_paths, render
+from vpmigrate.userfiles import read_user_file
 
 FileState = Literal["new", "unchanged", "outdated", "hand-edited"]
 
@@ -46,26 +48,17 @@ class SplitResult:
         return tuple(f for f in self.files if f.state != "unchanged")
 
 
-def _read(path: Path, what: str) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UserError(f"{path}: {what} not found; check the path (--source).") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"{path}: cannot read the {what} ({exc}).") from None
-
-
 def plan_split(source: Path, plan_path: Path, out_dir: Path) -> SplitResult:
     """Compute every output of the plan and compare it with what is on disk.
     Writes nothing."""
-    source_text = _read(source, "compose file")
+    source_text = read_user_file(source, "compose file", hint="; check --source")
     plan = load_plan(plan_path)
     check_relative_paths(roundtrip.load(source_text, source).services, source, out_dir)
     outputs, exact = render(source_text, source, plan)
     files = []
     for spec, output in zip(plan.outputs, outputs, strict=True):
         path = out_dir / output.file
-        if path.resolve() == source.resolve():
+        if os.path.realpath(path) == os.path.realpath(source):
             raise UserError(
                 f"{spec.location}: output {output.file!r} would overwrite the monolith "
                 f"{source}; pick another file name."

@@ -27,9 +27,9 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-from vpmigrate.compose.model import Location
 from vpmigrate.errors import UserError
 from vpmigrate.split.roundtrip import parse
+from vpmigrate.userfiles import Location, read_user_file
 
 # Compose's rule for profile names.
 _PROFILE_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
@@ -108,12 +108,9 @@ def _reject_unknown_keys(
 
 def load_plan(path: Path) -> SplitPlan:
     """Read and check a plan file on its own (the services are checked by `check_plan`)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UserError(
-            f"{path}: split plan not found. Create it (see docs/compose-split.md) or pass --plan."
-        ) from None
+    text = read_user_file(
+        path, "split plan", hint="; create it (see docs/compose-split.md) or pass --plan"
+    )
     data = parse(YAML(typ="rt"), text, path)
     if not isinstance(data, CommentedMap):
         raise UserError(f"{path}: expected a mapping with `groups:` and `outputs:`.")

@@ -14,12 +14,12 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import YAMLError
 
-from vpmigrate.compose.model import Location
 from vpmigrate.errors import UserError
 from vpmigrate.split import roundtrip
 from vpmigrate.split.plan import OutputSpec, SplitPlan
 from vpmigrate.split.profiles import set_profiles
 from vpmigrate.split.refs import RESOURCE_SECTIONS, relative_paths, service_refs, used_resources
+from vpmigrate.userfiles import Location
 
 
 @dataclass(frozen=True)

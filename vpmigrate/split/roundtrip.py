@@ -24,11 +24,13 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq, merge_attrib
-from ruamel.yaml.error import CommentMark, MarkedYAMLError, YAMLError
+from ruamel.yaml.composer import Composer
+from ruamel.yaml.error import CommentMark, YAMLError
 from ruamel.yaml.scalarstring import FoldedScalarString, LiteralScalarString
 from ruamel.yaml.tokens import CommentToken
 
 from vpmigrate.errors import UserError
+from vpmigrate.userfiles import BoundedComposer, YamlLimitError, invalid_yaml
 
 # (mapping indent, sequence indent, dash offset): the layouts tried, most common first.
 _LAYOUTS: tuple[tuple[int, int, int], ...] = (
@@ -75,19 +77,18 @@ def _yaml(layout: tuple[int, int, int], explicit_start: bool) -> YAML:
     return yaml
 
 
+class _BoundedComposer(BoundedComposer, Composer):
+    """ruamel.yaml's composer with the bounds on depth and aliases of `userfiles`."""
+
+
 def parse(yaml: YAML, text: str, source: Path | str) -> Any:
-    """`yaml.load(text)`, with a syntax error turned into a UserError naming the line."""
+    """`yaml.load(text)` within the bounds of `vpmigrate.userfiles` (depth, aliases),
+    with a YAML error turned into a UserError naming the line."""
+    yaml.Composer = _BoundedComposer
     try:
         return yaml.load(text)
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"{source}:{mark.line + 1}" if mark is not None else str(source)
-        raise UserError(
-            f"{where}: not valid YAML ({exc.problem or exc.context}). "
-            "Fix the file and run the command again."
-        ) from None
-    except YAMLError as exc:
-        raise UserError(f"{source}: not valid YAML ({exc}). Fix the file.") from None
+    except (YAMLError, YamlLimitError) as exc:
+        raise invalid_yaml(source, exc, text) from None
 
 
 def load(text: str, source: Path | str) -> Document:
