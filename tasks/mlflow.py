@@ -219,11 +219,12 @@ class _Progress:
         self.runs = self.total_runs = self.bytes = self.total_bytes = 0
         self.last = 0.0
         self.drawn = False
+        self.started = time.monotonic()
 
     def phase(self, text: str) -> None:
         with self.lock:
             self._end_line()
-            info(f"mlflow.migrate: {text} ...")
+            info(f"mlflow.migrate: {text} ... ({time.monotonic() - self.started:.1f} s)")
 
     def totals(self, runs: int, bytes_: int) -> None:
         with self.lock:

@@ -25,7 +25,7 @@ from tests import dockerkit
 from tests.e2e.conftest import e2e_image as e2e_image  # noqa: F401 - the image fixture
 
 S3_KEY, S3_SECRET = "test-key", "test-secret-3b9d"
-START_TIMEOUT_S = 240
+START_TIMEOUT_S = 600  # a busy 2-core machine starts MLflow slowly
 SERVER = ("mlflow", "server", "--host", "0.0.0.0", "--port", "5000", "--workers", "1")
 
 

@@ -122,6 +122,12 @@ class Copier:
         self.experiment_ids: dict[str, str] = {}  # source experiment id -> target's
         self.artifact_uris: dict[str, str] = {}  # run id (either side) -> artifact URI
         self.deleted: set[str] = set()  # target experiments already deleted (and left so)
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_lock = threading.Lock()
+
+    def _lock_of(self, experiment_id: str) -> threading.Lock:
+        with self._locks_lock:
+            return self._locks.setdefault(experiment_id, threading.Lock())
 
     def run(self, plan: Plan) -> Outcome:
         self.progress.phase("experiments")
@@ -251,10 +257,14 @@ class Copier:
         new_inputs = [i for i in source.inputs if input_key(i) not in have_inputs]
         if new_inputs:
             body = {"run_id": run_id, "datasets": [_dataset_input(i) for i in new_inputs]}
-            self.target.needs(
-                "dataset inputs (runs/log-inputs)",
-                lambda: rest.post(f"{API}/runs/log-inputs", body),
-            )
+            # MLflow's SQL store inserts a dataset new to the experiment without a lock:
+            # two runs logging the same one at once collide (UNIQUE constraint), so the
+            # runs of one experiment log their inputs one at a time.
+            with self._lock_of(experiment_id):
+                self.target.needs(
+                    "dataset inputs (runs/log-inputs)",
+                    lambda: rest.post(f"{API}/runs/log-inputs", body),
+                )
             self.outcome.add(inputs=len(new_inputs))
 
         files = self._copy_artifacts(plan, target)

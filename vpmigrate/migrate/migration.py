@@ -18,6 +18,7 @@ from vpmigrate.migrate.execute import Copier, NoProgress, Outcome, Progress
 from vpmigrate.migrate.plan import Plan, RunPlan, make_plan
 from vpmigrate.migrate.records import Run
 from vpmigrate.migrate.rest import (
+    ApiError,
     RequestCounter,
     RestClient,
     Stopped,
@@ -139,6 +140,8 @@ def _migrate(
         report.writes = dict(counter.writes)
         report.seconds = time.perf_counter() - started
         return report
+    except ApiError as exc:
+        raise exc.as_user_error() from None
     except (KeyboardInterrupt, Stopped):
         stop.set()
         raise Interrupted(

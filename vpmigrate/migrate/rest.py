@@ -44,12 +44,21 @@ class TrackingServer:
 class ApiError(Exception):
     """MLflow answered with an error of its own (`error_code`, `message`)."""
 
-    def __init__(self, status: int, code: str, message: str, what: str) -> None:
+    def __init__(self, status: int, code: str, message: str, what: str, server: str = "") -> None:
         super().__init__(f"{what}: HTTP {status} {code}: {message}")
         self.status = status
         self.code = code
         self.message = message
         self.what = what
+        self.server = server  # "the target MLflow at URL"
+
+    def as_user_error(self) -> UserError:
+        """For a refusal nobody handled: what was refused, by whom, and MLflow's reason."""
+        reason = " ".join(self.message.split())[:400]
+        return UserError(
+            f"{self.server or 'MLflow'} refused {self.what} ({self.code}: {reason}). Fix the "
+            "cause and re-run: what was copied is kept and not copied again."
+        )
 
 
 class MaybeSent(Exception):
@@ -268,10 +277,14 @@ class RestClient:
         except ValueError:
             body = None
         if isinstance(body, dict) and "error_code" in body:
-            return ApiError(status, str(body["error_code"]), str(body.get("message", "")), what)
+            message = str(body.get("message", ""))
+            return ApiError(status, str(body["error_code"]), message, what, self._name())
         if status == 404:
-            return ApiError(status, "ENDPOINT_NOT_FOUND", "not found", what)
+            return ApiError(status, "ENDPOINT_NOT_FOUND", "not found", what, self._name())
         return self._not_mlflow(what, response)
+
+    def _name(self) -> str:
+        return f"the {self.server.role} MLflow at {self.server.url}"
 
     def _not_mlflow(self, what: str, response: httpx.Response) -> UserError:
         s = self.server
