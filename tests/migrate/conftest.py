@@ -7,8 +7,8 @@ own SQLite store, started straight through the Docker SDK (faster than a compose
   and 3 default), stored in bucket `served`;
 - `direct`: artifacts written by clients straight to `s3://direct/...`.
 
-Each test gets fresh servers (a test's migration must not see another's data); the
-network and S3 server are shared by the module.
+Each test migrates into fresh target servers; seeded sources that tests only read, the
+network and the S3 server are shared by the module.
 """
 
 from __future__ import annotations
@@ -23,8 +23,10 @@ import pytest
 
 from tests import dockerkit
 from tests.e2e.conftest import e2e_image as e2e_image  # noqa: F401 - the image fixture
+from tests.migrate.seed import Seeded, Sizes, seed
 
 S3_KEY, S3_SECRET = "test-key", "test-secret-3b9d"
+SMALL = Sizes(sweep_children=2, extra_runs=1, points=300, keys=2, tree_files=3, big_file_mb=0)
 START_TIMEOUT_S = 600  # a busy 2-core machine starts MLflow slowly
 SERVER = ("mlflow", "server", "--host", "0.0.0.0", "--port", "5000", "--workers", "1")
 
@@ -119,49 +121,82 @@ def s3(docker_client: Any, network: tuple[str, str]) -> S3:
     return store
 
 
-@pytest.fixture
-def start_servers(
-    docker_client: Any, network: tuple[str, str], s3: S3
-) -> Iterator[Callable[..., list[Server]]]:
-    """`start_servers("served", "direct:direct2")`: fresh servers of those kinds (an
-    optional bucket after the colon), started together, returned once all answer."""
-    net, image = network
-    started: list[Any] = []
+class _Launcher:
+    """Starts tracking servers on the module's network; removes the ones it started."""
 
-    def start(*kinds: str) -> list[Server]:
+    def __init__(self, docker_client: Any, network: tuple[str, str]) -> None:
+        self.client = docker_client
+        self.net, self.image = network
+        self.started: list[Any] = []
+
+    def start(self, *kinds: str) -> list[Server]:
+        """Servers of those kinds ("served", "direct", with an optional bucket after a
+        colon: "direct:direct2"), started together, returned once all answer."""
         pending = []
         for spec in kinds:
             kind, _, bucket = spec.partition(":")
-            name = dockerkit.unique_name(f"{net}-{kind}")
+            name = dockerkit.unique_name(f"{self.net}-{kind}")
             command = [*SERVER, "--backend-store-uri", "sqlite:////tmp/mlflow.db"]
             if kind == "served":
                 command += ["--artifacts-destination", f"s3://{bucket or 'served'}/{name}"]
             else:
                 command += ["--default-artifact-root", f"s3://{bucket or 'direct'}/{name}"]
-            container = docker_client.containers.run(
-                image,
+            container = self.client.containers.run(
+                self.image,
                 command,
                 name=name,
-                network=net,
+                network=self.net,
                 environment={
-                    "MLFLOW_S3_ENDPOINT_URL": f"http://{net}-s3:9000",
+                    "MLFLOW_S3_ENDPOINT_URL": f"http://{self.net}-s3:9000",
                     "AWS_ACCESS_KEY_ID": S3_KEY,
                     "AWS_SECRET_ACCESS_KEY": S3_SECRET,
                     "MLFLOW_DISABLE_TELEMETRY": "true",
                 },
                 ports={"5000/tcp": ("127.0.0.1", None)},
-                labels={"vpm.test": net},
+                labels={"vpm.test": self.net},
                 detach=True,
             )
-            started.append(container)
+            self.started.append(container)
             pending.append((name, kind, container))
         servers = []
         for name, kind, container in pending:
-            url = _published(docker_client, container.id, 5000)
+            url = _published(self.client, container.id, 5000)
             _wait(url, "/health", container)
             servers.append(Server(name, url, kind))
         return servers
 
-    yield start
-    for container in started:
-        container.remove(force=True)
+    def remove(self) -> None:
+        for container in self.started:
+            container.remove(force=True)
+
+
+@pytest.fixture
+def start_servers(
+    docker_client: Any, network: tuple[str, str], s3: S3
+) -> Iterator[Callable[..., list[Server]]]:
+    """Fresh servers for one test (see `_Launcher.start`)."""
+    launcher = _Launcher(docker_client, network)
+    yield launcher.start
+    launcher.remove()
+
+
+@pytest.fixture(scope="module")
+def seeded_source(
+    docker_client: Any, network: tuple[str, str], s3: S3
+) -> Iterator[Callable[[str], tuple[Server, Seeded]]]:
+    """`seeded_source("served")`: a source server of that kind seeded with SMALL, shared
+    by the module's tests that only read it (each migrates into a fresh target)."""
+    launcher = _Launcher(docker_client, network)
+    made: dict[str, tuple[Server, Seeded]] = {}
+
+    def get(kind: str) -> tuple[Server, Seeded]:
+        if kind not in made:
+            (server,) = launcher.start(kind)
+            made[kind] = (
+                server,
+                seed(server.url, s3.client_env() if kind == "direct" else None, SMALL),
+            )
+        return made[kind]
+
+    yield get
+    launcher.remove()

@@ -10,14 +10,17 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.migrate.conftest import S3, Server
-from tests.migrate.seed import Sizes, seed
+from tests.migrate.conftest import S3, SMALL, Server
+from tests.migrate.seed import Seeded, seed
 from vpmigrate.errors import UserError
 from vpmigrate.migrate.artifacts import S3Config
 from vpmigrate.migrate.migration import Endpoint, Options, Report, migrate
 from vpmigrate.migrate.rest import RequestCounter, TrackingServer
 
-SMALL = Sizes(sweep_children=2, extra_runs=1, points=300, keys=2, tree_files=3, big_file_mb=0)
+Source = Callable[[str], tuple[Server, Seeded]]
+
+# On the worker that holds the e2e image (tests/conftest.py): one build, one owner.
+pytestmark = pytest.mark.xdist_group("e2e")
 API = "/api/2.0/mlflow"
 
 
@@ -64,10 +67,13 @@ def tag(run: dict[str, Any], key: str) -> str | None:
     "kinds", [("served", "served"), ("direct", "served"), ("served", "direct:direct2")]
 )
 def test_every_kind_of_artifact_root_as_source_and_target(
-    start_servers: Callable[..., list[Server]], s3: S3, kinds: tuple[str, str]
+    start_servers: Callable[..., list[Server]],
+    seeded_source: Source,
+    s3: S3,
+    kinds: tuple[str, str],
 ) -> None:
-    source, target = start_servers(*kinds)
-    seeded = seed(source.url, s3.client_env() if source.kind == "direct" else None, SMALL)
+    source, seeded = seeded_source(kinds[0])
+    (target,) = start_servers(kinds[1])
     src, tgt = endpoint(source, "source", s3), endpoint(target, "target", s3)
 
     dry, _ = run(src, tgt, dry_run=True)
@@ -92,10 +98,10 @@ def test_every_kind_of_artifact_root_as_source_and_target(
 
 
 def test_same_s3_service_copies_object_to_object(
-    start_servers: Callable[..., list[Server]], s3: S3
+    start_servers: Callable[..., list[Server]], seeded_source: Source, s3: S3
 ) -> None:
-    source, target = start_servers("direct", "direct:direct2")
-    seeded = seed(source.url, s3.client_env(), SMALL)
+    source, seeded = seeded_source("direct")
+    (target,) = start_servers("direct:direct2")
     report, counter = run(endpoint(source, "source", s3), endpoint(target, "target", s3))
     assert report.verification is not None and report.verification.ok
     # Listing only on the source side: no object was read through this process.
@@ -164,10 +170,10 @@ def test_a_copy_cut_short_is_completed_not_duplicated(
 
 
 def test_verification_names_a_difference_and_the_next_pass_repairs_it(
-    start_servers: Callable[..., list[Server]], s3: S3
+    start_servers: Callable[..., list[Server]], seeded_source: Source, s3: S3
 ) -> None:
-    source, target = start_servers("served", "direct:direct2")
-    seed(source.url, None, SMALL)
+    source, _ = seeded_source("served")
+    (target,) = start_servers("direct:direct2")
     src, tgt = endpoint(source, "source", s3), endpoint(target, "target", s3)
     first, _ = run(src, tgt)
     assert first.verification is not None and first.verification.ok
@@ -189,14 +195,10 @@ def test_verification_names_a_difference_and_the_next_pass_repairs_it(
 
 
 def test_a_missing_target_bucket_is_one_clear_error(
-    start_servers: Callable[..., list[Server]], s3: S3
+    start_servers: Callable[..., list[Server]], seeded_source: Source, s3: S3
 ) -> None:
-    source, target = start_servers("served", "direct:no-such-bucket")
-    seed(
-        source.url,
-        None,
-        Sizes(sweep_children=0, extra_runs=0, points=5, keys=1, tree_files=1, big_file_mb=0),
-    )
+    source, _ = seeded_source("served")
+    (target,) = start_servers("direct:no-such-bucket")
     with pytest.raises(UserError) as caught:
         run(endpoint(source, "source", s3), endpoint(target, "target", s3))
     message = caught.value.message
@@ -205,14 +207,10 @@ def test_a_missing_target_bucket_is_one_clear_error(
 
 
 def test_deleted_experiments_and_runs_only_with_include_deleted(
-    start_servers: Callable[..., list[Server]],
+    start_servers: Callable[..., list[Server]], seeded_source: Source
 ) -> None:
-    source, target = start_servers("served", "served")
-    seed(
-        source.url,
-        None,
-        Sizes(sweep_children=1, extra_runs=0, points=20, keys=1, tree_files=1, big_file_mb=0),
-    )
+    source, _ = seeded_source("served")
+    (target,) = start_servers("served")
     src, tgt = endpoint(source, "source", None), endpoint(target, "target", None)
     plain, _ = run(src, tgt)
     assert "old-trials" not in {e.source.name for e in plain.plan.experiments}
