@@ -1,9 +1,10 @@
-"""Benchmark 3: `inv railway.sync-env` against the per-variable approach, on the local
-Railway stand-in with 50 ms added to every request.
+"""Benchmark 3: `inv railway.sync-env` against two references, on the local Railway
+stand-in with 50 ms added to every request: the per-service client it replaced (one
+read, one upsert and one redeploy per service, then a read-back) and one write per
+variable (bench/per_variable.py holds both).
 
-Six services with eight variables each (and, to show what requests grow with, the
-same six with sixteen each). Both tools run as processes; the stand-in counts what
-each one sent.
+6 and 30 services with eight variables each. Every tool runs as a process; the
+stand-in counts what each one sent.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 from bench.common import BenchmarkError, Report, Row, clean_env, inv_command, median, run_timed
 
 LATENCY_S = 0.05
-SERVICES = (
+NAMED = (
     "mlflow-service",
     "timm-service",
     "ultralytics-service",
@@ -26,12 +27,19 @@ SERVICES = (
     "backend",
     "frontend",
 )
+SIZES = (6, 30)
+PER_SERVICE = 8
 TOKEN = "bench-account-token"
-REFERENCE = "per-variable upsert"
+CLIENTS = ("ours", "per-service", "per-variable")
+REFERENCES = {"per-service": "per-service (before)", "per-variable": "per-variable upsert"}
 ENVIRONMENT = "production"
 
 
-def desired_values(per_service: int) -> dict[str, dict[str, str]]:
+def service_names(count: int) -> tuple[str, ...]:
+    return NAMED[:count] + tuple(f"worker-{i:02d}" for i in range(len(NAMED), count))
+
+
+def desired_values(count: int, per_service: int = PER_SERVICE) -> dict[str, dict[str, str]]:
     """What every service should have: references, URLs and plain settings."""
     first = {
         "MLFLOW_TRACKING_URI": "http://${{mlflow-service.RAILWAY_PRIVATE_DOMAIN}}:5000",
@@ -47,7 +55,7 @@ def desired_values(per_service: int) -> dict[str, dict[str, str]]:
     values = dict(first)
     for i in range(len(names), per_service):
         values[f"SETTING_{i:02d}"] = f"value-{i}"
-    return {service: dict(list(values.items())[:per_service]) for service in SERVICES}
+    return {service: dict(list(values.items())[:per_service]) for service in service_names(count)}
 
 
 def desired_file(values: dict[str, dict[str, str]]) -> str:
@@ -82,13 +90,13 @@ class _Sent:
 class _World:
     """A fresh stand-in project with the services, served with added latency."""
 
-    def __init__(self) -> None:
+    def __init__(self, services: tuple[str, ...]) -> None:
         from tests.railway.standin import RailwayStandIn, RailwayState
 
         self.state = RailwayState()
         self.project = self.state.add_project("vision-platform", [ENVIRONMENT, "staging"])
         self.state.add_service(self.project, "Postgres", {"DATABASE_URL": "postgresql://pg/db"})
-        for service in SERVICES:
+        for service in services:
             self.state.add_service(self.project, service, {"KEEP_ME": "1"})
         self.state.account_tokens.add(TOKEN)
         self.api = RailwayStandIn(self.state)
@@ -137,9 +145,9 @@ class _World:
                 raise BenchmarkError(f"sync left {service} with other variables than desired")
 
 
-def _one_round(work: Path, per_service: int) -> dict[str, tuple[_Sent, _Sent]]:
-    """(first run, second run) for ours and for the reference, each on a fresh world."""
-    values = desired_values(per_service)
+def _one_round(work: Path, count: int) -> dict[str, tuple[_Sent, _Sent]]:
+    """(first run, second run) of every client, each on a fresh world."""
+    values = desired_values(count)
     folder = work / f"railway-{uuid.uuid4().hex[:8]}"
     folder.mkdir(parents=True)
     desired_yaml = folder / "railway.yml"
@@ -148,13 +156,15 @@ def _one_round(work: Path, per_service: int) -> dict[str, tuple[_Sent, _Sent]]:
     desired_json.write_text(json.dumps({"environment": ENVIRONMENT, "services": values}))
     dotenv = folder / ".env"
     dotenv.write_text("AWS_ACCESS_KEY_ID=AKIABENCH\nAWS_SECRET_ACCESS_KEY=bench-secret\n")
+    reference = [sys.executable, "-m", "bench.per_variable"]
     commands = {
         "ours": [*inv_command(), "railway.sync-env", "--file", str(desired_yaml)],
-        "per-variable": [sys.executable, "-m", "bench.per_variable", str(desired_json)],
+        "per-service": [*reference, "--per-service", str(desired_json)],
+        "per-variable": [*reference, str(desired_json)],
     }
     result = {}
     for name, argv in commands.items():
-        with _World() as world:
+        with _World(tuple(values)) as world:
             env = world.env(dotenv)
             first = world.measure(argv, env, name)
             world.check(values)
@@ -168,54 +178,81 @@ def run(runs: int, report: Report, work: Path | None = None) -> None:
 
     with tempfile.TemporaryDirectory(prefix="vpbench-railway-") as tmp:
         base = work or Path(tmp)
-        rounds = [_one_round(base, 8) for _ in range(runs)]
-        wide = _one_round(base, 16)
-    ours = [r["ours"] for r in rounds]
-    ref = [r["per-variable"] for r in rounds]
-    first, ref_first = ours[0][0], ref[0][0]
-    second, ref_second = ours[0][1], ref[0][1]
+        # The wide case costs the per-variable client 240 writes a run: fewer repetitions.
+        measured = {
+            count: [_one_round(base, count) for _ in range(runs if count == 6 else min(runs, 2))]
+            for count in SIZES
+        }
+    for count, rounds in measured.items():
+        report.rows += _rows(count, rounds)
 
-    def row(label: str, value: float, reference: float, unit: str, **extra: Any) -> Row:
-        return Row(f"railway.sync-env 6x8, {label}", value, REFERENCE, reference, unit, **extra)
 
-    report.rows += [
-        row(
-            "first run: requests",
-            first.requests,
-            ref_first.requests,
+def _rows(count: int, rounds: list[dict[str, tuple[_Sent, _Sent]]]) -> list[Row]:
+    def sent(client: str, run: int) -> _Sent:
+        return rounds[0][client][run]
+
+    def seconds(client: str, run: int) -> float:
+        return median([r[client][run].seconds for r in rounds])
+
+    label = f"railway.sync-env {count} services x{PER_SERVICE}"
+    ours_first, ours_second = sent("ours", 0), sent("ours", 1)
+    rows: list[Row] = []
+    for client in ("per-service", "per-variable"):
+        reference = REFERENCES[client]
+        rows.append(
+            Row(
+                f"{label}, first run: requests",
+                ours_first.requests,
+                reference,
+                sent(client, 0).requests,
+                "requests",
+                target="<= 4",
+                met=ours_first.requests <= 4,
+                note=f"ours {ours_first.mutations} mutation documents",
+            )
+        )
+        rows.append(
+            Row(
+                f"{label}, first run: wall time",
+                seconds("ours", 0),
+                reference,
+                seconds(client, 0),
+                "s",
+                note=f"{LATENCY_S * 1000:.0f} ms per request; all as processes",
+            )
+        )
+    per_service = REFERENCES["per-service"]
+    rows.append(
+        Row(
+            f"{label}, in sync: requests",
+            ours_second.requests,
+            per_service,
+            sent("per-service", 1).requests,
             "requests",
-            target="grows with services",
-            met=wide["ours"][0].requests == first.requests,
-            note=f"6x16: ours {wide['ours'][0].requests}, per-variable "
-            f"{wide['per-variable'][0].requests}; ours {first.mutations} mutations",
-        ),
-        row(
-            "first run: wall time",
-            median([o[0].seconds for o in ours]),
-            median([r[0].seconds for r in ref]),
+            target="2",
+            met=ours_second.requests == 2 and ours_second.mutations == 0,
+            note=f"per-variable {sent('per-variable', 1).requests} (it writes everything again)",
+        )
+    )
+    rows.append(
+        Row(
+            f"{label}, in sync: wall time",
+            seconds("ours", 1),
+            per_service,
+            seconds("per-service", 1),
             "s",
-            note=f"{LATENCY_S * 1000:.0f} ms per request; both as processes",
-        ),
-        row(
-            "first run: deploys",
-            first.deploys,
-            ref_first.deploys,
+            note=f"per-variable {seconds('per-variable', 1):.3f} s",
+        )
+    )
+    rows.append(
+        Row(
+            f"{label}, first run: deploys",
+            ours_first.deploys,
+            REFERENCES["per-variable"],
+            sent("per-variable", 0).deploys,
             "deploys",
-            note="one redeploy per changed service vs one per written variable",
-        ),
-        row(
-            "in sync: requests",
-            second.requests,
-            ref_second.requests,
-            "requests",
-            target="reads only",
-            met=second.mutations == 0,
-            note=f"ours {second.mutations} mutations, per-variable {ref_second.mutations}",
-        ),
-        row(
-            "in sync: wall time",
-            median([o[1].seconds for o in ours]),
-            median([r[1].seconds for r in ref]),
-            "s",
-        ),
-    ]
+            note=f"per-service {sent('per-service', 0).deploys}: one redeploy per changed "
+            "service vs one deploy per written variable",
+        )
+    )
+    return rows

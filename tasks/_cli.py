@@ -34,6 +34,7 @@ from invoke.exceptions import ParseError
 from invoke.util import debug as invoke_debug
 
 from vpmigrate.errors import UserError
+from vpmigrate.masking import printable
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -157,19 +158,38 @@ def reporting(doing: str = "the task") -> Iterator[None]:
     except Exit:
         raise
     except UserError as exc:
-        raise Exit(f"error: {exc.message}", code=exc.exit_code) from None
+        raise Exit(f"error: {_masked(exc.message)}", code=exc.exit_code) from None
     except KeyboardInterrupt:
         raise Exit("interrupted: re-run the same command to finish.", code=130) from None
     except Exception as exc:
         if debugging():
             raise
         invoke_debug(f"unexpected failure in {doing}", exc_info=True)
+        detail = printable(_masked(_one_line(str(exc))))
         raise Exit(
-            f"error: unexpected {type(exc).__name__} in {doing}: {_one_line(str(exc))}. "
+            f"error: unexpected {type(exc).__name__} in {doing}: {detail}. "
             "This is a bug; re-run with `inv --debug ...` (or VPM_DEBUG=1) for the traceback "
             "and report it.",
             code=1,
         ) from None
+
+
+def _masked(message: str) -> str:
+    """The last guard before a message is printed: URL passwords, and the values of
+    secret-looking variables of the environment and the repository's `.env`, masked.
+    (Tasks mask what only they know, such as values read back from Railway.)"""
+    from vpmigrate.masking import mask_text, secret_values
+
+    known = dict(os.environ)
+    try:
+        from vpmigrate.compose.envfiles import read_env_file
+
+        dotenv = REPO_ROOT / ".env"
+        if dotenv.is_file():
+            known = {**read_env_file(dotenv, known), **known}
+    except Exception:  # an unreadable .env must not hide the error being reported
+        pass
+    return mask_text(message, secret_values(known))
 
 
 def debugging() -> bool:

@@ -12,7 +12,7 @@ from tasks._cli import task
     iterable=["only"],
     help={
         "quick": "Fewer repetitions (about half the time; noisier medians).",
-        "only": "Only this part: stack, scan, railway, startup or mlflow (repeatable). "
+        "only": "Only this part: stack, scan, railway, startup, compose or mlflow (repeatable). "
         "Writes no file unless --output.",
         "runs": "Repetitions per measurement (default: 5 for the stack, more for cheap parts).",
         "output": "Write the Markdown table here (default: bench/RESULTS.md after a full run).",
@@ -26,6 +26,7 @@ def run(
     output: str | None = None,
 ) -> None:
     """Run the benchmarks, print ours / reference / ratio, write bench/RESULTS.md."""
+    _import_bench_package()
     from bench.__main__ import main
     from bench.run import PARTS
     from vpmigrate.errors import UserError
@@ -48,6 +49,25 @@ def run(
     code = main(argv)
     if code:
         raise Exit(code=code)
+
+
+def _import_bench_package() -> None:
+    """Invoke puts the tasks/ folder first on sys.path, where this very module would be
+    found as `bench` and shadow the repository's bench/ package: load the package from
+    the repository root instead."""
+    import sys
+
+    from tasks._cli import REPO_ROOT
+
+    shadow = sys.modules.get("bench")
+    if shadow is not None and not hasattr(shadow, "__path__"):
+        del sys.modules["bench"]
+    if str(REPO_ROOT) not in sys.path:
+        sys.path.insert(0, str(REPO_ROOT))
+    tasks_dir = str(REPO_ROOT / "tasks")
+    if tasks_dir in sys.path:
+        sys.path.remove(tasks_dir)
+        sys.path.append(tasks_dir)
 
 
 ns = Collection("bench")

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 from invoke import Context
 
 from tasks._cli import (
-    REPO_ROOT,
     confirm,
     info,
     namespace,
@@ -66,7 +65,7 @@ def unused(
     from tasks.local import load_local_project
     from vpmigrate.codescan.audit import audit
     from vpmigrate.codescan.evidence import display_path
-    from vpmigrate.codescan.render import HEADERS, as_json, as_markdown, table_rows
+    from vpmigrate.codescan.render import HEADERS, as_json, as_markdown, printable, table_rows
     from vpmigrate.codescan.settings import parse_settings
     from vpmigrate.errors import UserError
 
@@ -76,19 +75,26 @@ def unused(
         raise UserError("--volumes only makes sense with --apply; add --apply or drop it.")
     settings = {name: setting(c, "cleanup", name) for name in DEFAULTS}
     scan_settings = parse_settings(settings)
-    roots = [repo_path(p) for p in setting(c, "cleanup", "paths", path)]
+    roots = [_code_path(p) for p in setting(c, "cleanup", "paths", path)]
     project = load_local_project(c, file or [], project_name, env_file)
-    base = _display_base(roots)
+    base = _display_base(roots, list(project.config_files))
     started = time.perf_counter()
     result = audit(project, roots, scan_settings, display_base=base)
     elapsed = time.perf_counter() - started
     stats = result.stats
     info(
         f"scanned {stats.files} files ({stats.bytes_read / 1e6:.1f} MB) under "
-        f"{', '.join(display_path(r, base) for r in roots)}; parsed {stats.selected} "
+        f"{', '.join(printable(display_path(r, base)) for r in roots)}; parsed {stats.selected} "
         "that matched "
         f"a signature literal; {elapsed:.2f} s"
     )
+    if result.unreadable:
+        shown = ", ".join(printable(p) for p in result.unreadable[:5])
+        more = f" and {stats.unreadable - 5} more" if stats.unreadable > 5 else ""
+        info(
+            f"warning: {stats.unreadable} file(s) or folder(s) could not be read ({shown}{more}); "
+            "no service is called unused on a partial read. Fix their permissions and re-run."
+        )
     if format == "json":
         out(as_json(result))
     elif format == "markdown":
@@ -109,9 +115,9 @@ def _apply(
     plan = plan_retirement(client, result, volumes=volumes)
     if plan.skipped:
         info(
-            f"not retiring {', '.join(plan.skipped)}: no use found, but their images have no "
-            "signature, so the scan knows only their host names and ports. Describe them under "
-            "cleanup.signatures (or keep them under cleanup.keep) to decide."
+            f"not retiring {', '.join(plan.skipped)}: their verdict is unknown (nothing says "
+            "what they are, or the scan could not read every file), so --apply leaves them "
+            "alone. Describe them under cleanup.signatures (or keep them under cleanup.keep)."
         )
     if not plan.services:
         out("nothing to retire: no service is unused.")
@@ -155,13 +161,31 @@ def _apply(
     out(f"retired {names}.")
 
 
-def _display_base(roots: list[Path]) -> Path:
-    """Evidence paths are shown relative to the current folder, else to the repository,
-    when the code is below it."""
-    for base in (Path.cwd().resolve(), REPO_ROOT):
-        if all(r == base or base in r.parents for r in roots):
-            return base
-    return Path.cwd().resolve()  # code elsewhere: its paths are shown absolute
+def _code_path(value: str) -> Path:
+    """A --path as `repo_path` reads it, except that a path that exists here in any form
+    (a symbolic link loop too) is taken as given, so the scan can name what is wrong."""
+    import os
+
+    given = Path(value).expanduser()
+    if not given.is_absolute() and os.path.lexists(given):
+        return Path(os.path.abspath(given))
+    if given.is_absolute():
+        return Path(os.path.abspath(given))
+    return repo_path(value)
+
+
+def _display_base(roots: list[Path], compose_files: list[Path]) -> Path:
+    """Evidence paths are shown relative to the scanned root: the folder that holds the
+    scanned paths and the compose files (`mvp/...`, `compose/docker-compose.yml`), or,
+    when the compose files live elsewhere, the scanned paths alone."""
+    import os
+
+    folders = [r if r.is_dir() else r.parent for r in roots]
+    for group in (folders + [f.resolve().parent for f in compose_files], folders):
+        common = Path(os.path.commonpath([str(p) for p in group]))
+        if common != Path(common.anchor):
+            return common
+    return Path.cwd().resolve()
 
 
 ns = namespace("cleanup", unused, defaults=DEFAULTS)

@@ -78,7 +78,10 @@ def split(
                 info(f"note: {note}")
             info(f"{planned.path.name}: {_state_text(planned.state)} (dry run: not written)")
         return
-    written = {w.path: w for w in apply_split(result, force=force)}
+    applied = apply_split(result, force=force)
+    for removed in applied.removed:
+        info(f"{removed}: removed (a temporary file left by a run that was killed)")
+    written = {w.path: w for w in applied.written}
     for planned in result.files:
         for note in planned.notes:
             info(f"note: {note}")

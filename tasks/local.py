@@ -62,6 +62,8 @@ def _print_event(event: Event) -> None:
     help={
         "timeout": "Seconds to wait for every service to be ready (default: local.timeout, 300).",
         "no_pull": "Never pull: fail, naming the images, when one is missing.",
+        "build": "Build every image that has `build:` again first. Without it, only missing "
+        "images and those whose context, Dockerfile or build options changed are built.",
     },
 )
 def up(
@@ -72,6 +74,7 @@ def up(
     timeout: float | None = None,
     no_pull: bool = False,
     env_file: str | None = None,
+    build: bool = False,
 ) -> None:
     """Start a profile-scoped stack and wait until every service is ready."""
     from vpmigrate.compose.profiles import active_profiles, select_services
@@ -87,14 +90,73 @@ def up(
     names = ", ".join(s.name for s in services)
     info(f"project {project.name}: profiles {shown}; services {names}")
     outcomes = engine_up(
-        client, project, services, allow_pull=not no_pull, timeout_s=wait_s, report=_print_event
+        client,
+        project,
+        services,
+        allow_pull=not no_pull,
+        timeout_s=wait_s,
+        report=_print_event,
+        rebuild=build,
     )
     changed = [o.service for o in outcomes if o.action != "unchanged"]
     summary = (
         f" ({len(changed)} changed: {', '.join(changed)})" if changed else " (nothing changed)"
     )
-    info(f"project {project.name} is up ({summary})")
+    info(f"project {project.name} is up{summary}")
     _print_status(client, project, [s.name for s in services])
+
+
+@task(
+    name="build",
+    iterable=["service", "profile", "file"],
+    help={
+        "service": "Build only this service's image (repeatable). Default: every service of "
+        "the active profiles that has `build:`.",
+        "no_cache": "Do not use the builder's cache.",
+        "pull": "Pull the base images again first.",
+    },
+)
+def build_images(
+    c: Context,
+    service: list[str] | None = None,
+    profile: list[str] | None = None,
+    file: list[str] | None = None,
+    project_name: str | None = None,
+    env_file: str | None = None,
+    no_cache: bool = False,
+    pull: bool = False,
+) -> None:
+    """Build the images of services that have `build:`; start nothing."""
+    from vpmigrate.compose.profiles import active_profiles, select_services
+    from vpmigrate.engine.build import build_services
+    from vpmigrate.engine.client import connect
+    from vpmigrate.errors import UserError
+
+    project = load_local_project(c, file or [], project_name, env_file)
+    if service:
+        unknown = [s for s in service if s not in project.services]
+        if unknown:
+            known = ", ".join(sorted(project.services))
+            raise UserError(f"unknown service {', '.join(unknown)}; known services: {known}.")
+        chosen = [project.services[s] for s in service]
+        plain = [s.name for s in chosen if s.build is None]
+        if plain:
+            raise UserError(
+                f"service {', '.join(plain)} has no `build:` section (it runs a ready-made "
+                "image); name services that build their image."
+            )
+    else:
+        chosen = [
+            s for s in select_services(project, active_profiles(profile or [], project)) if s.build
+        ]
+        if not chosen:
+            info(f"nothing to build: no active service of project {project.name} has `build:`.")
+            return
+    built = build_services(
+        connect().docker, project, chosen, report=_print_event, no_cache=no_cache, pull=pull
+    )
+    rows = [[s.name, s.image, built[s.image][7:19]] for s in chosen if s.image in built]
+    out(render_table(["SERVICE", "IMAGE", "ID"], rows))
 
 
 @task(
@@ -165,6 +227,41 @@ def status(
     _print_status(connect(), project, None, as_json=json)
 
 
+@task(
+    iterable=["profile", "file"],
+    dry=DRY_READ_ONLY,
+    help={"format": "yaml (default) or json."},
+)
+def config(
+    c: Context,
+    file: list[str] | None = None,
+    profile: list[str] | None = None,
+    project_name: str | None = None,
+    env_file: str | None = None,
+    format: str = "yaml",
+) -> None:
+    """Print the resolved compose model (what would run), as `docker compose config` does."""
+    from vpmigrate.compose.config import project_config
+    from vpmigrate.compose.profiles import active_profiles, select_services
+    from vpmigrate.errors import UserError
+
+    if format not in ("yaml", "json"):
+        raise UserError(f"Unknown --format {format!r}; use yaml or json.")
+    project = load_local_project(c, file or [], project_name, env_file)
+    services = select_services(project, active_profiles(profile or [], project))
+    document = project_config(project, [s.name for s in services])
+    if format == "json":
+        out(json.dumps(document, indent=2, ensure_ascii=False))
+        return
+    import yaml
+
+    out(
+        yaml.safe_dump(
+            document, sort_keys=False, default_flow_style=False, allow_unicode=True, width=1000
+        ).rstrip("\n")
+    )
+
+
 def _print_status(
     client: Any, project: Project, only: list[str] | None, as_json: bool = False
 ) -> None:
@@ -226,7 +323,6 @@ def verify(
     """Check PostgreSQL, MLflow and S3 of a running stack; exit 1 if any check fails."""
     from vpmigrate.compose.profiles import active_profiles, select_services
     from vpmigrate.engine.client import connect
-    from vpmigrate.engine.state import project_containers
     from vpmigrate.errors import UserError
     from vpmigrate.verify.runner import require_clients, run_checks
     from vpmigrate.verify.targets import find_targets
@@ -235,7 +331,7 @@ def verify(
     project = load_local_project(c, file or [], project_name, env_file)
     profiles = active_profiles(profile or [], project)
     services = select_services(project, profiles)
-    containers = {state.service: state for state in project_containers(connect(), project.name)}
+    containers = {state.service: state for state in connect().containers(project.name)}
     options = _stack_options(file or [], project_name, env_file)
     up_hint = "`inv local.up" + "".join(f" --profile {p}" for p in sorted(profiles))
     up_hint += f"{options}`"
@@ -289,4 +385,4 @@ def _for_this_stack(hint: str, options: str, up_hint: str) -> str:
     return _SUGGESTED.sub(rewrite, hint)
 
 
-ns = namespace("local", up, down, status, logs, verify, defaults=DEFAULTS)
+ns = namespace("local", up, build_images, down, status, logs, config, verify, defaults=DEFAULTS)

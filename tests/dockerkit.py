@@ -33,7 +33,8 @@ def unique_name(prefix: str = "vpmt") -> str:
 
 
 def remove_project(client: Any, project: str) -> None:
-    """Remove every container, network and volume labelled with the Compose project."""
+    """Remove every container, network, volume and built image labelled with the Compose
+    project."""
     label = f"com.docker.compose.project={project}"
     for container in client.api.containers(all=True, filters={"label": label}):
         client.api.remove_container(container["Id"], force=True, v=True)
@@ -45,6 +46,12 @@ def remove_project(client: Any, project: str) -> None:
     for volume in client.api.volumes(filters={"label": label}).get("Volumes") or []:
         try:
             client.api.remove_volume(volume["Name"], force=True)
+        except Exception:
+            pass
+    # Images built for the project (by us or by `docker compose build`) carry its label.
+    for image in client.api.images(filters={"label": label}):
+        try:
+            client.api.remove_image(image["Id"], force=True)
         except Exception:
             pass
 

@@ -15,6 +15,12 @@ a problem reads the same whatever the task:
   `read_user_bytes` does the same checks and returns the bytes undecoded.
 - `is_missing(path)`: True only when nothing is there, so an optional file that
   exists but cannot be read is reported instead of skipped.
+- Writing: `atomic_write(path, data)` replaces a file in one step (a reader sees
+  the old file or the new one, a crash leaves the old one) and never writes
+  through or replaces a symbolic link; `write_new_file(path, data)` creates a file
+  that must not exist yet (a backup never overwrites anything);
+  `remove_stale_temporaries(path)` removes what a killed `atomic_write` left.
+  Write failures (permissions, a full disk) are `UserError`s naming the file.
 - YAML with bounds, for PyYAML and ruamel.yaml alike: `BoundedComposer` (a mixin
   for a loader's composer) refuses nesting deeper than `MAX_YAML_DEPTH`, an alias
   that contains itself (`x: &a [*a]`), and aliases that expand the document by
@@ -30,7 +36,11 @@ from __future__ import annotations
 import codecs
 import errno
 import os
+import re
 import stat
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -38,6 +48,7 @@ from typing import Any, cast
 import yaml
 
 from vpmigrate.errors import UserError
+from vpmigrate.masking import printable
 
 MAX_FILE_BYTES = 8 * 1024 * 1024  # far above any compose, env or plan file
 MAX_YAML_DEPTH = 100  # nesting levels; Compose files need fewer than 10
@@ -52,7 +63,13 @@ class Location:
     line: int  # 1-based
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}"
+        return f"{_shown(self.file)}:{self.line}"
+
+
+def _shown(path: Path | str) -> str:
+    """A path as messages show it: control characters escaped, so a file name cannot
+    forge a line of output."""
+    return printable(str(path))
 
 
 # --- reading -------------------------------------------------------------------------
@@ -107,8 +124,8 @@ def read_user_bytes(path: Path, kind: str, *, hint: str = "", limit: int = MAX_F
         os.close(descriptor)
     if size > limit:
         raise UserError(
-            f"{path}: the {kind} is larger than {limit // (1024 * 1024)} MiB, far more than "
-            "such a file needs; check that this is the right file."
+            f"{_shown(path)}: the {kind} is larger than {limit // (1024 * 1024)} MiB, far "
+            "more than such a file needs; check that this is the right file."
         )
     return b"".join(chunks)
 
@@ -117,14 +134,14 @@ def decode_user_text(data: bytes, path: Path, kind: str) -> str:
     """`data` as UTF-8 text (a leading byte-order mark dropped), or a `UserError`
     naming the line of the first NUL byte or undecodable byte."""
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        raise UserError(f"{path}: the {kind} is UTF-16; save it as UTF-8 and run again.")
+        raise UserError(f"{_shown(path)}: the {kind} is UTF-16; save it as UTF-8 and run again.")
     if data.startswith(codecs.BOM_UTF8):
         data = data[len(codecs.BOM_UTF8) :]
     nul = data.find(b"\0")
     if nul >= 0:
         line = data.count(b"\n", 0, nul) + 1
         raise UserError(
-            f"{path}:{line}: the {kind} contains a NUL byte, so it "
+            f"{_shown(path)}:{line}: the {kind} contains a NUL byte, so it "
             "is not a text file; check that this is the right file (text files are UTF-8)."
         )
     try:
@@ -133,7 +150,7 @@ def decode_user_text(data: bytes, path: Path, kind: str) -> str:
         line = data.count(b"\n", 0, exc.start) + 1
         line_start = data.rfind(b"\n", 0, exc.start) + 1
         raise UserError(
-            f"{path}:{line}: the {kind} is not UTF-8 (byte "
+            f"{_shown(path)}:{line}: the {kind} is not UTF-8 (byte "
             f"0x{data[exc.start]:02X} at column {exc.start - line_start + 1}); save it as "
             "UTF-8 (e.g. `iconv -f latin1 -t utf-8`) and run again."
         ) from None
@@ -152,41 +169,46 @@ def _refuse_special(path: Path, status: os.stat_result, kind: str) -> None:
     if stat.S_ISREG(status.st_mode):
         return
     what = next((name for test, name in _SPECIAL if test(status.st_mode)), "not a regular file")
-    raise UserError(f"{path}: is {what}, not a regular file; pass the path of the {kind} itself.")
+    raise UserError(
+        f"{_shown(path)}: is {what}, not a regular file; pass the path of the {kind} itself."
+    )
 
 
 def _open_error(path: Path, kind: str, hint: str, exc: OSError) -> UserError:
     if exc.errno == errno.ENOENT:
         dangling = os.path.islink(path)
         detail = " (it is a symbolic link to a missing file)" if dangling else ""
-        return UserError(f"{path}: the {kind} does not exist{detail}{hint}.")
+        return UserError(f"{_shown(path)}: the {kind} does not exist{detail}{hint}.")
     if exc.errno == errno.ENOTDIR:
         return UserError(
-            f"{path}: the {kind} does not exist (a part of the path is a file, not a folder){hint}."
+            f"{_shown(path)}: the {kind} does not exist (a part of the path is a file, not "
+            f"a folder){hint}."
         )
     if exc.errno == errno.ELOOP:
         loop = symlink_loop(path)
-        shown = f" ({' -> '.join(map(str, loop))})" if loop else " in its path"
+        shown = f" ({' -> '.join(map(_shown, loop))})" if loop else " in its path"
         return UserError(
-            f"{path}: symbolic link loop{shown}; point the link at a real file or remove it."
+            f"{_shown(path)}: symbolic link loop{shown}; point the link at a real file or "
+            "remove it."
         )
     if exc.errno in (errno.EACCES, errno.EPERM):
         folder = _closed_folder(path)
         if folder is not None:
             return UserError(
-                f"{path}: cannot read the {kind}: permission denied on its folder {folder}; "
-                "fix the folder's permissions (chmod +rx) or run as a user who may read it."
+                f"{_shown(path)}: cannot read the {kind}: permission denied on its folder "
+                f"{_shown(folder)}; fix the folder's permissions (chmod +rx) or run as a user "
+                "who may read it."
             )
         return UserError(
-            f"{path}: cannot read the {kind}: permission denied; fix its permissions "
+            f"{_shown(path)}: cannot read the {kind}: permission denied; fix its permissions "
             "(chmod +r) or run as a user who may read it."
         )
     if exc.errno == errno.EISDIR:
         return UserError(
-            f"{path}: is a folder, not a regular file; pass the path of the {kind} itself."
+            f"{_shown(path)}: is a folder, not a regular file; pass the path of the {kind} itself."
         )
     reason = exc.strerror or type(exc).__name__
-    return UserError(f"{path}: cannot read the {kind}: {reason}.")
+    return UserError(f"{_shown(path)}: cannot read the {kind}: {reason}.")
 
 
 def _closed_folder(path: Path) -> Path | None:
@@ -210,6 +232,127 @@ def symlink_loop(path: Path) -> list[Path] | None:
         seen.append(current)
         current = Path(os.path.normpath(current.parent / os.readlink(current)))
     return None
+
+
+# --- writing -------------------------------------------------------------------------
+
+
+def _lock(descriptor: int, *, wait: bool) -> bool:
+    """An exclusive advisory lock on an open file: a writer holds one on its temporary
+    file for as long as it lives, so a lock that can be taken marks a dead writer."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not on Unix: no cleanup of temporaries
+        return False
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+    except OSError:
+        return False
+    return True
+
+
+def _write_error(path: Path, exc: OSError, what: str = "write") -> UserError:
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        reason = "read-only file system" if exc.errno == errno.EROFS else "permission denied"
+        return UserError(
+            f"{_shown(path)}: cannot {what} it: {reason} in its folder "
+            f"{_shown(path.parent)}; fix the folder's permissions or choose another folder."
+        )
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return UserError(
+            f"{_shown(path)}: cannot {what} it: no space left on the device; free some space and "
+            "run again (the file was left as it was)."
+        )
+    if exc.errno == errno.ENOTDIR:
+        return UserError(f"{_shown(path)}: cannot {what} it: a part of its folder is a file.")
+    reason = exc.strerror or type(exc).__name__
+    return UserError(f"{_shown(path)}: cannot {what} it: {reason}.")
+
+
+def _as_bytes(data: str | bytes) -> bytes:
+    return data.encode("utf-8") if isinstance(data, str) else data
+
+
+def atomic_write(path: Path, data: str | bytes) -> None:
+    """Replace `path` with `data` (text is written as UTF-8, newlines as given) in
+    one step: a reader sees the old file or the new one, never half of it, and an
+    interrupted write leaves the old file. A symbolic link at `path` is refused: it
+    is neither written through nor replaced."""
+    if os.path.islink(path):
+        raise UserError(
+            f"{_shown(path)}: is a symbolic link (to {_shown(os.readlink(path))}); files are "
+            "never written through a link nor replace one. Remove the link, then run again."
+        )
+    try:
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+    except FileNotFoundError:
+        mode = 0o644
+    except OSError as exc:
+        raise _write_error(path, exc, "replace") from None
+    with _temporary_copy(path, data, "write") as temporary:
+        os.chmod(temporary, mode)
+        os.replace(temporary, path)
+
+
+def write_new_file(path: Path, data: str | bytes) -> None:
+    """Create `path` with `data`, complete or not at all; `FileExistsError` when
+    something is already there (nothing is ever overwritten)."""
+    with _temporary_copy(path, data, "create") as temporary:
+        os.link(temporary, path)  # fails when `path` exists, whatever it is
+
+
+@contextmanager
+def _temporary_copy(path: Path, data: str | bytes, what: str) -> Iterator[str]:
+    """A complete, synced temporary file beside `path`, locked (see `_lock`) while the
+    caller moves it into place, and gone afterwards whatever happened."""
+    try:
+        descriptor, temporary = tempfile.mkstemp(
+            dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
+        )
+    except OSError as exc:
+        raise _write_error(path, exc, what) from None
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            _lock(handle.fileno(), wait=True)  # released when this process ends, however
+            handle.write(_as_bytes(data))
+            handle.flush()
+            os.fsync(handle.fileno())
+            yield temporary
+    except FileExistsError:
+        raise
+    except OSError as exc:
+        raise _write_error(path, exc, what) from None
+    finally:
+        Path(temporary).unlink(missing_ok=True)
+
+
+def remove_stale_temporaries(path: Path) -> list[Path]:
+    """Remove the temporary files that an `atomic_write` or `write_new_file` of `path`
+    left behind when it was killed (`kill -9`, a power cut); those of a writer that is
+    still running are locked and stay. Returns what was removed."""
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.[A-Za-z0-9_]{{8}}\.tmp")
+    try:
+        names = os.listdir(path.parent)
+    except OSError:
+        return []
+    removed = []
+    for name in names:
+        if not pattern.fullmatch(name):
+            continue
+        candidate = path.parent / name
+        try:
+            descriptor = os.open(candidate, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        except OSError:
+            continue
+        try:
+            if stat.S_ISREG(os.fstat(descriptor).st_mode) and _lock(descriptor, wait=False):
+                candidate.unlink()
+                removed.append(candidate)
+        except OSError:
+            continue
+        finally:
+            os.close(descriptor)
+    return removed
 
 
 # --- YAML ----------------------------------------------------------------------------
@@ -238,7 +381,7 @@ def invalid_yaml(path: Path | str, exc: Exception, text: str | None = None) -> U
         problem = f"the control character U+{code:04X} is not allowed"
         if text is not None:
             line = text.count("\n", 0, position) + 1
-    where = f"{path}:{line}" if line is not None else f"{path}"
+    where = f"{_shown(path)}:{line}" if line is not None else f"{_shown(path)}"
     if isinstance(exc, YamlLimitError):
         return UserError(f"{where}: {exc.problem}")
     return UserError(

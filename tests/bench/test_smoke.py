@@ -59,3 +59,30 @@ def test_an_unknown_part_is_refused_by_name() -> None:
     assert done.returncode == 2
     assert "stacks" in done.stderr and "stack" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_inv_bench_finds_the_bench_package_not_its_own_task_module(tmp_path: Path) -> None:
+    """Invoke puts tasks/ first on sys.path, where tasks/bench.py would pass for `bench`."""
+    output = tmp_path / "results.md"
+
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "invoke",
+            "bench",
+            "--only",
+            "startup",
+            "--runs",
+            "1",
+            "--output",
+            str(output),
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert "| inv --list start-up |" in output.read_text()

@@ -131,18 +131,32 @@ def test_code_use_makes_an_unused_service_required(platform: Path) -> None:
 
 
 def test_keep_and_user_signatures_from_configuration(platform: Path) -> None:
+    (platform / "mvp/backend/app/flows.py").write_text(
+        'import os\n\nFLOWS = os.environ["WORKFLOW_FRONTDOOR"]\n'
+    )
     (platform / "mvp/backend/app/mail.py").write_text(
         'import os\n\nRELAY = os.environ["MAIL_RELAY_HOST"]\n'
     )
     result = run(
         platform,
         keep={"redis": "the Celery spike next sprint"},
-        signatures={"mailhog": {"env": ["MAIL_RELAY_HOST"]}},
+        signatures={
+            "temporal": {"env": ["WORKFLOW_FRONTDOOR"]},
+            "mailhog": {"env": ["MAIL_RELAY_HOST"]},
+        },
     )
     redis = result.report("redis")
     assert redis.verdict == "optional"
     assert any(e.signal == "keep: the Celery spike next sprint" for e in redis.evidence)
-    assert result.report("mailhog").verdict == "required"
+    temporal = result.report("temporal")
+    assert temporal.verdict == "required"
+    assert "env WORKFLOW_FRONTDOOR" in temporal.reason
+    # a mail sink the code sends to is a development tool, not a production dependency
+    mailhog = result.report("mailhog")
+    assert (mailhog.verdict, mailhog.reason) == (
+        "dev-tool",
+        "mail sink the application sends to in development",
+    )
 
 
 @pytest.mark.parametrize(

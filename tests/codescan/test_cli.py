@@ -30,9 +30,11 @@ def test_json_lists_every_service_with_its_evidence(platform: Path) -> None:
     services = json.loads(result.stdout)["services"]
     assert {s["service"]: s["verdict"] for s in services} == EXPECTED
     for service in services:
+        assert set(service) == {"service", "verdict", "reason", "evidence"}
+        assert service["reason"]
         for item in service["evidence"]:
             assert set(item) == {"file", "line", "signal", "kind"}
-            assert item["kind"] in ("use", "declared", "mentioned")
+            assert item["kind"] in ("use", "test", "declared", "mentioned")
     mlflow = next(s for s in services if s["service"] == "mlflow")
     assert {
         "file": "mvp/training/adapters/base.py",
@@ -50,9 +52,14 @@ def test_table_and_markdown(platform: Path) -> None:
     assert rows == EXPECTED
     mlflow_row = next(line for line in table.stdout.splitlines() if line.startswith("mlflow "))
     assert mlflow_row.endswith("import mlflow (use)")
+    assert "used by the code (import mlflow" in mlflow_row  # the reason is printed
+    redis_row = next(line for line in table.stdout.splitlines() if line.startswith("redis "))
+    assert "  5 mentioned  " in redis_row  # evidence counted by kind
     markdown = cli(platform, "--format", "markdown")
     assert markdown.returncode == 0, markdown.stderr
-    assert markdown.stdout.startswith("| service | verdict | evidence | strongest evidence |")
+    assert markdown.stdout.startswith(
+        "| service | verdict | evidence | reason | strongest evidence |"
+    )
     assert "| redis | unused | " in markdown.stdout
 
 

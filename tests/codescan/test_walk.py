@@ -35,11 +35,36 @@ from vpmigrate.codescan.walker import walk
         ("data[!0-9].csv", "data7.csv", False, False),
         ("# comment\n\\#hash", "#hash", False, True),
         ("name?.txt", "name1.txt", False, True),
+        # hostile input: an invalid range matches nothing (as in git), an unclosed
+        # bracket is a literal, stacked wildcards cost no more than one
+        ("[z-a]", "z", False, False),
+        ("data[z-a].csv\n*.csv", "data1.csv", False, True),
+        ("a[", "a[", False, True),
+        ("*a*a*a*a*a*a*a*a*a*a*a*a*b", "a" * 200, False, False),
+        ("*a*a*a*a*a*a*a*a*a*a*a*a*b", "a" * 20 + "b", False, True),
+        ("**/**/**/x", "d/e/x", False, True),
+        ("x/**/**/y", "x/y", False, True),
+        ("[!a]", "b", False, True),
+        ("[!a]", "a", False, False),
+        ("build/\n!build/keep", "src/build", True, True),
     ],
 )
 def test_gitignore_rules(rules: str, path: str, is_dir: bool, ignored: bool) -> None:
     stack = IgnoreStack().with_rules(parse_rules(rules, ""))
     assert stack.ignored(path, is_dir=is_dir) is ignored
+
+
+def test_a_hundred_thousand_rules_are_indexed_not_tried_one_by_one() -> None:
+    text = "".join(
+        f"gen{i}.py\n*.ext{i}\n/out{i}\nbuild{i}/*.o\nsrc{i}/**/t*_*.py\n" for i in range(20_000)
+    )
+    stack = IgnoreStack().with_rules(parse_rules(text, ""))
+    assert stack.ignored("a/gen7.py", is_dir=False)
+    assert stack.ignored("a/b.ext19999", is_dir=False)
+    assert stack.ignored("out3", is_dir=True) and not stack.ignored("a/out3", is_dir=True)
+    assert stack.ignored("build5/x.o", is_dir=False)
+    assert stack.ignored("src8/a/b/t1_2.py", is_dir=False)
+    assert not stack.ignored("pkg/module.py", is_dir=False)
 
 
 def test_rules_of_a_subfolder_apply_below_it_only() -> None:

@@ -117,18 +117,28 @@ def test_keys_are_not_interpolated_and_extensions_are_ignored(folder: ComposeFol
     folder.write(
         "compose.yml",
         """\
-        x-unused: ${NOT_SET:?extension fields are not read}
+        x-unused: ${NOT_SET:-extension fields are interpolated too}
         services:
           web:
-            x-notes: ${ALSO_NOT_SET:?nor here}
+            x-notes: ${ALSO_NOT_SET:-but not used}
             image: busybox
             labels:
               $KEY: $VALUE
               x-team: ${VALUE}
         """,
     )
-    web = folder.load(environ={"KEY": "k", "VALUE": "v"}).services["web"]
-    assert dict(web.labels) == {"$KEY": "v", "x-team": "v"}
+    project = folder.load(environ={"KEY": "k", "VALUE": "v"})
+    assert dict(project.services["web"].labels) == {"$KEY": "v", "x-team": "v"}
+    assert dict(project.extensions) == {"x-unused": "extension fields are interpolated too"}
+
+
+def test_a_required_variable_in_an_extension_field_is_still_required(
+    folder: ComposeFolder,
+) -> None:
+    # `docker compose config` fails on it too: extension fields are interpolated.
+    path = folder.write("compose.yml", "x-unused: ${NOT_SET:?boom}\nservices: {a: {image: x}}\n")
+    with pytest.raises(UserError, match=rf"^{path}:1: x-unused: required variable NOT_SET"):
+        folder.load()
 
 
 def test_numbers_and_flags_may_come_from_variables(folder: ComposeFolder) -> None:

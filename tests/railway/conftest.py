@@ -34,6 +34,9 @@ class World:
     def vars(self, service: str, env: str = "production") -> dict[str, str]:
         return self.state.vars_of(self.project, env, service)
 
+    def shared(self, env: str = "production") -> dict[str, str]:
+        return self.state.shared_of(self.project, env)
+
     def redeploys(self, service: str, env: str = "production") -> int:
         key = (self.state.env_id(self.project, env), self.state.service_id(self.project, service))
         return self.state.redeploys[key]
@@ -86,6 +89,89 @@ def bare_world(tmp_path: Path) -> Iterator[World]:
 def subset_world(tmp_path: Path) -> Iterator[World]:
     """Like bare_world, served from the schema subset used when Railway's schema is absent."""
     yield from _world(tmp_path, with_mlflow=False, schema_path=SUBSET_SCHEMA)
+
+
+SECRETS = (
+    SECRET_KEY,
+    ACCESS_KEY,
+    ACCOUNT_TOKEN,
+    PROJECT_TOKEN,
+    "pg-password-x81",
+    "jwt-secret-c0ffee",
+)
+
+
+def assert_no_secret(*texts: str, also: tuple[str, ...] = ()) -> None:
+    for text in texts:
+        for secret in SECRETS + also:
+            assert secret not in text
+
+
+def wide_file(
+    path: Path, services: list[str], environments: tuple[str, ...] = ("production",)
+) -> Path:
+    """A desired-state file for ``services``: the S3 settings shared, every service
+    referencing them, plus its own settings."""
+    lines = [
+        "version: 1",
+        "s3:",
+        "  provider: aws",
+        "  bucket: vision-platform-prod",
+        "  aws:",
+        "    access_key_id: ${AWS_ACCESS_KEY_ID}",
+        "    secret_access_key: ${AWS_SECRET_ACCESS_KEY}",
+        "mlflow: {}",
+        "environments:",
+    ]
+    for env in environments:
+        lines += [
+            f"  {env}:",
+            "    shared:",
+            "      MLFLOW_S3_ENDPOINT_URL: ${s3.endpoint}",
+            "      AWS_ACCESS_KEY_ID: ${s3.access_key_id}",
+            "      AWS_SECRET_ACCESS_KEY: ${s3.secret_access_key}",
+            "    services:",
+        ]
+        for name in services:
+            lines += [
+                f"      {name}:",
+                "        MLFLOW_TRACKING_URI: ${mlflow.tracking_uri}",
+                "        MLFLOW_S3_ENDPOINT_URL: ${{shared.MLFLOW_S3_ENDPOINT_URL}}",
+                "        AWS_ACCESS_KEY_ID: ${{shared.AWS_ACCESS_KEY_ID}}",
+                "        AWS_SECRET_ACCESS_KEY: ${{shared.AWS_SECRET_ACCESS_KEY}}",
+                f"        SERVICE_LABEL: {name}",
+                "        WORKERS: '4'",
+            ]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@dataclass
+class Wide:
+    world: World
+    services: list[str]
+    file: Path
+
+
+def _wide(tmp_path: Path, count: int) -> Iterator[Wide]:
+    state = RailwayState()
+    project = state.add_project("vision-platform", ["production", "staging"])
+    state.add_service(project, "Postgres", {"DATABASE_URL": POSTGRES_URL})
+    names = ["mlflow-service"] + [f"worker-{i:02d}" for i in range(1, count)]
+    for name in names:
+        state.add_service(project, name, {"KEEP_ME": "1"})
+    state.account_tokens.add(ACCOUNT_TOKEN)
+    dotenv = tmp_path / ".env"
+    dotenv.write_text(f"AWS_ACCESS_KEY_ID={ACCESS_KEY}\nAWS_SECRET_ACCESS_KEY={SECRET_KEY}\n")
+    desired = wide_file(tmp_path / "railway.yml", names, ("production", "staging"))
+    with RailwayStandIn(state) as api:
+        yield Wide(World(api, state, project, dotenv), names, desired)
+
+
+@pytest.fixture(params=[6, 30], ids=["6-services", "30-services"])
+def wide(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Wide]:
+    """A project with 6 or 30 services that the desired file all covers."""
+    yield from _wide(tmp_path, request.param)
 
 
 def run_inv(

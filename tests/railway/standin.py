@@ -1,19 +1,24 @@
 """A local stand-in for Railway's GraphQL API: a real HTTP server on 127.0.0.1.
 
 It executes GraphQL with graphql-core against Railway's published schema when
-../shared/reference/railway/schema.graphql exists (else against the subset in
-railway_subset.graphql), keeps projects, environments, services, variables and
-redeploys in memory, renders ``${{...}}`` references only when ``unrendered``
-is false, injects faults on demand and records every request.
+shared/reference/railway/schema.graphql exists beside the checkout or one of its
+parents (else against the subset in railway_subset.graphql), keeps projects,
+environments, services, shared and service variables and redeploys in memory,
+renders ``${{...}}`` references only when ``unrendered`` is false, answers with
+rate-limit headers, injects faults on demand (rate limits, 5xx, HTML pages, HTTP
+errors, raw bodies, answers dripped one byte at a time, gzip bombs, errors that
+echo the request, answers lost after executing) and records every request.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import os
 import re
 import threading
 import time
+import zlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,9 +29,23 @@ from typing import Any
 import graphql
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-REFERENCE_SCHEMA = REPO_ROOT.parent / "shared" / "reference" / "railway" / "schema.graphql"
 SUBSET_SCHEMA = Path(__file__).with_name("railway_subset.graphql")
 _REFERENCE = re.compile(r"\$\{\{\s*([^}]+?)\s*\}\}")
+
+
+def _reference_schema() -> Path:
+    """Railway's published schema: $VPM_RAILWAY_SCHEMA, else shared/reference/... beside
+    the checkout or one of its parents (a worktree lives deeper than the main checkout)."""
+    if os.environ.get("VPM_RAILWAY_SCHEMA"):
+        return Path(os.environ["VPM_RAILWAY_SCHEMA"])
+    relative = Path("shared", "reference", "railway", "schema.graphql")
+    for folder in REPO_ROOT.parents:
+        if (folder / relative).is_file():
+            return folder / relative
+    return REPO_ROOT.parent / relative
+
+
+REFERENCE_SCHEMA = _reference_schema()
 
 
 def default_schema_path() -> Path:
@@ -49,9 +68,22 @@ def load_schema(path: Path) -> graphql.GraphQLSchema:
 
 def _dispatch(method: str) -> Callable[..., Any]:
     def resolve(source: Any, info: graphql.GraphQLResolveInfo, **args: Any) -> Any:
-        return getattr(info.context.standin, method)(source, info, **args)
+        standin = info.context.standin
+        standin.refusal(info.field_name, args)
+        return getattr(standin, method)(source, info, **args)
 
     return resolve
+
+
+@dataclass
+class Refusal:
+    """Refuse one root field (a GraphQL error at its path) when ``when(args)`` holds:
+    how Railway answers a field it cannot apply, inside a document that is otherwise fine."""
+
+    field: str
+    message: str
+    when: Callable[[dict[str, Any]], bool]
+    times: int = 1
 
 
 @dataclass
@@ -68,15 +100,50 @@ class Recorded:
 
 @dataclass
 class Fault:
-    """Answer matching requests with a fault instead of executing them."""
+    """Answer matching requests with a fault instead of executing them.
 
-    kind: str  # rate_limit | server_error | html | not_authorized | graphql_error | delay
+    kinds: rate_limit (429 with ``retry_after``), server_error (500), html (a 200 HTML
+    page), not_authorized, graphql_error (``message``, no path), delay (``delay``
+    seconds, then execute), status (``status`` with ``body``/``content_type``), raw
+    (200 with ``body``, Content-Encoding ``encoding``), drip (the real answer, one
+    byte every ``delay`` seconds, status line included), gzip_bomb (``size`` zero
+    bytes gzip-compressed), echo (an error quoting the request's headers and body, as
+    some servers do), drop (execute, then close the connection without an answer: the
+    answer is lost).
+    """
+
+    kind: str
     operation: str | None = None  # only requests with this operationName
     times: int = 1
-    retry_after: int = 1
+    retry_after: int | str = 1
     delay: float = 0.0
     message: str = "Internal error"
     when: Callable[[Recorded], bool] | None = None
+    status: int = 500
+    body: bytes = b""
+    content_type: str = "application/json"
+    encoding: str = ""  # Content-Encoding of a raw body
+    size: int = 64 * 1024 * 1024
+
+
+@dataclass
+class Reply:
+    """What the HTTP handler sends back."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    drip: float = 0.0  # seconds between bytes, the status line included
+    drop: bool = False  # close the connection without answering
+
+
+@functools.cache
+def _gzip_bomb(size: int) -> bytes:
+    block = bytes(1024 * 1024)
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    parts = [packer.compress(block) for _ in range(size // len(block))]
+    parts.append(packer.flush())
+    return b"".join(parts)
 
 
 @dataclass
@@ -93,7 +160,8 @@ class RailwayState:
     def __init__(self) -> None:
         self.lock = threading.RLock()
         self.projects: dict[str, Project] = {}
-        self.variables: dict[tuple[str, str], dict[str, str]] = {}  # (env, service)
+        # (env, service); service None: the environment's shared variables
+        self.variables: dict[tuple[str, str | None], dict[str, str]] = {}
         self.sealed: set[tuple[str, str, str]] = set()  # (env, service, name)
         self.instances: dict[tuple[str, str], dict[str, Any]] = {}
         self.redeploys: Counter[tuple[str, str]] = Counter()
@@ -109,7 +177,9 @@ class RailwayState:
     def add_project(self, name: str, environments: list[str]) -> Project:
         project = Project(self.new_id("prj"), name)
         for env in environments:
-            project.environments[self.new_id("env")] = env
+            env_id = self.new_id("env")
+            project.environments[env_id] = env
+            self.variables[(env_id, None)] = {}
         self.projects[project.id] = project
         return project
 
@@ -137,6 +207,9 @@ class RailwayState:
     def vars_of(self, project: Project, env: str, service: str) -> dict[str, str]:
         return self.variables[(self.env_id(project, env), self.service_id(project, service))]
 
+    def shared_of(self, project: Project, env: str) -> dict[str, str]:
+        return self.variables.setdefault((self.env_id(project, env), None), {})
+
     def project_of_service(self, service_id: str) -> Project:
         for project in self.projects.values():
             if service_id in project.services:
@@ -150,15 +223,17 @@ class RailwayState:
         def lookup(match: re.Match[str]) -> str:
             ref = match.group(1)
             owner, _, name = ref.rpartition(".")
-            target = service_id
-            if owner:
+            target: str | None = service_id
+            if owner == "shared":
+                target = None
+            elif owner:
                 found = [i for i, n in project.services.items() if n == owner]
                 if not found:
                     return ""
                 target = found[0]
-            if name == "RAILWAY_PRIVATE_DOMAIN":
+            if target is not None and name == "RAILWAY_PRIVATE_DOMAIN":
                 return f"{project.services[target]}.railway.internal"
-            if name == "RAILWAY_PUBLIC_DOMAIN":
+            if target is not None and name == "RAILWAY_PUBLIC_DOMAIN":
                 domains = self.instances[(env_id, target)]["domains"]
                 return domains[0] if domains else ""
             return self.variables.get((env_id, target), {}).get(name, "")
@@ -207,6 +282,12 @@ class RailwayStandIn:
         self.schema = load_schema(schema_path or default_schema_path())
         self.requests: list[Recorded] = []
         self.faults: list[Fault] = []
+        self.refusals: list[Refusal] = []
+        # Limits a real server may enforce: root fields per document (refused as too
+        # complex, nothing executed) and request body size (HTTP 413).
+        self.max_root_fields: int | None = None
+        self.max_body_bytes: int | None = None
+        self.rate_limit = 1000  # X-RateLimit-Limit; Remaining counts down per request
         self._server: ThreadingHTTPServer | None = None
 
     # -- lifecycle -------------------------------------------------------------------
@@ -216,13 +297,26 @@ class RailwayStandIn:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
                 length = int(self.headers.get("Content-Length", "0"))
-                status, headers, body = standin.handle(dict(self.headers), self.rfile.read(length))
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                reply = standin.handle(dict(self.headers), self.rfile.read(length))
+                if reply.drop:
+                    self.close_connection = True
+                    return
+                head = [f"HTTP/1.1 {reply.status} X\r\n"]
+                head += [f"{k}: {v}\r\n" for k, v in reply.headers.items()]
+                head.append(f"Content-Length: {len(reply.body)}\r\n")
+                head.append("Connection: close\r\n\r\n")  # one request per connection
+                data = "".join(head).encode("latin-1") + reply.body
+                try:
+                    if reply.drip:
+                        for i in range(len(data)):
+                            self.wfile.write(data[i : i + 1])
+                            self.wfile.flush()
+                            time.sleep(reply.drip)
+                    else:
+                        self.wfile.write(data)
+                except OSError:  # the client gave up
+                    pass
+                self.close_connection = True
 
             def log_message(self, format: str, *args: Any) -> None:
                 return None
@@ -249,24 +343,59 @@ class RailwayStandIn:
     def mutation_fields(self) -> list[str]:
         return [f for r in self.mutations() for f in r.fields]
 
+    def refuse(
+        self,
+        field: str,
+        message: str,
+        when: Callable[[dict[str, Any]], bool] = lambda args: True,
+        times: int = 1,
+    ) -> Refusal:
+        refusal = Refusal(field, message, when, times)
+        self.refusals.append(refusal)
+        return refusal
+
+    def refusal(self, field: str, args: dict[str, Any]) -> None:
+        """Raise the GraphQL error of the first matching refusal, if any."""
+        with self.state.lock:
+            for refusal in self.refusals:
+                if refusal.times > 0 and refusal.field == field and refusal.when(args):
+                    refusal.times -= 1
+                    raise graphql.GraphQLError(refusal.message)
+
     def fail(self, kind: str, **options: Any) -> Fault:
         fault = Fault(kind, **options)
         self.faults.append(fault)
         return fault
 
     # -- request handling ------------------------------------------------------------
-    def handle(self, headers: dict[str, str], raw: bytes) -> tuple[int, dict[str, str], bytes]:
+    def requests_for(self, operation: str) -> list[Recorded]:
+        return [r for r in self.requests if r.operation == operation]
+
+    def handle(self, headers: dict[str, str], raw: bytes) -> Reply:
+        json_type = {"Content-Type": "application/json"}
         try:
             payload = json.loads(raw or b"{}")
         except ValueError:
-            return 400, {"Content-Type": "application/json"}, b'{"errors":[{"message":"bad JSON"}]}'
+            return Reply(400, json_type, b'{"errors":[{"message":"bad JSON"}]}')
         record = self._record(headers, payload)
+        limits = self._limit_headers()
         fault = self._take_fault(record)
-        if fault is not None:
-            if fault.kind == "delay":
-                time.sleep(fault.delay)
-            else:
-                return self._fault_response(fault)
+        if fault is not None and fault.kind == "delay":
+            time.sleep(fault.delay)
+            fault = None
+        if fault is not None and fault.kind not in ("drip", "drop"):
+            reply = self._fault_response(fault, headers, raw)
+            reply.headers = {**limits, **reply.headers}
+            return reply
+        if self.max_body_bytes is not None and len(raw) > self.max_body_bytes:
+            return Reply(413, {**limits, "Content-Type": "text/plain"}, b"Payload Too Large")
+        if self.max_root_fields is not None and len(record.fields) > self.max_root_fields:
+            message = (
+                f"Query complexity of {len(record.fields)} exceeds the maximum allowed "
+                f"complexity of {self.max_root_fields}"
+            )
+            body = json.dumps({"errors": [{"message": message}]}).encode()
+            return Reply(200, {**limits, **json_type}, body)
         result = graphql.graphql_sync(
             self.schema,
             record.query,
@@ -274,10 +403,22 @@ class RailwayStandIn:
             operation_name=record.operation,
             context_value=_Context(self, self._auth(headers)),
         )
-        body: dict[str, Any] = {"data": result.data}
+        body_data: dict[str, Any] = {"data": result.data}
         if result.errors:
-            body["errors"] = [{"message": e.message} for e in result.errors]
-        return 200, {"Content-Type": "application/json"}, json.dumps(body).encode()
+            body_data["errors"] = [
+                {"message": e.message, **({"path": e.path} if e.path else {})}
+                for e in result.errors
+            ]
+        reply = Reply(200, {**limits, **json_type}, json.dumps(body_data).encode())
+        if fault is not None and fault.kind == "drop":
+            reply.drop = True
+        if fault is not None and fault.kind == "drip":
+            reply.drip = fault.delay
+        return reply
+
+    def _limit_headers(self) -> dict[str, str]:
+        remaining = max(self.rate_limit - len(self.requests), 0)
+        return {"X-RateLimit-Limit": str(self.rate_limit), "X-RateLimit-Remaining": str(remaining)}
 
     def _record(self, headers: dict[str, str], payload: dict[str, Any]) -> Recorded:
         query = str(payload.get("query", ""))
@@ -322,23 +463,39 @@ class RailwayStandIn:
                 return fault
         return None
 
-    def _fault_response(self, fault: Fault) -> tuple[int, dict[str, str], bytes]:
+    def _fault_response(self, fault: Fault, headers: dict[str, str], raw: bytes) -> Reply:
         json_type = {"Content-Type": "application/json"}
         if fault.kind == "rate_limit":
-            headers = {
+            limited = {
                 **json_type,
                 "Retry-After": str(fault.retry_after),
-                "X-RateLimit-Limit": "1000",
+                "X-RateLimit-Limit": str(self.rate_limit),
                 "X-RateLimit-Remaining": "0",
             }
-            return 429, headers, b'{"message":"Too many requests"}'
+            return Reply(429, limited, b'{"message":"Too many requests"}')
         if fault.kind == "server_error":
-            return 500, json_type, b'{"message":"Internal Server Error"}'
+            return Reply(500, json_type, b'{"message":"Internal Server Error"}')
         if fault.kind == "html":
             page = b"<!DOCTYPE html><html><body><h1>502 Bad Gateway</h1></body></html>"
-            return 200, {"Content-Type": "text/html"}, page
+            return Reply(200, {"Content-Type": "text/html"}, page)
+        if fault.kind == "status":
+            return Reply(fault.status, {"Content-Type": fault.content_type}, fault.body)
+        if fault.kind == "raw":
+            raw_headers = {"Content-Type": fault.content_type}
+            if fault.encoding:
+                raw_headers["Content-Encoding"] = fault.encoding
+            return Reply(200, raw_headers, fault.body)
+        if fault.kind == "gzip_bomb":
+            bomb = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
+            return Reply(200, bomb, _gzip_bomb(fault.size))
+        if fault.kind == "echo":
+            # As servers that quote the offending request in their error do.
+            quoted = json.dumps(headers) + " " + raw.decode("utf-8", "replace")
+            message = f"{fault.message}: {quoted}"
+            return Reply(200, json_type, json.dumps({"errors": [{"message": message}]}).encode())
         message = "Not Authorized" if fault.kind == "not_authorized" else fault.message
-        return 200, json_type, json.dumps({"data": None, "errors": [{"message": message}]}).encode()
+        body = {"data": None, "errors": [{"message": message}]}
+        return Reply(200, json_type, json.dumps(body).encode())
 
     # -- authentication --------------------------------------------------------------
     def _auth(self, headers: dict[str, str]) -> _Auth | None:
@@ -386,6 +543,7 @@ class RailwayStandIn:
             "name": "ci",
             "projectId": auth.project_id,
             "environmentId": auth.environment_id,
+            "project": self._project_query(None, info, auth.project_id),
         }
 
     def _project_query(self, _: Any, info: graphql.GraphQLResolveInfo, id: str) -> dict[str, Any]:
@@ -416,9 +574,15 @@ class RailwayStandIn:
         serviceId: str | None = None,  # noqa: N803
         unrendered: bool | None = None,
     ) -> dict[str, str | None]:
-        self._project(info, projectId)
+        project = self._project(info, projectId)
         if serviceId is None:
-            return {}
+            self._environment_scope(info, project, environmentId)
+            with self.state.lock:
+                shared = dict(self.state.variables.get((environmentId, None), {}))
+            return {
+                name: None if (environmentId, None, name) in self.state.sealed else value
+                for name, value in shared.items()
+            }
         self._instance_scope(info, environmentId, serviceId)
         with self.state.lock:
             project = self.state.project_of_service(serviceId)
@@ -438,14 +602,25 @@ class RailwayStandIn:
                     )
             return result
 
+    def _environment_scope(
+        self, info: graphql.GraphQLResolveInfo, project: Project, environment_id: str
+    ) -> None:
+        if environment_id not in project.environments:
+            raise graphql.GraphQLError("Environment not found")
+        auth: _Auth = info.context.auth
+        if auth.environment_id and auth.environment_id != environment_id:
+            raise _Denied("Not Authorized")
+
     def _variable_scope(
         self, info: graphql.GraphQLResolveInfo, input: dict[str, Any]
-    ) -> tuple[str, str]:
-        """(environment, service) of a variable mutation's input, after the access checks."""
-        self._project(info, input["projectId"])
+    ) -> tuple[str, str | None]:
+        """(environment, service) of a variable mutation's input, after the access checks;
+        without a service, the environment's shared variables."""
+        project = self._project(info, input["projectId"])
         service_id = input.get("serviceId")
         if service_id is None:
-            raise graphql.GraphQLError("the stand-in keeps no shared variables")
+            self._environment_scope(info, project, input["environmentId"])
+            return input["environmentId"], None
         _, env = self._instance_scope(info, input["environmentId"], service_id)
         return env, service_id
 
@@ -457,7 +632,8 @@ class RailwayStandIn:
                 current.clear()
             current.update({str(k): str(v) for k, v in dict(input["variables"]).items()})
             if not input.get("skipDeploys"):
-                self.state.auto_deploys[(env, service_id)] += 1
+                # Railway would deploy the service (shared: every service using them).
+                self.state.auto_deploys[(env, service_id or "shared")] += 1
         return True
 
     def _variable_upsert(

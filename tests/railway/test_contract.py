@@ -1,13 +1,20 @@
 """Every GraphQL document the client can send is valid against Railway's published
-schema, and the stand-in's fallback subset agrees with that schema."""
+schema, and the stand-in's fallback subset agrees with that schema.
+
+Nothing here is skipped when Railway's schema is present beside the checkout or one
+of its parents (shared/reference/railway/schema.graphql), as it is in development."""
 
 from __future__ import annotations
 
 import graphql
 import pytest
 
+from bench import per_variable
 from tests.railway.standin import REFERENCE_SCHEMA, SUBSET_SCHEMA
-from vpmigrate.railway.api import DOCUMENTS
+from vpmigrate.railway.api import DOCUMENTS, sample_documents
+
+EVERY_DOCUMENT = {**DOCUMENTS, **sample_documents()}
+BENCH_DOCUMENTS = per_variable.DOCUMENTS
 
 needs_reference = pytest.mark.skipif(
     not REFERENCE_SCHEMA.is_file(), reason=f"{REFERENCE_SCHEMA} is not present on this machine"
@@ -20,26 +27,51 @@ def railway_schema() -> graphql.GraphQLSchema:
 
 
 @needs_reference
-@pytest.mark.parametrize("operation", sorted(DOCUMENTS))
+@pytest.mark.parametrize("name", sorted(EVERY_DOCUMENT))
 def test_document_validates_against_railway_schema(
-    railway_schema: graphql.GraphQLSchema, operation: str
+    railway_schema: graphql.GraphQLSchema, name: str
 ) -> None:
-    document = graphql.parse(DOCUMENTS[operation])
+    document = graphql.parse(EVERY_DOCUMENT[name])
     assert graphql.validate(railway_schema, document) == []
     names = [
         d.name.value
         for d in document.definitions
         if isinstance(d, graphql.OperationDefinitionNode) and d.name
     ]
-    assert names == [operation]  # the client sends operationName=<key>
+    assert names == [name.split()[0]]  # the client sends operationName=<name>
+
+
+def _root_fields(text: str) -> list[graphql.FieldNode]:
+    operation = graphql.parse(text).definitions[0]
+    assert isinstance(operation, graphql.OperationDefinitionNode)
+    return [s for s in operation.selection_set.selections if isinstance(s, graphql.FieldNode)]
+
+
+def test_every_variables_read_keeps_references_unrendered() -> None:
+    reads = [text for name, text in EVERY_DOCUMENT.items() if name.startswith("Variables")]
+    assert reads
+    for text in reads:
+        for field in _root_fields(text):
+            arguments = {a.name.value: graphql.print_ast(a.value) for a in field.arguments}
+            assert field.name.value == "variables"
+            assert arguments["unrendered"] == "true"
+
+
+def test_every_upsert_skips_deploys_and_never_replaces() -> None:
+    """The write document's inputs come as variables; their shape is fixed in the client."""
+    from vpmigrate.railway.api import writes_document
+
+    fields = _root_fields(writes_document([("w0", "upsert"), ("w1", "delete")]))
+    assert [f.name.value for f in fields] == ["variableCollectionUpsert", "variableDelete"]
+    assert [f.alias.value for f in fields if f.alias] == ["w0", "w1"]
 
 
 @needs_reference
-def test_the_variables_read_keeps_references_unrendered() -> None:
-    document = graphql.parse(DOCUMENTS["Variables"])
-    field = document.definitions[0].selection_set.selections[0]  # type: ignore[attr-defined]
-    arguments = {a.name.value: graphql.print_ast(a.value) for a in field.arguments}
-    assert arguments["unrendered"] == "true"
+@pytest.mark.parametrize("name", sorted(BENCH_DOCUMENTS))
+def test_the_benchmark_references_send_valid_documents(
+    railway_schema: graphql.GraphQLSchema, name: str
+) -> None:
+    assert graphql.validate(railway_schema, graphql.parse(BENCH_DOCUMENTS[name])) == []
 
 
 @needs_reference
@@ -72,5 +104,17 @@ def test_subset_schema_matches_railway_schema(railway_schema: graphql.GraphQLSch
 
 def test_documents_validate_against_the_subset_the_standin_falls_back_to() -> None:
     subset = graphql.build_schema(SUBSET_SCHEMA.read_text())
-    for operation, text in DOCUMENTS.items():
+    for operation, text in EVERY_DOCUMENT.items():
         assert graphql.validate(subset, graphql.parse(text)) == [], operation
+
+
+def test_the_reference_schema_is_found_from_a_worktree_too() -> None:
+    """A checkout one level deeper (a git worktree) still finds ../shared/reference."""
+    from tests.railway.standin import REPO_ROOT
+
+    candidates = [
+        folder / "shared" / "reference" / "railway" / "schema.graphql"
+        for folder in REPO_ROOT.parents
+    ]
+    present = [c for c in candidates if c.is_file()]
+    assert (REFERENCE_SCHEMA in present) or not present

@@ -12,35 +12,59 @@ from vpmigrate.railway.desired import DesiredState, load_desired
 
 SHIPPED = REPO_ROOT / "env" / "railway.yml"
 AWS_ENV = {"AWS_ACCESS_KEY_ID": "AKIA1", "AWS_SECRET_ACCESS_KEY": "aws-secret"}
-CLIENT_VARS = {
-    "MLFLOW_TRACKING_URI",
+S3_VARS = {
     "MLFLOW_S3_ENDPOINT_URL",
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
+    "AWS_DEFAULT_REGION",
 }
+CLIENT_VARS = {"MLFLOW_TRACKING_URI"} | S3_VARS
 
 
 def values(state: DesiredState, service: str) -> dict[str, str]:
     return {v.name: v.value for v in state.services[service]}
 
 
-def test_shipped_file_encodes_the_audit() -> None:
+def shared(state: DesiredState) -> dict[str, str]:
+    assert state.shared is not None
+    return {v.name: v.value for v in state.shared}
+
+
+def test_shipped_file_encodes_the_audit_with_the_s3_settings_shared() -> None:
     state = load_desired(SHIPPED, "production", AWS_ENV)
 
+    assert shared(state) == {
+        "MLFLOW_S3_ENDPOINT_URL": "https://s3.ap-northeast-2.amazonaws.com",
+        "AWS_ACCESS_KEY_ID": "AKIA1",
+        "AWS_SECRET_ACCESS_KEY": "aws-secret",
+        "AWS_DEFAULT_REGION": "ap-northeast-2",
+    }
+    assert {v.name for v in state.shared or () if v.secret} == {
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+    }
     mlflow = values(state, "mlflow-service")
     assert mlflow["MLFLOW_BACKEND_STORE_URI"] == "${{Postgres.DATABASE_URL}}"
     assert mlflow["MLFLOW_DEFAULT_ARTIFACT_ROOT"] == "s3://vision-platform-prod/mlflow-artifacts"
-    assert mlflow["MLFLOW_S3_ENDPOINT_URL"] == "https://s3.ap-northeast-2.amazonaws.com"
+    for service in (
+        "mlflow-service",
+        "timm-service",
+        "ultralytics-service",
+        "huggingface-service",
+        "backend",
+    ):
+        variables = values(state, service)
+        assert set(variables) >= S3_VARS, service
+        for name in S3_VARS:  # every S3 setting by reference: one place to rotate a key
+            assert variables[name] == f"${{{{shared.{name}}}}}"
+        assert not any(v.secret for v in state.services[service]), service
     for service in ("timm-service", "ultralytics-service", "huggingface-service", "backend"):
-        client = values(state, service)
-        assert set(client) >= CLIENT_VARS, service
+        assert set(values(state, service)) == CLIENT_VARS, service
         assert (
-            client["MLFLOW_TRACKING_URI"]
+            values(state, service)["MLFLOW_TRACKING_URI"]
             == "http://${{mlflow-service.RAILWAY_PRIVATE_DOMAIN}}:5000"
         )
-        assert client["AWS_SECRET_ACCESS_KEY"] == "aws-secret"
-    secret = {v.name for v in state.services["backend"] if v.secret}
-    assert secret == {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
+    assert list(state.scopes())[0] == "shared"
 
 
 def test_r2_derives_endpoint_and_region_from_the_account() -> None:
@@ -52,19 +76,19 @@ def test_r2_derives_endpoint_and_region_from_the_account() -> None:
 
     state = load_desired(SHIPPED, "production", env, s3_provider="r2")
 
-    timm = values(state, "timm-service")
-    assert timm["MLFLOW_S3_ENDPOINT_URL"] == "https://abc123.r2.cloudflarestorage.com"
-    assert timm["AWS_DEFAULT_REGION"] == "auto"
-    assert timm["AWS_ACCESS_KEY_ID"] == "r2key"
+    assert shared(state)["MLFLOW_S3_ENDPOINT_URL"] == "https://abc123.r2.cloudflarestorage.com"
+    assert shared(state)["AWS_DEFAULT_REGION"] == "auto"
+    assert shared(state)["AWS_ACCESS_KEY_ID"] == "r2key"
     assert state.s3_provider == "r2"
 
 
 def test_minio_on_railway_is_reached_through_references_kept_verbatim() -> None:
     state = load_desired(SHIPPED, "production", {}, s3_provider="minio")
 
-    timm = values(state, "timm-service")
-    assert timm["MLFLOW_S3_ENDPOINT_URL"] == "http://${{minio.RAILWAY_PRIVATE_DOMAIN}}:9000"
-    assert timm["AWS_SECRET_ACCESS_KEY"] == "${{minio.MINIO_ROOT_PASSWORD}}"
+    assert shared(state)["MLFLOW_S3_ENDPOINT_URL"] == (
+        "http://${{minio.RAILWAY_PRIVATE_DOMAIN}}:9000"
+    )
+    assert shared(state)["AWS_SECRET_ACCESS_KEY"] == "${{minio.MINIO_ROOT_PASSWORD}}"
 
 
 def test_aws_region_setting_changes_the_endpoint(tmp_path: Path) -> None:
@@ -73,9 +97,7 @@ def test_aws_region_setting_changes_the_endpoint(tmp_path: Path) -> None:
 
     state = load_desired(path, "production", AWS_ENV)
 
-    assert (
-        values(state, "backend")["MLFLOW_S3_ENDPOINT_URL"] == "https://s3.eu-west-1.amazonaws.com"
-    )
+    assert shared(state)["MLFLOW_S3_ENDPOINT_URL"] == "https://s3.eu-west-1.amazonaws.com"
 
 
 def test_public_domain_switches_the_tracking_uri(tmp_path: Path) -> None:
@@ -90,13 +112,17 @@ def test_public_domain_switches_the_tracking_uri(tmp_path: Path) -> None:
 
 
 def write(tmp_path: Path, services: str) -> Path:
+    return write_env(tmp_path, "  production:\n    services:\n" + services)
+
+
+def write_env(tmp_path: Path, environment: str) -> Path:
     path = tmp_path / "railway.yml"
     path.write_text(
         "version: 1\n"
         "s3:\n  provider: aws\n  bucket: b\n"
         "  aws:\n    access_key_id: k\n    secret_access_key: s\n"
         "mlflow: {}\n"
-        "environments:\n  production:\n    services:\n" + services
+        "environments:\n" + environment
     )
     return path
 
@@ -132,17 +158,38 @@ def test_missing_environment_variable_names_file_line_service_and_variable(tmp_p
 
 
 @pytest.mark.parametrize(
-    ("services", "expected"),
+    ("environment", "expected"),
     [
-        ("      api:\n        X: ${s3.nope}\n", "not a setting; known: ${mlflow.port}"),
-        ("      api:\n        X: ${{unclosed\n", "unclosed Railway reference"),
-        ("      api:\n        9X: a\n", "'9X' (service 'api') is not a valid variable name"),
-        ("      api:\n        X: [a]\n", "api.X must be a single value"),
-        ("      api:\n        X: a\n        X: b\n", "'X' appears twice"),
+        (
+            "  production:\n    services:\n" + "      api:\n        X: ${s3.nope}\n",
+            "not a setting; known: ${mlflow.port}",
+        ),
+        (
+            "  production:\n    services:\n" + "      api:\n        X: ${{unclosed\n",
+            "unclosed Railway reference",
+        ),
+        (
+            "  production:\n    services:\n" + "      api:\n        9X: a\n",
+            "'9X' (service 'api') is not a valid variable",
+        ),
+        (
+            "  production:\n    services:\n" + "      api:\n        X: [a]\n",
+            "api.X must be a single value",
+        ),
+        (
+            "  production:\n    services:\n" + "      api:\n        X: a\n        X: b\n",
+            "'X' appears twice",
+        ),
+        (
+            "  production:\n    services:\n" + "      shared:\n        A: '1'\n",
+            "'shared' is the name",
+        ),
+        ("  production:\n    sharde: {}\n    services: {}\n", "unknown key 'sharde'"),
+        ("  production:\n    shared: [a]\n    services: {}\n", "must be a mapping"),
     ],
 )
-def test_bad_entries_name_the_line(tmp_path: Path, services: str, expected: str) -> None:
-    path = write(tmp_path, services)
+def test_bad_entries_name_the_line(tmp_path: Path, environment: str, expected: str) -> None:
+    path = write_env(tmp_path, environment)
 
     with pytest.raises(UserError) as caught:
         load_desired(path, "production", {})
@@ -180,3 +227,73 @@ def test_secret_values_stay_out_of_reprs() -> None:
     state = load_desired(SHIPPED, "production", AWS_ENV)
 
     assert "aws-secret" not in repr(state)
+
+
+def test_a_reference_to_an_undeclared_shared_variable_names_its_line(tmp_path: Path) -> None:
+    path = write_env(
+        tmp_path,
+        "  production:\n"
+        "    shared:\n      A: '1'\n"
+        "    services:\n      api:\n        B: ${{shared.A}}\n        C: x-${{ shared.TYPO }}\n",
+    )
+
+    with pytest.raises(UserError) as caught:
+        load_desired(path, "production", {})
+
+    assert f"{path}:16:" in caught.value.message
+    assert "${{shared.TYPO}}" in caught.value.message and "shared: block" in caught.value.message
+
+
+def test_without_a_shared_block_shared_variables_are_not_managed(tmp_path: Path) -> None:
+    path = write_env(
+        tmp_path, "  production:\n    services:\n      api:\n        B: ${{shared.A}}\n"
+    )
+
+    state = load_desired(path, "production", {})
+
+    assert state.shared is None and list(state.scopes()) == ["api"]
+    assert values(state, "api") == {"B": "${{shared.A}}"}  # Railway resolves it
+
+
+def test_only_selects_the_shared_variables_by_their_name() -> None:
+    state = load_desired(SHIPPED, "production", AWS_ENV)
+
+    assert state.only(["backend"]).shared is None
+    picked = state.only(["shared"])
+    assert picked.shared == state.shared and dict(picked.services) == {}
+    with pytest.raises(UserError, match="--service was given an empty value"):
+        state.only([""])
+
+
+def test_every_environment_of_the_file_in_order(tmp_path: Path) -> None:
+    from vpmigrate.railway.desired import DesiredFile
+
+    path = write_env(
+        tmp_path,
+        "  staging:\n    services:\n      api:\n        A: s\n"
+        "  production:\n    services:\n      api:\n        A: p\n",
+    )
+
+    file = DesiredFile(path, {})
+
+    assert file.environments == ("staging", "production")
+    assert values(file.environment("production"), "api") == {"A": "p"}
+    with pytest.raises(UserError, match="--environment was given an empty value"):
+        file.environment("")
+
+
+def test_a_literal_url_with_a_password_is_secret(tmp_path: Path) -> None:
+    path = write(tmp_path, "      api:\n        BROKER: amqp://app:hunter2@mq:5672/\n")
+
+    [broker] = load_desired(path, "production", {}).services["api"]
+
+    assert broker.secret
+
+
+def test_a_malformed_expression_never_quotes_the_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "      api:\n        DB: postgres://u:pw-771@db/${oops\n")
+
+    with pytest.raises(UserError) as caught:
+        load_desired(path, "production", {})
+
+    assert "pw-771" not in caught.value.message and "character 24" in caught.value.message

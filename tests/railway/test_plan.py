@@ -89,17 +89,64 @@ def test_rows_and_json_show_fingerprints_for_secrets() -> None:
 
     assert "new-secret" not in shown and "old-secret" not in shown
     assert fingerprint("new-secret", "k") in shown and fingerprint("old-secret", "k") in shown
-    assert '"CHANGED", "change", "old", "3"' in shown  # non-secrets stay readable
+    # Desired values that are not secret stay readable; what Railway holds never shows.
+    assert f'"CHANGED", "change", "{fingerprint("old", "k")}", "3"' in shown
+    assert '"old"' not in shown and '"e"' not in shown
+    assert f'"EXTRA", "extra", "{fingerprint("e", "k")}"' in shown
     entry = next(c for c in plan_json(plan, "k")["changes"] if c["name"] == "KEY")
     assert set(entry) >= {"service", "name", "action", "secret"} and entry["secret"] is True
 
 
-def test_a_current_value_carrying_a_password_is_treated_as_secret() -> None:
+def test_values_read_from_railway_never_show_whatever_their_name() -> None:
     state = desired(api={"DATABASE_URL": ("${{Postgres.DATABASE_URL}}", False)})
-    plan = make_plan(state, {"api": {"DATABASE_URL": "postgresql://u:hunter2@db:5432/x"}})
+    current = {"api": {"DATABASE_URL": "postgresql://u:hunter2@db:5432/x", "NOTES": "n0tes"}}
+    plan = make_plan(state, current, prune=True)
 
-    assert "hunter2" not in json.dumps(plan_rows(plan, "k"))
-    assert "${{Postgres.DATABASE_URL}}" not in json.dumps(plan_rows(plan, "k"))  # fingerprinted too
+    shown = json.dumps(plan_rows(plan, "k")) + json.dumps(status_rows(plan, "k"))
+    shown += json.dumps(plan_json(plan, "k"))
+    assert "hunter2" not in shown and "n0tes" not in shown
+    assert fingerprint("n0tes", "k") in shown
+    assert "${{Postgres.DATABASE_URL}}" in shown  # the desired reference holds no secret
+
+
+def test_a_desired_value_carrying_a_password_is_fingerprinted() -> None:
+    state = desired(api={"BROKER": ("amqp://app:hunter2@mq/", False)})
+
+    shown = json.dumps(plan_rows(make_plan(state, {"api": {}}), "k"))
+
+    assert "hunter2" not in shown and fingerprint("amqp://app:hunter2@mq/", "k") in shown
+
+
+def test_shared_variables_are_planned_first_and_their_users_found() -> None:
+    from vpmigrate.railway.plan import shared_users
+
+    state = DesiredState(
+        Path("env/railway.yml"),
+        "production",
+        "aws",
+        MLFLOW,
+        MappingProxyType({"api": (DesiredVariable("api", "K", "${{shared.K}}", False, HERE),)}),
+        (DesiredVariable("shared", "K", "new", True, HERE),),
+    )
+    current = {
+        "shared": {"K": "old", "STALE": "x"},
+        "api": {},
+        "web": {"K": "${{ shared.K }}", "L": "${{shared.STALE}}"},
+    }
+
+    plan = make_plan(state, current, prune=True)
+
+    assert [(c.service, c.name, c.action) for c in plan.changes] == [
+        ("shared", "K", "change"),
+        ("shared", "STALE", "remove"),
+        ("api", "K", "add"),
+    ]
+    assert plan.changed_shared() == {"K", "STALE"}
+    assert shared_users(current) == {"K": ("web",), "STALE": ("web",)}
+    assert plan.desired_shared_users() == {"K": ("api",)}
+    [shared_write, api_write] = plan.writes({"api": "svc-1"})
+    assert shared_write.service_id is None and shared_write.deletions == ("STALE",)
+    assert api_write.service_id == "svc-1"
 
 
 def test_fingerprint_is_keyed_and_stable() -> None:

@@ -5,7 +5,10 @@ Sleeps are recorded instead of slept, so the waits the client chose are visible.
 
 from __future__ import annotations
 
+import gzip
 import socket
+import time
+import zlib
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -14,7 +17,12 @@ from tests.railway.conftest import ACCOUNT_TOKEN, PROJECT_TOKEN, World
 from vpmigrate.errors import UserError
 from vpmigrate.railway.api import GraphQLRailway
 from vpmigrate.railway.settings import Connection, Credentials
-from vpmigrate.railway.transport import GraphQLTransport, RailwayApiError, RetryPolicy
+from vpmigrate.railway.transport import (
+    AnswerLost,
+    GraphQLTransport,
+    RailwayApiError,
+    RetryPolicy,
+)
 
 
 class Backend:
@@ -141,7 +149,7 @@ def test_refused_project_token_names_railway_token(world: World, make: MakeBacke
     backend = make(credentials=Credentials("RAILWAY_TOKEN", "not-" + PROJECT_TOKEN))
 
     with pytest.raises(RailwayApiError) as caught:
-        backend.api.token_scope()
+        backend.api.token_project()
 
     assert "RAILWAY_TOKEN" in caught.value.message
     assert "Project Token not found" in caught.value.message
@@ -168,7 +176,181 @@ def test_standin_serves_the_single_variable_upsert_too(world: World, make: MakeB
 def test_a_url_without_scheme_is_reported_at_once(world: World, make: MakeBackend) -> None:
     backend = make(url="backboard.example/graphql/v2")
 
-    with pytest.raises(UserError, match="RAILWAY_API_URL 'backboard.example/graphql/v2' is not"):
+    with pytest.raises(UserError, match="could not send Project to backboard.example"):
         backend.api.project(world.project.id)
 
-    assert backend.sleeps == []
+    assert backend.sleeps == [] and world.api.requests == []
+
+
+@pytest.mark.parametrize("value", ["NaN", "nan", "-1e999", "soon", "", "1e400", "inf"])
+def test_a_retry_after_that_is_no_number_falls_back_to_the_backoff(
+    world: World, make: MakeBackend, value: str
+) -> None:
+    world.api.fail("rate_limit", retry_after=value)
+    backend = make(RetryPolicy(backoff=0.25))
+
+    backend.api.project(world.project.id)
+
+    assert backend.sleeps == [0.25]
+
+
+def test_a_retry_after_as_an_http_date_is_waited_out(world: World, make: MakeBackend) -> None:
+    from email.utils import formatdate
+
+    world.api.fail("rate_limit", retry_after=formatdate(time.time() + 5, usegmt=True))
+    backend = make()
+
+    backend.api.project(world.project.id)
+
+    [wait] = backend.sleeps
+    assert 0 <= wait <= 6
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_a_refusal_by_http_status_is_not_called_an_outage(
+    world: World, make: MakeBackend, status: int
+) -> None:
+    page = b"<html><body>Access denied | backboard.railway.com used Cloudflare</body></html>"
+    world.api.fail("status", status=status, body=page, content_type="text/html", times=10)
+    backend = make()
+
+    with pytest.raises(RailwayApiError) as caught:
+        backend.api.project(world.project.id)
+
+    message = caught.value.message
+    assert f"HTTP {status}" in message and "RAILWAY_API_TOKEN" in message
+    assert "degraded" not in message and "not an outage" in message
+    assert len(world.api.requests) == 1 and backend.sleeps == []
+
+
+def test_a_gzip_bomb_is_cut_off_at_the_size_limit(world: World, make: MakeBackend) -> None:
+    world.api.fail("gzip_bomb", size=64 * 1024 * 1024)
+    backend = make(RetryPolicy(max_response_bytes=1024 * 1024))
+
+    with pytest.raises(RailwayApiError, match="larger than 1 MiB once decompressed"):
+        backend.api.project(world.project.id)
+
+    assert len(world.api.requests) == 1
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate"])
+def test_a_compressed_answer_within_the_limit_is_decoded(
+    world: World, make: MakeBackend, encoding: str
+) -> None:
+    answer = (
+        b'{"data": {"project": {"id": "p1", "name": "n", "services": {"edges": '
+        b'[{"node": {"id": "s1", "name": "api"}}]}, "environments": {"edges": []}}}}'
+    )
+    body = gzip.compress(answer) if encoding == "gzip" else zlib.compress(answer)
+    world.api.fail("raw", body=body, encoding=encoding)
+    backend = make()
+
+    project = backend.api.project(world.project.id)
+
+    assert dict(project.services) == {"api": "s1"}
+
+
+def test_an_encoding_it_cannot_decode_is_refused(world: World, make: MakeBackend) -> None:
+    world.api.fail("raw", body=b"\x00\x01", encoding="br")
+    backend = make()
+
+    with pytest.raises(RailwayApiError, match="Content-Encoding 'br'"):
+        backend.api.project(world.project.id)
+
+
+def test_a_server_dripping_its_answer_is_cut_off_by_the_overall_deadline(
+    world: World, make: MakeBackend
+) -> None:
+    world.api.fail("drip", delay=0.5, times=10)
+    backend = make(RetryPolicy(timeout=1.0, attempts=2))
+
+    with pytest.raises(UserError) as caught:
+        backend.api.project(world.project.id)
+
+    assert "no complete answer within 1 s" in caught.value.message
+    assert len(world.api.requests) == 2 and len(backend.sleeps) == 1
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"data": {}}',
+        b'{"data": {"project": null}}',
+        b'{"data": {"project": {"id": "p", "name": "n", "services": null}}}',
+        b'{"data": {"project": {"id": "p", "name": "n", "services": {"edges": [{"node": 5}]}}}}',
+        b'{"data": {"project": []}}',
+        b'{"data": []}',
+        b"[]",
+        b"null",
+        b"[" * 100000 + b"]" * 100000,
+    ],
+)
+def test_an_answer_of_the_wrong_shape_is_one_error(
+    world: World, make: MakeBackend, body: bytes
+) -> None:
+    world.api.fail("raw", body=body)
+    backend = make()
+
+    with pytest.raises(UserError) as caught:
+        backend.api.project(world.project.id)
+
+    assert "RAILWAY_API_URL" in caught.value.message
+
+
+def test_an_error_that_echoes_the_request_is_masked(world: World, make: MakeBackend) -> None:
+    world.api.fail("echo", message="Problem processing request")
+    backend = make()
+    backend.transport.mask.add("s3-secret-in-request-7781")
+
+    with pytest.raises(RailwayApiError) as caught:
+        backend.transport.execute(
+            "Probe",
+            "query Probe($v: String!) { __typename }",
+            {"v": "s3-secret-in-request-7781", "AWS_SECRET_ACCESS_KEY": "also-hidden-99"},
+        )
+
+    message = caught.value.message
+    assert "Problem processing request" in message
+    assert ACCOUNT_TOKEN not in message
+    assert "s3-secret-in-request-7781" not in message and "also-hidden-99" not in message
+    assert "\n" not in message
+
+
+def test_a_lost_answer_to_an_unsafe_mutation_is_not_repeated(
+    world: World, make: MakeBackend
+) -> None:
+    world.api.fail("drop", operation="ServiceCreate")
+    backend = make()
+    env = world.state.env_id(world.project, "production")
+
+    with pytest.raises(AnswerLost):
+        backend.api.create_service(world.project.id, env, "mlflow-2", {"image": "x"}, {})
+
+    assert len(world.api.requests_for("ServiceCreate")) == 1
+    assert "mlflow-2" in world.project.services.values()  # it was applied; the answer was lost
+
+
+def test_a_refused_connection_is_retried_even_for_an_unsafe_mutation(
+    world: World, make: MakeBackend
+) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    backend = make(RetryPolicy(attempts=2), url=f"http://127.0.0.1:{port}/graphql/v2")
+
+    with pytest.raises(UserError, match="after 2 attempts"):
+        backend.api.create_service(world.project.id, "env", "x", {"image": "x"}, {})
+
+    assert len(backend.sleeps) == 1
+
+
+def test_rate_limit_headers_and_requests_are_counted(world: World, make: MakeBackend) -> None:
+    backend = make()
+
+    backend.api.project(world.project.id)
+    backend.api.project(world.project.id)
+
+    traffic = backend.transport.traffic
+    assert traffic.requests == 2 and traffic.by_operation == {"Project": 2}
+    assert traffic.rate_limit["x-ratelimit-remaining"] == "998"
+    assert traffic.rate_limit["x-ratelimit-limit"] == "1000"

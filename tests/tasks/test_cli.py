@@ -180,3 +180,30 @@ def test_confirm_asks_on_stderr_and_accepts_yes(monkeypatch, capsys):
     captured = capsys.readouterr()
     assert captured.out == ""
     assert "Remove it? [y/N]" in captured.err
+
+
+def test_the_edge_masks_secrets_in_every_error(monkeypatch):
+    monkeypatch.delenv("VPM_DEBUG", raising=False)
+    monkeypatch.setenv("SHOP_DB_PASSWORD", "hunter2-marker-77")
+
+    @task
+    def leak_expected(c):
+        raise UserError(
+            "cannot reach postgres://admin:pw-marker-55@db:5432/app (hunter2-marker-77)"
+        )
+
+    @task
+    def leak_unexpected(c):
+        raise RuntimeError("bad value hunter2-marker-77\n\x1b[31mforged line")
+
+    with pytest.raises(Exit) as expected:
+        leak_expected(Context())
+    text = str(expected.value.message)
+    assert "pw-marker-55" not in text and "hunter2-marker-77" not in text
+    assert "postgres://admin:***@db:5432/app" in text and "${SHOP_DB_PASSWORD}" in text
+
+    with pytest.raises(Exit) as unexpected:
+        leak_unexpected(Context())
+    text = str(unexpected.value.message)
+    assert "hunter2-marker-77" not in text
+    assert "\x1b" not in text and "\n" not in text

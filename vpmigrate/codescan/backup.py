@@ -53,8 +53,13 @@ def helper_image(client: docker.DockerClient) -> Iterator[str]:
 
 
 def backup_volume(client: docker.DockerClient, image: str, volume: str, folder: Path) -> Path:
-    """Write `folder/<volume>-<UTC timestamp>.tar.gz` with the volume's contents."""
-    folder.mkdir(parents=True, exist_ok=True)
+    """Write `folder/<volume>-<UTC timestamp>.tar.gz` with the volume's contents; any
+    failure to write it (a full disk, no permission) or to read it back raises a
+    `UserError` that says the volume was left in place."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _not_written(volume, folder, exc) from None
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     target = folder / f"{volume}-{stamp}.tar.gz"
     container = client.containers.create(
@@ -74,20 +79,40 @@ def backup_volume(client: docker.DockerClient, image: str, volume: str, folder: 
                 f"{volume}` and re-run."
             )
         stream, _ = container.get_archive(ARCHIVE_IN_HELPER)
-        _save_single_file(stream, target)
+        try:
+            _save_single_file(stream, target)
+        except OSError as exc:
+            raise _not_written(volume, folder, exc) from None
     finally:
         container.remove(force=True)
     _check_archive(target, volume)
     return target
 
 
+def _not_written(volume: str, folder: Path, exc: OSError) -> UserError:
+    return UserError(
+        f"could not write the backup of volume {volume} to {folder} "
+        f"({exc.strerror or exc}); the volume was left in place. Free disk space (or point "
+        "cleanup.backups at a folder with room) and re-run."
+    )
+
+
 def _save_single_file(chunks: Iterator[bytes], target: Path) -> None:
-    """The engine sends the one file wrapped in a tar stream: unwrap it to `target`."""
+    """The engine sends the one file wrapped in a tar stream: unwrap it to `target`.
+    Nothing is left behind when a write fails."""
     descriptor, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    unwrapped: str | None = None
     try:
         with os.fdopen(descriptor, "wb") as raw:
-            for chunk in chunks:
-                raw.write(chunk)
+            try:
+                for chunk in chunks:
+                    raw.write(chunk)
+            except OSError:
+                # read the engine's stream to its end: until then it holds the helper
+                # container, whose removal would wait for us forever
+                for _ in chunks:
+                    pass
+                raise
         with tarfile.open(temporary, mode="r") as outer:
             member = outer.next()
             extracted = outer.extractfile(member) if member is not None else None
@@ -99,8 +124,11 @@ def _save_single_file(chunks: Iterator[bytes], target: Path) -> None:
                 handle.flush()
                 os.fsync(handle.fileno())
         os.replace(unwrapped, target)
+        unwrapped = None
     finally:
         Path(temporary).unlink(missing_ok=True)
+        if unwrapped is not None:
+            Path(unwrapped).unlink(missing_ok=True)
 
 
 def _check_archive(path: Path, volume: str) -> None:

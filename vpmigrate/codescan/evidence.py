@@ -6,10 +6,14 @@ import os
 from dataclasses import dataclass
 from typing import Literal
 
-Kind = Literal["use", "declared", "mentioned"]
-Verdict = Literal["required", "optional", "unused", "dev-tool"]
+# use: the application talks to it; test: only tests, fixtures or stubs do (weaker than
+# use: never makes a service used); declared: configured (a package, an env file);
+# mentioned: comments, documents, product names.
+Kind = Literal["use", "test", "declared", "mentioned"]
+KINDS: tuple[str, ...] = ("use", "test", "declared", "mentioned")
+Verdict = Literal["app", "required", "optional", "dev-tool", "unused", "unknown"]
 
-KIND_STRENGTH: dict[str, int] = {"use": 3, "declared": 2, "mentioned": 1}
+KIND_STRENGTH: dict[str, int] = {"use": 4, "test": 3, "declared": 2, "mentioned": 1}
 # Within a kind, how telling a signal is: an import beats a URL beats an env name ...
 CATEGORY_STRENGTH: dict[str, int] = {
     "import": 9,
@@ -18,6 +22,8 @@ CATEGORY_STRENGTH: dict[str, int] = {
     "host": 6,
     "port": 5,
     "env": 4,
+    "binding": 4,
+    "driver": 7,
     "needed-by": 3,  # below code evidence: the table should show what the code does
     "package": 2,
     "keep": 2,
@@ -65,6 +71,7 @@ class Found:
     category: str
     kind: Kind
     services: frozenset[str]
+    key: str = ""  # for "env-generic" and "binding": the variable name
 
 
 def display_path(path: str | os.PathLike[str], base: str | os.PathLike[str]) -> str:

@@ -12,9 +12,13 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 
+from vpmigrate.codescan.composefacts import ServiceFacts, compose_facts
+from vpmigrate.codescan.evidence import Found, Kind
+from vpmigrate.codescan.identity import Identity, identify
 from vpmigrate.codescan.settings import UsageSettings
-from vpmigrate.codescan.signatures import FAMILIES, Role, Signature, family_for_image
+from vpmigrate.codescan.signatures import Role, Signature, all_families
 from vpmigrate.compose.model import Project
 from vpmigrate.errors import UserError
 
@@ -32,6 +36,7 @@ _AUTHORITY_AFTER = re.compile(r"(?:[^\s/@'\"`<>]*@)?(\[[^\]\s]*\]|[A-Za-z0-9_.-]
 _PORT = re.compile(r":(\d{2,5})(?!\d)")
 _HOST_BEFORE = re.compile(r"(?<![\w.@/:-])(?:[A-Za-z0-9][A-Za-z0-9_.-]*|\[::1\])\Z")
 _ENV_NAME = re.compile(r"(?<!\w)[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+(?!\w)")
+_DEFAULT_PORTS = {"http": "80", "ws": "80", "https": "443", "wss": "443"}
 _LOOKBEHIND = 256  # longest host name or scheme looked for before an anchor
 
 
@@ -41,6 +46,7 @@ class Match:
     signal: str
     category: str
     services: frozenset[str]
+    key: str = ""  # env names: the name as the index knows it
 
 
 @dataclass
@@ -52,10 +58,14 @@ class ServiceSignals:
     hosts: set[str] = field(default_factory=set)
     ports: set[int] = field(default_factory=set)  # container and published ports
     published: set[int] = field(default_factory=set)
-    env: set[str] = field(default_factory=set)
-    # a family of the table or a user signature describes it; else only its host names
-    # and ports are known, and --apply leaves it alone
+    env: set[str] = field(default_factory=set)  # names whose value points at it
+    # well-known names of its family (DATABASE_URL, REDIS_HOST, EMAIL_HOST): use only
+    # where some value of them (compose, env file, settings code) points at it
+    generic_env: set[str] = field(default_factory=set)
+    # its family is known (table, Dockerfile, command, ...), it is the application, or
+    # a user signature describes it; else only its host names and ports are known
     known: bool = True
+    identity: Identity | None = None
 
 
 class SignalIndex:
@@ -63,16 +73,19 @@ class SignalIndex:
 
     def __init__(self, services: dict[str, ServiceSignals]) -> None:
         self.services = services
+        self.facts: dict[str, ServiceFacts] = {}
         self.modules: dict[str, set[str]] = defaultdict(set)
         self.js_packages: dict[str, set[str]] = defaultdict(set)
         self.js_scopes: dict[str, set[str]] = defaultdict(set)
         self.packages: dict[str, set[str]] = defaultdict(set)
         self.schemes: dict[str, set[str]] = defaultdict(set)
         self.env: dict[str, set[str]] = defaultdict(set)
+        self.generic: dict[str, set[str]] = defaultdict(set)
         self.hosts: dict[str, set[str]] = defaultdict(set)
         self.host_ports: dict[str, set[int]] = defaultdict(set)
         self.local_ports: dict[int, set[str]] = defaultdict(set)
         self.words: dict[str, set[str]] = defaultdict(set)
+        self.drivers: dict[str, set[str]] = defaultdict(set)
         # Words as the signatures spell them: the prefilter is case-sensitive, so a brand's
         # own casing (MLflow, MinIO, pgAdmin) must be one of its literals.
         self.spellings: set[str] = set()
@@ -88,6 +101,8 @@ class SignalIndex:
                 self.schemes[scheme.lower()].add(name)
             for env in s.env:
                 self.env[env].add(name)
+            for env in s.generic_env - s.env:
+                self.generic[env].add(name)
             for host in s.hosts:
                 self.hosts[host.lower()].add(name)
                 self.host_ports[host.lower()] |= s.ports
@@ -96,6 +111,8 @@ class SignalIndex:
             for word in sig.words:
                 self.words[word.lower()].add(name)
                 self.spellings.add(word)
+            for driver in sig.drivers:
+                self.drivers[driver.lower()].add(name)
 
     # --- matching -----------------------------------------------------------------
 
@@ -119,6 +136,9 @@ class SignalIndex:
                     )
                     break
             host, port = authority.group(1).lower(), authority.group(2)
+            if port is None and host in LOCAL_HOSTS:
+                # `http://localhost` is port 80: what a proxy publishes
+                port = _DEFAULT_PORTS.get(scheme)
             in_urls.add(authority.start(1))
             found.extend(self._host(authority.start(1), host, port, in_url=True))
         for port_match in _PORT.finditer(text):
@@ -149,17 +169,44 @@ class SignalIndex:
         for m in _ENV_NAME.finditer(text):
             name = m.group(0)
             key = self.env_key(name)
-            if key is not None:
-                found.append(Match(m.start(), f"env {name}", "env", frozenset(self.env[key])))
+            if key is None:
+                continue
+            if key in self.env:
+                found.append(Match(m.start(), f"env {name}", "env", frozenset(self.env[key]), key))
+            else:
+                services = frozenset(self.generic[key])
+                found.append(Match(m.start(), f"env {name}", "env-generic", services, key))
         return found
 
+    def exact_host(self, text: str) -> frozenset[str]:
+        """Services whose host name `text` is, whole (`"mailpit"`, `=postgres`)."""
+        return frozenset(self.hosts.get(text.strip().lower(), ()))
+
+    def driver(self, text: str) -> frozenset[str]:
+        """Services of the engine a whole string names (`"mariadb"`, `"mysql2"`)."""
+        return frozenset(self.drivers.get(text.strip().lower(), ()))
+
     def env_key(self, name: str) -> str | None:
-        if name in self.env:
+        """The name as the index knows it (without a `NEXT_PUBLIC_`-style prefix), if
+        it belongs to some service directly or as a family's well-known name."""
+        if name in self.env or name in self.generic:
             return name
         for prefix in ENV_PREFIXES:
-            if name.startswith(prefix) and name[len(prefix) :] in self.env:
-                return name[len(prefix) :]
+            bare = name[len(prefix) :]
+            if name.startswith(prefix) and (bare in self.env or bare in self.generic):
+                return bare
         return None
+
+    def env_found(self, name: str, line: int, kind: Kind) -> Found | None:
+        """A finding for an env name read in code or set in configuration: direct when
+        a compose value or a user signature ties it to a service, else "generic" (its
+        services are decided once the whole scan has seen where its values point)."""
+        key = self.env_key(name)
+        if key is None:
+            return None
+        if key in self.env:
+            return Found(line, f"env {name}", "env", kind, frozenset(self.env[key]))
+        return Found(line, f"env {name}", "env-generic", kind, frozenset(self.generic[key]), key)
 
     def word_matches(self, text: str) -> list[Match]:
         """Product names as whole words: `temporal_smoothing` and `redistribute` are not."""
@@ -220,12 +267,18 @@ class SignalIndex:
         for scheme in self.schemes:
             found.update(f"{v}://" for v in case_variants(scheme))
         found.update(self.env)
-        for host, ports in self.host_ports.items():
-            if len(host) >= MIN_BARE_LITERAL:
-                found.add(host)
-            else:
-                found.update({f"//{host}", f"@{host}"})
-                found.update(f"{host}:{port}" for port in ports)
+        found.update(self.generic)
+        for host in self.host_ports:
+            # never the bare name: a service called `django` or `backend` would pull in
+            # every file that says the word. A host is only ever used in a URL, as
+            # `host:port`, as a whole string or as a whole configuration value.
+            found.update({f"//{host}", f"@{host}", f"{host}:", f"={host}"})
+            found.update(f"{q}{host}{q}" for q in "'\"`")
+        for driver in self.drivers:
+            found.update(_quoted_if_short(driver) if len(driver) < 6 else [driver])
+        if self.local_ports.keys() & {80, 443}:
+            # `http://localhost` is port 80 without saying so
+            found.update(f"//{h}" for h in LOCAL_HOSTS)
         for port in self.local_ports:
             # `:9000` is rare enough in code and covers every spelling of localhost
             found.update({f":{port}"} if port >= 1000 else {f"{h}:{port}" for h in LOCAL_HOSTS})
@@ -257,10 +310,12 @@ def normalise_package(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def build_index(project: Project, settings: UsageSettings) -> SignalIndex:
+def build_index(
+    project: Project, settings: UsageSettings, roots: tuple[Path, ...] = ()
+) -> SignalIndex:
     """Signals of every service: its family's, the user's, and what the compose file
     says about it (host names, ports, env variables other services point at it with)."""
-    families = {f.name: f for f in FAMILIES}
+    families = {f.name: f for f in all_families()}
     service_extras: dict[str, list[tuple[Signature, bool]]] = defaultdict(list)
     for override in settings.signatures:
         if override.name in families:
@@ -277,40 +332,55 @@ def build_index(project: Project, settings: UsageSettings) -> SignalIndex:
                 f"has that name; name a service ({', '.join(sorted(project.services))}), a "
                 f"family ({', '.join(sorted(families))}), or give `images` for a new family."
             )
-    table = tuple(families.values())
+    # user-defined families first: they are what the user says an image is
+    user = [f for n, f in families.items() if n not in {b.name for b in all_families()}]
+    table = tuple(user + [f for f in families.values() if f not in user])
+    user_env = {e for o in settings.signatures for e in o.signature.env}
+    facts = compose_facts(project)
+    resolved_roots = tuple(r.resolve() for r in roots)
     services: dict[str, ServiceSignals] = {}
     for name, service in project.services.items():
-        family = family_for_image(service.image, table) if service.image else None
-        signature = family or Signature(name=name)
+        identity = identify(project, name, table, facts, resolved_roots)
+        signature = identity.family or Signature(name=name)
+        role: Role = identity.role
         for extra, replace_lists in service_extras.get(name, []):
             signature = signature.merged(extra, replace_lists=replace_lists)
+            if "role" in extra.fields_set:
+                role = extra.role
+        if identity.family is not None and identity.family.role != signature.role:
+            role = signature.role  # a family override changed the role
         hosts = {name, *signature.hosts}
         hosts.update(a for n in service.networks for a in n.aliases)
         if service.container_name:
             hosts.add(service.container_name)
         if service.hostname:
             hosts.add(service.hostname)
-        ports = {p.target for p in service.ports}
+        ports = {p.target for p in service.ports} | facts[name].expose
         published = {p.published for p in service.ports if p.published is not None}
+        direct = {e for e in signature.env if e in user_env}
         services[name] = ServiceSignals(
             name=name,
-            role=signature.role,
-            family=family.name if family else None,
+            role=role,
+            family=identity.family.name if identity.family else None,
             signature=signature,
             hosts=hosts,
             ports=ports | published,
             published=published,
-            env=set(signature.env),
-            known=family is not None or name in service_extras,
+            env=direct,
+            generic_env=set(signature.env) - direct,
+            known=identity.known or name in service_extras,
+            identity=identity,
         )
     index = SignalIndex(services)
     # Variables whose value points at a service (in .env, env files or other services'
     # environment) become that service's signals: code reading them talks to it.
     for key, value, owner in _environment_values(project):
-        for target in pointed_at(index, value):
+        for target in pointed_at(index, value, key):
             if target != owner and key not in services[target].env:
                 services[target].env.add(key)
-    return SignalIndex(services)
+    result = SignalIndex(services)
+    result.facts = facts
+    return result
 
 
 def _environment_values(project: Project) -> Iterable[tuple[str, str, str | None]]:
@@ -321,12 +391,23 @@ def _environment_values(project: Project) -> Iterable[tuple[str, str, str | None
             yield key, value, name
 
 
-def pointed_at(index: SignalIndex, value: str) -> set[str]:
-    """Services a configuration value names: a URL or host:port, or exactly a host name."""
+_HOST_KEY = re.compile(r"HOST|SERVER|ADDR|SEEDS|ENDPOINT|BROKER|NODES|URL|URI|DSN")
+
+
+def host_key(key: str) -> bool:
+    """Whether a variable's name says its value is a host (`POSTGRES_HOST=db`), so that
+    a bare service name as its value points at that service (`POSTGRES_DB=app` does
+    not, even when a service is called `app`)."""
+    return _HOST_KEY.search(key.upper()) is not None
+
+
+def pointed_at(index: SignalIndex, value: str, key: str = "") -> set[str]:
+    """Services a configuration value names: a URL or host:port, or exactly a host name
+    when the variable's name says it holds a host."""
     targets = {
         s for m in index.targets(value) if m.category in ("host", "port") for s in m.services
     }
     stripped = value.strip().lower()
-    if stripped in index.hosts:
+    if stripped in index.hosts and host_key(key):
         targets |= index.hosts[stripped]
     return targets

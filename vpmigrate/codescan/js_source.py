@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from vpmigrate.codescan.evidence import Found
 from vpmigrate.codescan.index import SignalIndex
-from vpmigrate.codescan.text_files import matches_found
+from vpmigrate.codescan.text_files import bindings, matches_found
 
 _LEXER = re.compile(
     r"""(?P<comment>//[^\n]*|/\*.*?(?:\*/|\Z))
@@ -144,13 +144,13 @@ def _template_end(source: str, i: int) -> int:
 
 def js_evidence(text: str, index: SignalIndex) -> list[Found]:
     found: list[Found] = []
+    exact: dict[int, set[str]] = {}
     for token in _tokens(text):
         if token.kind == "code":
             for name in _ENV_NAME.finditer(token.text):
-                key = index.env_key(name.group())
-                if key is not None:
-                    services = frozenset(index.env[key])
-                    found.append(Found(token.line, f"env {name.group()}", "env", "use", services))
+                item = index.env_found(name.group(), token.line, "use")
+                if item is not None:
+                    found.append(item)
         elif token.kind == "comment":
             found += matches_found(
                 index.everything(token.text), token.text, token.line, "mentioned"
@@ -164,11 +164,19 @@ def js_evidence(text: str, index: SignalIndex) -> list[Found]:
         else:
             body = _without_substitutions(token.text) if token.kind == "template" else token.text
             signals = index.signals(body)
+            short = len(body) < 64
             if signals:
                 found += matches_found(signals, body, token.line, "use")
+            elif short and index.driver(body):
+                driver = body.strip().lower()
+                found.append(
+                    Found(token.line, f'driver "{driver}"', "driver", "use", index.driver(body))
+                )
             else:
                 found += matches_found(index.word_matches(body), body, token.line, "mentioned")
-    return found
+            if short and index.exact_host(body):
+                exact.setdefault(token.line, set()).update(index.exact_host(body))
+    return found + bindings(found, exact, "use")
 
 
 def _without_substitutions(template: str) -> str:

@@ -14,7 +14,7 @@ import re
 
 from vpmigrate.codescan.evidence import Found
 from vpmigrate.codescan.index import SignalIndex
-from vpmigrate.codescan.text_files import lines_found, matches_found
+from vpmigrate.codescan.text_files import bindings, lines_found, matches_found
 
 _LEXER = re.compile(
     r"""(?P<comment>\#[^\n]*)
@@ -48,6 +48,7 @@ def python_evidence(text: str, index: SignalIndex) -> list[Found]:
 
 def _evidence(text: str, index: SignalIndex) -> list[Found]:
     found: list[Found] = []
+    exact: dict[int, set[str]] = {}  # line -> services a whole string names by host
     aliases: dict[str, frozenset[str]] = {}  # local name -> services of the imported module
     alias_call: re.Pattern[str] | None = None
     line, depth = 1, 0
@@ -87,11 +88,9 @@ def _evidence(text: str, index: SignalIndex) -> list[Found]:
                         )
                     )
             for name in _ENV_NAME.finditer(token):
-                key = index.env_key(name.group())
-                if key is not None:
-                    found.append(
-                        Found(line, f"env {name.group()}", "env", "use", frozenset(index.env[key]))
-                    )
+                item = index.env_found(name.group(), line, "use")
+                if item is not None:
+                    found.append(item)
         elif kind == "string":
             body = _string_body(token)
             bare = (
@@ -103,20 +102,28 @@ def _evidence(text: str, index: SignalIndex) -> list[Found]:
                 found += matches_found(index.everything(body), body, line, "mentioned")
             else:
                 found += _string_found(body, line, index)
+                hosts = index.exact_host(body) if len(body) < 64 else frozenset()
+                if hosts:
+                    exact.setdefault(line, set()).update(hosts)
             line += token.count("\n")
             statement_start = False
         else:  # comment
             found += matches_found(index.everything(token), token, line, "mentioned")
     if depth:
         raise _Unterminated
-    return found
+    return found + bindings(found, exact, "use")
 
 
 def _string_found(body: str, line: int, index: SignalIndex) -> list[Found]:
-    """A string in code: a URL, host or env name is use; a product name is a mention."""
+    """A string in code: a URL, host or env name is use, and so is a whole string that
+    names a database engine's driver (`"mariadb"`, `"postgresql+psycopg2"`); a product
+    name is a mention."""
     signals = index.signals(body)
     if signals:
         return matches_found(signals, body, line, "use")
+    driver = index.driver(body) if len(body) < 64 else frozenset()
+    if driver:
+        return [Found(line, f'driver "{body.strip().lower()}"', "driver", "use", driver)]
     return matches_found(index.word_matches(body), body, line, "mentioned")
 
 

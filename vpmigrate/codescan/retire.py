@@ -13,8 +13,7 @@ from vpmigrate.codescan.audit import Audit
 from vpmigrate.compose.model import Project
 
 if TYPE_CHECKING:
-    import docker
-
+    from vpmigrate.engine.backend import DockerEngine
     from vpmigrate.engine.state import ContainerState
 
 RETIRED_PROFILE = "future"
@@ -30,7 +29,7 @@ class ProfileEdit:
 @dataclass(frozen=True)
 class RetirePlan:
     services: tuple[str, ...]  # the unused services to retire
-    skipped: tuple[str, ...]  # unused, but of an image without signature: left alone
+    skipped: tuple[str, ...]  # unknown (no identity, or a partial read): left alone
     edits: tuple[ProfileEdit, ...]
     containers: tuple[ContainerState, ...]
     volumes: tuple[str, ...]  # engine names, to back up and remove (only with --volumes)
@@ -41,13 +40,21 @@ class RetirePlan:
         return not (self.edits or self.containers or self.volumes)
 
 
-def plan_retirement(
-    client: docker.DockerClient | None, audit: Audit, *, volumes: bool
-) -> RetirePlan:
+def plan_retirement(client: DockerEngine | None, audit: Audit, *, volumes: bool) -> RetirePlan:
     """What --apply would change. `client=None`: compose edits only (no engine)."""
     project = audit.project
-    unused = tuple(r.service for r in audit.services if r.verdict == "unused" and r.known)
-    skipped = tuple(r.service for r in audit.services if r.verdict == "unused" and not r.known)
+    # only what is known, unused and has no use evidence at all; `app` and `unknown`
+    # never come here, nor does anything after a partial read
+    unused = tuple(
+        r.service
+        for r in audit.services
+        if r.verdict == "unused" and r.known and not r.used and not audit.unreadable
+    )
+    skipped = tuple(
+        r.service
+        for r in audit.services
+        if r.verdict in ("unknown", "unused") and r.service not in unused
+    )
     edits = tuple(
         ProfileEdit(project.services[name].location.file, name, project.services[name].profiles)
         for name in unused
@@ -57,12 +64,8 @@ def plan_retirement(
     containers: tuple[ContainerState, ...] = ()
     existing: list[str] = []
     if client is not None and unused:
-        from vpmigrate.engine.state import project_containers, volume_exists
-
-        containers = tuple(
-            c for c in project_containers(client, project.name) if c.service in unused
-        )
-        existing = [v for v in retired_volumes(project, unused) if volume_exists(client, v)]
+        containers = tuple(c for c in client.containers(project.name) if c.service in unused)
+        existing = [v for v in retired_volumes(project, unused) if client.volume_exists(v)]
     return RetirePlan(
         services=unused,
         skipped=skipped,
@@ -81,7 +84,7 @@ def retired_volumes(project: Project, services: tuple[str, ...]) -> list[str]:
 
 
 def apply_retirement(
-    client: docker.DockerClient | None,
+    client: DockerEngine | None,
     audit: Audit,
     plan: RetirePlan,
     *,
@@ -117,12 +120,12 @@ def apply_retirement(
     if plan.volumes:
         from vpmigrate.codescan.backup import backup_volume, helper_image
 
-        with helper_image(client) as image:
+        with helper_image(client.docker) as image:
             for volume in plan.volumes:
-                archive = backup_volume(client, image, volume, backups)
+                archive = backup_volume(client.docker, image, volume, backups)
                 written.append(archive)
                 report(f"volume {volume}: backed up to {archive}")
-                client.api.remove_volume(volume)
+                client.remove_volume(volume)
                 report(f"volume {volume}: removed")
     return written
 

@@ -11,10 +11,9 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from vpmigrate.codescan.signatures import ROLES, Signature
+from vpmigrate.codescan.signatures import LIST_FIELDS, ROLES, Signature
 from vpmigrate.errors import UserError
 
-LIST_FIELDS = ("images", "modules", "js_packages", "packages", "schemes", "env", "words", "hosts")
 DEFAULT_MAX_FILE_BYTES = 1024 * 1024
 
 

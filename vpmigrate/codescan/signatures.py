@@ -1,19 +1,27 @@
-"""The built-in signature table: how code shows that it talks to a kind of service.
+"""The built-in signature table: what a kind of service is, and how code shows that it
+talks to it.
 
-A family is matched to a compose service by its image; its signals are client
-libraries (Python modules, npm packages), manifest package names, URL schemes,
-well-known environment variable names and the product's names (for "mentioned").
-Ports are not here on purpose: the published ports of the compose file are the
-truth locally, and well-known ports collide (3000 is Grafana's and Next.js's).
+A family is matched to a compose service by what the compose file and the build say
+about the service (see `identity`): its image, the parts of an image name
+(`uptime_mongo`), a command (`redis-server`), a healthcheck (`pg_isready`), the
+image's own environment keys (`MONGO_INITDB_*`) or a well-known container port.
+Its code signals are client libraries (Python modules, npm packages), manifest
+package names, URL schemes, driver names (`mariadb`, `postgresql+psycopg2`),
+environment variable names (which count as use only where a value of them points
+at the service) and the product's names (for "mentioned"). Developer tools, mail
+sinks, proxies and one-shot job images live in `tools.yaml` beside this file.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
 
-Role = Literal["service", "monitoring", "dev-tool", "job"]
-ROLES: tuple[str, ...] = ("service", "monitoring", "dev-tool", "job")
+Role = Literal["service", "monitoring", "dev-tool", "job", "proxy", "sink", "app"]
+# what a configuration may set (`app` is found, never configured)
+ROLES: tuple[str, ...] = ("service", "monitoring", "dev-tool", "job", "proxy", "sink")
 
 
 @dataclass(frozen=True)
@@ -30,21 +38,19 @@ class Signature:
     words: tuple[str, ...] = ()  # product names: only ever "mentioned"
     hosts: tuple[str, ...] = ()  # extra host names (services add their own)
     role: Role = "service"
+    # --- identity: what tells that a compose service is of this family ---------------
+    parts: tuple[str, ...] = ()  # words of an image or service name (`uptime_mongo`)
+    commands: tuple[str, ...] = ()  # command words (`redis-server`, `mlflow server`)
+    health: tuple[str, ...] = ()  # words of a healthcheck test (`pg_isready`)
+    server_env: tuple[str, ...] = ()  # keys only the image itself reads (`MONGO_INITDB_`)
+    ports: tuple[int, ...] = ()  # well-known container ports (a weak hint, used last)
+    drivers: tuple[str, ...] = ()  # a whole string literal naming the engine (`mariadb`)
     fields_set: frozenset[str] = field(default=frozenset(), compare=False)
 
     def merged(self, extra: Signature, *, replace_lists: bool = False) -> Signature:
         """This signature with `extra`'s entries added (or, per field given, replaced)."""
         changes: dict[str, object] = {}
-        for name in (
-            "images",
-            "modules",
-            "js_packages",
-            "packages",
-            "schemes",
-            "env",
-            "words",
-            "hosts",
-        ):
+        for name in LIST_FIELDS:
             theirs = getattr(extra, name)
             if name in extra.fields_set:
                 mine = () if replace_lists else getattr(self, name)
@@ -52,6 +58,23 @@ class Signature:
         if "role" in extra.fields_set:
             changes["role"] = extra.role
         return replace(self, **changes)  # type: ignore[arg-type]
+
+
+LIST_FIELDS = (
+    "images",
+    "modules",
+    "js_packages",
+    "packages",
+    "schemes",
+    "env",
+    "words",
+    "hosts",
+    "parts",
+    "commands",
+    "health",
+    "server_env",
+    "drivers",
+)
 
 
 def _sig(name: str, **kwargs: object) -> Signature:
@@ -95,6 +118,21 @@ FAMILIES: tuple[Signature, ...] = (
             "PGPASSWORD",
         ),
         words=("postgres", "postgresql", "PostgreSQL"),
+        parts=("postgres", "postgresql", "postgis", "pgvector", "timescaledb", "pg"),
+        commands=("postgres",),
+        health=("pg_isready",),
+        server_env=("POSTGRES_INITDB_", "POSTGRES_HOST_AUTH_METHOD", "PGDATA"),
+        ports=(5432,),
+        drivers=(
+            "postgres",
+            "postgresql",
+            "django.db.backends.postgresql",
+            "django.db.backends.postgresql_psycopg2",
+            "django.contrib.gis.db.backends.postgis",
+            "postgresql+psycopg2",
+            "postgresql+psycopg",
+            "postgresql+asyncpg",
+        ),
     ),
     _sig(
         "mysql",
@@ -120,6 +158,21 @@ FAMILIES: tuple[Signature, ...] = (
             "MARIADB_HOST",
         ),
         words=("mysql", "mariadb", "MySQL", "MariaDB"),
+        parts=("mysql", "mariadb", "percona"),
+        commands=("mysqld", "mariadbd"),
+        health=("mysqladmin", "healthcheck.sh"),
+        server_env=("MYSQL_ROOT_", "MARIADB_ROOT_", "MYSQL_ALLOW_EMPTY_PASSWORD", "MARIADB_"),
+        ports=(3306,),
+        drivers=(
+            "mysql",
+            "mariadb",
+            "mysql2",
+            "django.db.backends.mysql",
+            "mysql+pymysql",
+            "mysql+mysqldb",
+            "mysql+aiomysql",
+            "mariadb+mariadbconnector",
+        ),
     ),
     _sig(
         "mongo",
@@ -130,6 +183,12 @@ FAMILIES: tuple[Signature, ...] = (
         schemes=("mongodb", "mongodb+srv"),
         env=("MONGO_URL", "MONGO_URI", "MONGODB_URL", "MONGODB_URI", "MONGO_HOST"),
         words=("mongodb", "mongo", "MongoDB"),
+        parts=("mongo", "mongodb"),
+        commands=("mongod",),
+        health=("mongosh", "mongo"),
+        server_env=("MONGO_INITDB_",),
+        ports=(27017,),
+        drivers=("mongodb", "mongoose"),
     ),
     _sig(
         "redis",
@@ -147,6 +206,11 @@ FAMILIES: tuple[Signature, ...] = (
         schemes=("redis", "rediss"),
         env=("REDIS_URL", "REDIS_HOST", "REDIS_PORT", "REDIS_PASSWORD"),
         words=("redis", "valkey"),
+        parts=("redis", "valkey", "keydb", "dragonfly"),
+        commands=("redis-server", "valkey-server", "keydb-server"),
+        health=("redis-cli", "valkey-cli"),
+        server_env=("REDIS_ARGS", "ALLOW_EMPTY_PASSWORD"),
+        ports=(6379,),
     ),
     _sig(
         "rabbitmq",
@@ -157,6 +221,11 @@ FAMILIES: tuple[Signature, ...] = (
         schemes=("amqp", "amqps"),
         env=("RABBITMQ_URL", "AMQP_URL", "RABBITMQ_HOST"),
         words=("rabbitmq", "RabbitMQ"),
+        parts=("rabbitmq",),
+        commands=("rabbitmq-server",),
+        health=("rabbitmq-diagnostics", "rabbitmqctl"),
+        server_env=("RABBITMQ_DEFAULT_",),
+        ports=(5672,),
     ),
     _sig(
         "kafka",
@@ -173,6 +242,10 @@ FAMILIES: tuple[Signature, ...] = (
         schemes=("kafka",),
         env=("KAFKA_BOOTSTRAP_SERVERS", "KAFKA_BROKERS", "KAFKA_URL"),
         words=("kafka", "redpanda"),
+        parts=("kafka", "redpanda"),
+        health=("kafka-topics", "kafka-broker-api-versions", "rpk"),
+        server_env=("KAFKA_BROKER_ID", "KAFKA_ADVERTISED_LISTENERS", "KAFKA_CFG_", "KAFKA_NODE_ID"),
+        ports=(9092,),
     ),
     _sig(
         "elasticsearch",
@@ -187,6 +260,9 @@ FAMILIES: tuple[Signature, ...] = (
         packages=("elasticsearch", "elasticsearch-dsl", "opensearch-py", "@elastic/elasticsearch"),
         env=("ELASTICSEARCH_URL", "ELASTICSEARCH_HOSTS", "OPENSEARCH_URL"),
         words=("elasticsearch", "opensearch", "OpenSearch"),
+        parts=("elasticsearch", "opensearch"),
+        server_env=("ES_JAVA_OPTS", "OPENSEARCH_JAVA_OPTS", "discovery.type"),
+        ports=(9200,),
     ),
     _sig(
         "memcached",
@@ -196,6 +272,9 @@ FAMILIES: tuple[Signature, ...] = (
         packages=("pymemcache", "python-memcached", "pylibmc", "aiomcache", "memcached", "memjs"),
         env=("MEMCACHED_HOST", "MEMCACHED_URL", "MEMCACHE_SERVERS"),
         words=("memcached", "memcache"),
+        parts=("memcached",),
+        commands=("memcached",),
+        ports=(11211,),
     ),
     _sig(
         "minio",
@@ -212,6 +291,10 @@ FAMILIES: tuple[Signature, ...] = (
             "AWS_ENDPOINT_URL_S3",
         ),
         words=("minio", "MinIO"),
+        parts=("minio",),
+        commands=("minio server", "server /data"),
+        health=("/minio/health", "mc ready"),
+        server_env=("MINIO_ROOT_", "MINIO_ACCESS_KEY", "MINIO_SECRET_KEY", "MINIO_DEFAULT_BUCKETS"),
     ),
     _sig(
         "mlflow",
@@ -220,6 +303,8 @@ FAMILIES: tuple[Signature, ...] = (
         packages=("mlflow", "mlflow-skinny"),
         env=("MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_URL", "MLFLOW_URL"),
         words=("mlflow", "MLflow"),
+        parts=("mlflow",),
+        commands=("mlflow server",),
     ),
     _sig(
         "prometheus",
@@ -240,6 +325,9 @@ FAMILIES: tuple[Signature, ...] = (
         ),
         env=("PROMETHEUS_URL", "PROMETHEUS_MULTIPROC_DIR", "PROMETHEUS_PUSHGATEWAY"),
         words=("prometheus",),
+        parts=("prometheus",),
+        commands=("prometheus",),
+        ports=(9090,),
         role="monitoring",
     ),
     _sig(
@@ -253,6 +341,8 @@ FAMILIES: tuple[Signature, ...] = (
         js_packages=("@grafana/",),
         env=("GRAFANA_URL", "GRAFANA_HOST", "GRAFANA_DASHBOARD_URL"),
         words=("grafana",),
+        parts=("grafana",),
+        server_env=("GF_",),
         role="monitoring",
     ),
     _sig(
@@ -269,6 +359,7 @@ FAMILIES: tuple[Signature, ...] = (
         packages=("opentelemetry-sdk", "opentelemetry-api", "@opentelemetry/api"),
         env=("OTEL_EXPORTER_OTLP_ENDPOINT", "LOKI_URL", "JAEGER_ENDPOINT"),
         words=("loki", "jaeger", "opentelemetry", "otel", "OpenTelemetry"),
+        parts=("loki", "promtail", "jaeger", "otel", "opentelemetry"),
         role="monitoring",
     ),
     _sig(
@@ -284,36 +375,46 @@ FAMILIES: tuple[Signature, ...] = (
         packages=("temporalio", "@temporalio/client", "@temporalio/worker"),
         env=("TEMPORAL_ADDRESS", "TEMPORAL_HOST", "TEMPORAL_HOSTPORT", "TEMPORAL_NAMESPACE"),
         words=("temporal", "temporalio"),
+        parts=("temporal", "temporalio"),
+        ports=(7233,),
     ),
+    # Mail sinks catch the application's mail in development (a "sink": a dev tool when
+    # something sends to it, unused otherwise). SMTP names are generic: they count only
+    # where their value points at the sink.
     _sig(
         "mailhog",
-        images=("mailhog/mailhog", "axllent/mailpit", "maildev/maildev"),
-        js_packages=("nodemailer",),
-        packages=("nodemailer", "fastapi-mail", "aiosmtplib"),
-        schemes=("smtp", "smtps"),
+        images=("mailhog/mailhog", "axllent/mailpit", "maildev/maildev", "schickling/mailcatcher"),
         env=("SMTP_HOST", "SMTP_SERVER", "SMTP_PORT", "MAIL_SERVER", "MAIL_HOST", "EMAIL_HOST"),
-        words=("mailhog", "mailpit", "maildev", "smtp", "MailHog"),
+        words=("mailhog", "mailpit", "maildev", "mailcatcher", "MailHog"),
+        parts=("mailhog", "mailpit", "maildev", "mailcatcher", "mailcrab", "smtp4dev"),
+        commands=("mailhog", "mailpit"),
+        ports=(1025, 8025),
+        role="sink",
     ),
-    _sig("pgadmin", images=("dpage/pgadmin4",), words=("pgadmin", "pgAdmin"), role="dev-tool"),
-    _sig("mongo-express", images=("mongo-express",), words=("mongo-express",), role="dev-tool"),
-    _sig(
-        "db-admin",
-        images=(
-            "adminer",
-            "phpmyadmin",
-            "phpmyadmin/phpmyadmin",
-            "rediscommander/redis-commander",
-            "redis/redisinsight",
-            "redislabs/redisinsight",
-            "provectuslabs/kafka-ui",
-            "dpage/pgadmin",
-        ),
-        words=("adminer", "phpmyadmin", "redisinsight", "phpMyAdmin", "RedisInsight"),
-        role="dev-tool",
-    ),
-    # MinIO's client image: a one-shot bucket job; code never talks to it.
-    _sig("minio-client", images=("minio/mc", "bitnami/minio-client"), role="job"),
 )
+
+
+TOOLS_FILE = Path(__file__).with_name("tools.yaml")
+_TOOL_SECTIONS: dict[str, Role] = {"dev-tools": "dev-tool", "proxies": "proxy", "jobs": "job"}
+
+
+@lru_cache(maxsize=1)
+def tool_families() -> tuple[Signature, ...]:
+    """Developer tools, proxies and job images from `tools.yaml` (data, not code)."""
+    import yaml
+
+    data: dict[str, Any] = yaml.safe_load(TOOLS_FILE.read_text(encoding="utf-8")) or {}
+    found = []
+    for section, role in _TOOL_SECTIONS.items():
+        for name, spec in (data.get(section) or {}).items():
+            lists = {k: tuple(str(v) for v in spec.get(k, ())) for k in LIST_FIELDS if k in spec}
+            found.append(Signature(name=str(name), role=role, **lists))  # type: ignore[arg-type]
+    return tuple(found)
+
+
+def all_families() -> tuple[Signature, ...]:
+    """The built-in table: service families first, then the tools of `tools.yaml`."""
+    return FAMILIES + tool_families()
 
 
 def image_repository(image: str) -> str:
@@ -330,9 +431,10 @@ def image_repository(image: str) -> str:
     return repository.lower()
 
 
-def family_for_image(image: str, families: tuple[Signature, ...] = FAMILIES) -> Signature | None:
+def family_for_image(image: str, families: tuple[Signature, ...] | None = None) -> Signature | None:
     """The family whose image list names this image's repository (with or without its
     registry host); None for an image the table does not know."""
+    families = all_families() if families is None else families
     repository = image_repository(image)
     without_registry = repository.split("/", 1)[1] if _has_registry(repository) else repository
     for family in families:

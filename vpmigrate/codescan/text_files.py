@@ -9,7 +9,7 @@ import re
 from bisect import bisect_right
 
 from vpmigrate.codescan.evidence import Found, Kind
-from vpmigrate.codescan.index import Match, SignalIndex
+from vpmigrate.codescan.index import Match, SignalIndex, host_key
 
 _REQUIREMENT = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 _QUOTED_REQUIREMENT = re.compile(
@@ -19,6 +19,10 @@ _TOML_KEY = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*=")
 _TOML_TABLE = re.compile(r"^\s*\[+([^\]]+)\]+")
 _NEWLINE = re.compile(r"\n")
 _COMMENT_MARKS = ("#", "//", ";", "<!--")
+_CONFIG_ASSIGNMENT = re.compile(
+    r"^[ \t]*(?:export[ \t]+|-[ \t]*)?([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)[ \t]*[=:][ \t]*([^\n#]*)",
+    re.MULTILINE,
+)
 _ENV_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.]*)\s*=(.*)$")
 
 
@@ -29,7 +33,12 @@ def matches_found(matches: list[Match], text: str, first_line: int, kind: Kind) 
     starts = _line_starts(text)
     return [
         Found(
-            first_line + bisect_right(starts, m.offset) - 1, m.signal, m.category, kind, m.services
+            first_line + bisect_right(starts, m.offset) - 1,
+            m.signal,
+            m.category,
+            kind,
+            m.services,
+            m.key,
         )
         for m in matches
     ]
@@ -52,7 +61,35 @@ def _by_line(text: str, index: SignalIndex) -> dict[int, tuple[list[Match], list
 
 
 def _line_found(number: int, matches: list[Match], kind: Kind) -> list[Found]:
-    return [Found(number, m.signal, m.category, kind, m.services) for m in matches]
+    return [Found(number, m.signal, m.category, kind, m.services, m.key) for m in matches]
+
+
+_TARGETS = frozenset({"host", "port", "url"})
+
+
+def bindings(found: list[Found], exact: dict[int, set[str]], kind: Kind) -> list[Found]:
+    """Where a line both names an env variable and points at a service (a URL, host:port
+    or a whole host-name string), that variable's value points there: a "binding".
+    `DATABASE_URL = env("DATABASE_URL", default="postgres://db/app")`,
+    `EMAIL_HOST=mailpit`. Generic names (EMAIL_HOST) count as use only through one."""
+    names: dict[int, set[str]] = {}
+    targets: dict[int, set[str]] = {}
+    for item in found:
+        if item.category in ("env", "env-generic") and item.key:
+            names.setdefault(item.line, set()).add(item.key)
+        elif item.category in _TARGETS:
+            targets.setdefault(item.line, set()).update(item.services)
+    result = []
+    for line, keys in names.items():
+        for key in sorted(keys):
+            services = targets.get(line, set()) | (
+                exact.get(line, set()) if host_key(key) else set()
+            )
+            if services:
+                result.append(
+                    Found(line, f"env {key} set here", "binding", kind, frozenset(services), key)
+                )
+    return result
 
 
 def lines_found(text: str, index: SignalIndex, *, kind: Kind) -> list[Found]:
@@ -74,10 +111,17 @@ def config_evidence(text: str, index: SignalIndex) -> list[Found]:
     configures it ("declared"); comments and product names are mentions."""
     found: list[Found] = []
     by_line = _by_line(text, index)
-    if not by_line:
-        return found
     lines = text.splitlines()
+    assigned: set[int] = set()
+    for m in _CONFIG_ASSIGNMENT.finditer(text):
+        number = text.count("\n", 0, m.start()) + 1
+        items = _assignment(number, m.group(1), m.group(2), index)
+        if any(i.category == "binding" for i in items):
+            found += items
+            assigned.add(number)
     for number, (signals, words) in sorted(by_line.items()):
+        if number in assigned:
+            continue
         line = lines[number - 1] if number <= len(lines) else ""
         if line.lstrip().startswith(_COMMENT_MARKS) or not signals:
             found += _line_found(number, signals or words, "mentioned")
@@ -96,13 +140,29 @@ def env_file_evidence(text: str, index: SignalIndex) -> list[Found]:
         m = _ENV_LINE.match(line)
         if not m:
             continue
-        key, value = m.group(1), m.group(2)
-        env_key = index.env_key(key)
-        if env_key is not None:
-            found.append(
-                Found(number, f"env {key}", "env", "declared", frozenset(index.env[env_key]))
-            )
-        found += matches_found(index.targets(value), value, number, "declared")
+        found += _assignment(number, m.group(1), m.group(2), index)
+    return found
+
+
+def _assignment(number: int, key: str, value: str, index: SignalIndex) -> list[Found]:
+    """`KEY=value` in an env file or configuration: the key's finding, the value's
+    targets, and a binding when the value points at a service."""
+    found: list[Found] = []
+    item = index.env_found(key, number, "declared")
+    value = value.strip().strip("'\"")
+    targets = matches_found(index.targets(value), value, number, "declared")
+    exact = set(index.exact_host(value)) if host_key(key) else set()
+    if exact:
+        host = value.strip().lower()
+        targets.append(Found(number, f"host {host}", "host", "declared", frozenset(exact)))
+    found += targets
+    services = {s for t in targets if t.category in _TARGETS for s in t.services}
+    if item is not None:
+        found.append(item)
+    if services and re.fullmatch(r"[A-Z][A-Z0-9_]*", key):
+        found.append(
+            Found(number, f"env {key} set here", "binding", "declared", frozenset(services), key)
+        )
     return found
 
 

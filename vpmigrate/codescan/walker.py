@@ -106,12 +106,16 @@ BINARY_SUFFIXES = frozenset(
 
 
 def walk(
-    root: Path, *, exclude: tuple[str, ...] = (), skip: frozenset[Path] = frozenset()
+    root: Path,
+    *,
+    exclude: tuple[str, ...] = (),
+    skip: frozenset[Path] = frozenset(),
+    errors: list[str] | None = None,
 ) -> Iterator[str]:
     """Paths of the files below `root` (or `root` itself when it is a file) worth
     reading, in a stable order. The .gitignore files of the enclosing git work tree
     above `root` apply too. Strings, not `Path`s: on a large tree the objects cost more
-    than the walk."""
+    than the walk. Folders that cannot be listed are appended to `errors`."""
     root = root.resolve()
     skipped = {str(p) for p in skip}
     if root.is_file():
@@ -131,6 +135,8 @@ def walk(
             with os.scandir(directory) as it:
                 entries = sorted(it, key=lambda e: e.name)
         except OSError:
+            if errors is not None:
+                errors.append(directory + os.sep)
             continue
         subdirs = []
         for entry in entries:

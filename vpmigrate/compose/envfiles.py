@@ -31,6 +31,7 @@ from pathlib import Path
 
 from vpmigrate.compose.interpolation import interpolate
 from vpmigrate.errors import UserError
+from vpmigrate.masking import is_secret_name
 from vpmigrate.userfiles import is_missing, read_user_file
 
 _KEY = re.compile(r"[\w.\-\[\]]+")
@@ -163,7 +164,9 @@ class _Parser:
         return self.expand(raw.strip(" \t"), key, start_line)
 
     def expand(self, raw: str, key: str, line: int) -> str:
-        return interpolate(raw, self.lookup, where=f"{self.path}:{line}: {key}")
+        return interpolate(
+            raw, self.lookup, where=f"{self.path}:{line}: {key}", secret=is_secret_name(key)
+        )
 
     def skip(self, chars: str) -> None:
         while self.pos < len(self.text) and self.text[self.pos] in chars:

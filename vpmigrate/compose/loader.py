@@ -1,8 +1,16 @@
-"""Load Compose files into the model: read, interpolate, merge, name and normalise.
+"""Load Compose files into the model, following Docker Compose v2 step by step.
 
-The steps follow Docker Compose v2: the project directory is the first file's folder;
-`.env` there (or the given env files) plus the shell environment (which wins) feed
-interpolation; each file is interpolated, then the files are merged in order.
+1. The project directory is the first file's folder (or the one given); `.env` there
+   (or the given env files) plus the shell environment (which wins) feed
+   interpolation; the project name comes first (`-p`, COMPOSE_PROJECT_NAME, `name:`,
+   the folder) so that `${COMPOSE_PROJECT_NAME}` can be used in the files.
+2. The files become one merged, canonical document (`documents`: interpolation,
+   `extends`, `!reset`/`!override`, `include`, merging, shape checks).
+3. Compose's normalisation: the `default` network for services without one, the
+   dependencies that `links`, `volumes_from` and `service:X` namespaces imply, the
+   engine names of networks, volumes, secrets and configs.
+4. Each service becomes a typed `Service`; references between them are checked, and
+   so are dependency cycles.
 """
 
 from __future__ import annotations
@@ -12,37 +20,42 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
 
-from vpmigrate.compose.envfiles import read_env_file
-from vpmigrate.compose.interpolation import interpolate_tree
-from vpmigrate.compose.merge import merge_files
-from vpmigrate.compose.model import NetworkDef, Project, Service, VolumeDef
-from vpmigrate.compose.naming import choose_project_name, resource_name
-from vpmigrate.compose.services import ServiceContext, build_service
-from vpmigrate.compose.values import (
-    boolean,
-    check_keys,
-    mapping,
-    optional_boolean,
-    optional_text,
-    problem,
-    text,
-    text_map,
+from vpmigrate.compose.documents import (
+    Document,
+    LoadOptions,
+    Notes,
+    check_not_empty,
+    load_model,
+    read_documents,
 )
-from vpmigrate.compose.yamlsource import LocatedDict, load_yaml_file
+from vpmigrate.compose.envfiles import read_env_file
+from vpmigrate.compose.graph import DependencyGraph
+from vpmigrate.compose.interpolation import interpolate
+from vpmigrate.compose.model import Location, Project, Service
+from vpmigrate.compose.naming import choose_project_name
+from vpmigrate.compose.services import ServiceContext, build_service
+from vpmigrate.compose.toplevel import (
+    extensions,
+    read_file_objects,
+    read_networks,
+    read_volumes,
+)
+from vpmigrate.compose.tree import new_dict
+from vpmigrate.compose.values import problem
+from vpmigrate.compose.yamlsource import LocatedDict, LocatedList
 from vpmigrate.errors import UserError
+from vpmigrate.masking import mask_text, secret_values
 from vpmigrate.userfiles import is_missing
 
-TOP_LEVEL_KEYS = frozenset({"version", "name", "services", "networks", "volumes"})
-_NETWORK_KEYS = frozenset({"name", "external", "driver", "labels", "internal"})
-_VOLUME_KEYS = frozenset({"name", "external", "driver", "labels"})
+_SHARED_NAMESPACES = ("network_mode", "ipc", "pid", "uts", "cgroup")
 
 
 @dataclass(frozen=True)
 class LoadResult:
     project: Project
-    # Things Compose would warn about, e.g. 'The "X" variable is not set.'
+    # Things Compose would warn about, e.g. 'The "X" variable is not set.', and keys a
+    # single engine ignores (Swarm-only deploy settings), each naming file:line.
     warnings: tuple[str, ...] = field(default=())
 
 
@@ -73,6 +86,24 @@ def load_project_with_warnings(
     environ: Mapping[str, str] | None = None,
 ) -> LoadResult:
     """`load_project`, plus the warnings Compose would print (unset variables)."""
+    notes = Notes()
+    try:
+        return _load(files, project_name, project_directory, env_files, environ, notes)
+    except UserError as exc:
+        # Messages quote values as written (`Interpolated`), but one may quote a piece
+        # of a value: what a secret variable holds is shown as `${NAME}` instead.
+        masked = mask_text(exc.message, secret_values(notes.used))
+        raise UserError(masked, exit_code=exc.exit_code) from None
+
+
+def _load(
+    files: Sequence[Path],
+    project_name: str | None,
+    project_directory: Path | None,
+    env_files: Sequence[Path] | None,
+    environ: Mapping[str, str] | None,
+    notes: Notes,
+) -> LoadResult:
     if not files:
         raise UserError("No compose file given; pass --file compose/docker-compose.yml.")
     config_files = tuple(Path(os.path.abspath(f)) for f in files)
@@ -80,56 +111,61 @@ def load_project_with_warnings(
     shell = dict(os.environ if environ is None else environ)
     # The compose files first: a problem with the file the user named comes before
     # one with the .env beside it.
-    parsed = [load_yaml_file(path) for path in config_files]
+    cache: dict[Path, list[Document]] = {path: read_documents(path) for path in config_files}
     dotenv = _read_dotenv(directory, env_files, shell)
     environment = {**dotenv, **shell}
 
-    unset: set[str] = set()
-    documents = []
-    for document in parsed:
-        check_keys(document, TOP_LEVEL_KEYS, "top level", hint=_TOP_LEVEL_HINT)
-        documents.append(
-            interpolate_tree(
-                document,
-                environment,
-                path="",
-                location=document.location,
-                unset=unset,
-                skip=_is_extension,
-            )
-        )
-    merged = merge_files(documents)
-
-    declared_name = merged.get("name")
     name = choose_project_name(
         explicit=project_name,
         environ=shell,
         dotenv=dotenv,
-        declared=None if declared_name is None else text(declared_name, merged.loc("name"), "name"),
+        declared=_declared_name(config_files, cache, environment),
         project_directory=directory,
     )
-    volumes = _volumes(merged, name)
-    declared_networks = _networks(merged, name)
-    services = _services(
-        merged,
-        ServiceContext(
-            project_directory=directory,
-            environment=environment,
-            services=frozenset(_service_map(merged)),
-            volumes=frozenset(volumes),
-            networks=frozenset(declared_networks),
-            project_name=name,
-        ),
-    )
-    networks = dict(declared_networks)
-    uses_default = any(
-        n.network == "default" for service in services.values() for n in service.networks
-    )
-    if not uses_default:
-        networks.pop("default", None)
-    elif "default" not in networks:
-        networks["default"] = NetworkDef("default", resource_name(name, "default"))
+    # Compose sets COMPOSE_PROJECT_NAME for the files (interpolation, bare variables).
+    lookup = {"COMPOSE_PROJECT_NAME": name, **environment}
+    options = LoadOptions(working_dir=directory, environment=lookup, notes=notes, documents=cache)
+    document = load_model(config_files, options)
+    check_not_empty(document, config_files)
+    _normalize(document)
 
+    volumes = read_volumes(document, name)
+    networks = read_networks(document, name)
+    secrets = read_file_objects(document, "secrets", name)
+    for key, secret in secrets.items():
+        if not secret.external and secret.file is None and secret.environment is None:
+            raise problem(
+                secret.location or document.location,
+                f"secrets.{key}",
+                "needs `file:` or `environment:` (the value's source), or `external: true`.",
+            )
+    configs = read_file_objects(document, "configs", name)
+    raw_services = document.get("services")
+    if isinstance(raw_services, LocatedDict):
+        # `x-` keys under services are extension fields, not services (Compose's reading).
+        raw_services = _without_extensions(raw_services)
+    if not isinstance(raw_services, LocatedDict) or not raw_services:
+        raise problem(document.location, "services", "no service is defined.")
+    context = ServiceContext(
+        project_directory=directory,
+        environment=lookup,
+        services=frozenset(raw_services),
+        volumes=frozenset(volumes),
+        networks=frozenset(networks),
+        project_name=name,
+        secrets=frozenset(secrets),
+        configs=frozenset(configs),
+        warn=notes.warn,
+    )
+    services = {
+        service_name: build_service(service_name, data, raw_services.loc(service_name), context)
+        for service_name, data in raw_services.items()
+    }
+    _check_cycles(services)
+    if "default" in networks and not any(
+        n.network == "default" for s in services.values() for n in s.networks
+    ):
+        del networks["default"]  # declared but unused: Compose does not create it
     project = Project(
         name=name,
         working_dir=directory,
@@ -138,15 +174,15 @@ def load_project_with_warnings(
         networks=MappingProxyType(networks),
         volumes=MappingProxyType(volumes),
         environment=MappingProxyType(environment),
+        secrets=MappingProxyType(secrets),
+        configs=MappingProxyType(configs),
+        extensions=MappingProxyType(extensions(document)),
     )
-    warnings = tuple(
+    unset = tuple(
         f'The "{variable}" variable is not set. Defaulting to a blank string.'
-        for variable in sorted(unset)
+        for variable in sorted(notes.unset)
     )
-    return LoadResult(project, warnings)
-
-
-_TOP_LEVEL_HINT = " (secrets, configs and include are not supported yet)"
+    return LoadResult(project, unset + tuple(notes.warnings))
 
 
 def _read_dotenv(
@@ -168,90 +204,104 @@ def _read_dotenv(
     return values
 
 
-def _service_map(merged: LocatedDict) -> LocatedDict:
-    if "services" not in merged:
-        raise problem(merged.location, "top level", "no `services:` defined.")
-    services = mapping(merged["services"], merged.loc("services"), "services")
-    if not services:
-        raise problem(merged.loc("services"), "services", "no service is defined.")
-    return services
+def _declared_name(
+    files: Sequence[Path], cache: Mapping[Path, list[Document]], environment: Mapping[str, str]
+) -> str | None:
+    """The top-level `name:` (the last one given), interpolated, as Compose finds it
+    before loading: so that files can use ${COMPOSE_PROJECT_NAME}."""
+    declared: tuple[str, Location] | None = None
+    for path in files:
+        for document in cache[path]:
+            value = document.root.get("name")
+            if isinstance(value, str) and value:
+                declared = (value, document.root.loc("name"))
+    if declared is None:
+        return None
+    value, location = declared
+    return interpolate(value, environment, where=f"{location}: name") or None
 
 
-def _services(merged: LocatedDict, ctx: ServiceContext) -> dict[str, Service]:
-    services = _service_map(merged)
-    return {
-        service_name: build_service(service_name, data, services.loc(service_name), ctx)
-        for service_name, data in services.items()
-        if not service_name.startswith("x-")
-    }
+# --- Compose's normalisation ----------------------------------------------------------------
 
 
-def _definitions(merged: LocatedDict, section: str) -> list[tuple[str, LocatedDict]]:
-    raw = merged.get(section)
-    if raw is None:
-        return []
-    entries = mapping(raw, merged.loc(section), section)
-    result = []
-    for key, value in entries.items():
-        if key.startswith("x-"):
+def _normalize(document: LocatedDict) -> None:
+    """In place: default networks, implied dependencies (as Compose's normalisation)."""
+    services = document.get("services")
+    if not isinstance(services, LocatedDict):
+        return
+    uses_default = False
+    for service in services.values():
+        if not isinstance(service, LocatedDict):
             continue
-        definition = LocatedDict(entries.loc(key)) if value is None else value
-        result.append((key, mapping(definition, entries.loc(key), f"{section}.{key}")))
-    return result
+        if "network_mode" not in service:
+            networks = service.get("networks")
+            if not isinstance(networks, LocatedDict) or not networks:
+                service.put(
+                    "networks", new_dict(service.location, {"default": None}), service.location
+                )
+                uses_default = True
+            elif "default" in networks:
+                uses_default = True
+        _implied_dependencies(service)
+    if uses_default:
+        networks = document.get("networks")
+        if not isinstance(networks, LocatedDict):
+            networks = LocatedDict(document.location)
+            document.put("networks", networks, document.location)
+        if "default" not in networks:
+            networks.put("default", None, document.location)
 
 
-def _common(data: LocatedDict, key: str, project: str, where: str) -> dict[str, Any]:
-    """The fields networks and volumes share: engine name, external, driver, labels."""
-    external = False
-    explicit_name = optional_text(data, "name", where)
-    raw_external = data.get("external")
-    if isinstance(raw_external, LocatedDict):  # legacy `external: {name: x}`
-        check_keys(raw_external, {"name"}, f"{where}.external")
-        external = True
-        if raw_external.get("name") is not None:
-            explicit_name = text(raw_external["name"], raw_external.loc("name"), where)
-    elif raw_external is not None:
-        external = boolean(raw_external, data.loc("external"), f"{where}.external")
-    if external:
-        extra = sorted(set(data) - {"name", "external"} - {k for k in data if k.startswith("x-")})
-        if extra:
-            raise problem(
-                data.loc(extra[0]),
-                where,
-                f"an external resource is created outside Compose; remove '{extra[0]}'.",
+def _implied_dependencies(service: LocatedDict) -> None:
+    """`links`, `service:X` namespaces and `volumes_from` make the service depend on
+    X, as `depends_on` would (started, required); Compose adds these too."""
+    implied: list[tuple[str, bool, Location]] = []
+    links = service.get("links")
+    if isinstance(links, LocatedList):
+        for index, link in enumerate(links):
+            parts = str(link).split(":")
+            implied.append((parts[0] if len(parts) == 2 else str(link), True, links.loc(index)))
+    for key in _SHARED_NAMESPACES:
+        value = service.get(key)
+        if isinstance(value, str) and value.startswith("service:"):
+            implied.append((value[len("service:") :], True, service.loc(key)))
+    volumes_from = service.get("volumes_from")
+    if isinstance(volumes_from, LocatedList):
+        for index, entry in enumerate(volumes_from):
+            if not str(entry).startswith("container:"):
+                implied.append((str(entry).split(":")[0], False, volumes_from.loc(index)))
+    if not implied:
+        return
+    depends_on = service.get("depends_on")
+    if not isinstance(depends_on, LocatedDict):
+        depends_on = LocatedDict(service.location)
+    else:
+        depends_on = _copy(depends_on)
+    for name, restart, location in implied:
+        if name not in depends_on:
+            entry = new_dict(
+                location, {"condition": "service_started", "restart": restart, "required": True}
             )
-    labels = text_map(data.get("labels"), data.loc("labels"), f"{where}.labels")
-    return {
-        "key": key,
-        "name": explicit_name or (key if external else resource_name(project, key)),
-        "external": external,
-        "driver": optional_text(data, "driver", where),
-        "labels": MappingProxyType(labels),
-    }
+            depends_on.put(name, entry, location)
+    service.put("depends_on", depends_on, service.loc("depends_on"))
 
 
-def _volumes(merged: LocatedDict, project: str) -> dict[str, VolumeDef]:
-    result = {}
-    for key, data in _definitions(merged, "volumes"):
-        where = f"volumes.{key}"
-        check_keys(data, _VOLUME_KEYS, where)
-        result[key] = VolumeDef(**_common(data, key, project, where))
+def _without_extensions(services: LocatedDict) -> LocatedDict:
+    result = LocatedDict(services.location)
+    for key, value in services.items():
+        if not key.startswith("x-"):
+            result.put(key, value, services.loc(key))
     return result
 
 
-def _networks(merged: LocatedDict, project: str) -> dict[str, NetworkDef]:
-    result = {}
-    for key, data in _definitions(merged, "networks"):
-        where = f"networks.{key}"
-        check_keys(data, _NETWORK_KEYS, where)
-        result[key] = NetworkDef(
-            **_common(data, key, project, where),
-            internal=bool(optional_boolean(data, "internal", where)),
-        )
+def _copy(source: LocatedDict) -> LocatedDict:
+    result = LocatedDict(source.location)
+    for key, value in source.items():
+        result.put(key, value, source.loc(key))
     return result
 
 
-def _is_extension(parent: str, key: str) -> bool:
-    """`x-` fields at the top level, in a service, network or volume: Compose ignores them.
-    Deeper down (labels, environment) an `x-` key is ordinary data."""
-    return key.startswith("x-") and parent.count(".") <= 1
+def _check_cycles(services: Mapping[str, Service]) -> None:
+    """A dependency cycle is an error, as in Compose ("dependency cycle detected"); the
+    message names each edge and where it is written."""
+    DependencyGraph(services.values())

@@ -96,6 +96,7 @@ class Healthcheck:
     retries: int | None = None
     start_period_s: float | None = None
     start_interval_s: float | None = None
+    disable: bool = False  # written as `disable: true` (the test is then ("NONE",))
 
     @property
     def disabled(self) -> bool:
@@ -381,6 +382,10 @@ class Service:
     extras: Mapping[str, Any] = field(default_factory=_empty, compare=False)
     # Where each key of the service was written (after merging: the winning file).
     locations: Mapping[str, Location] = field(default_factory=_empty, compare=False)
+    # What Compose would refuse about this service once it runs (an undefined network,
+    # volume, secret, dependency, ...): a service in a profile may be incomplete while
+    # the profile is not used, as in Compose. Selecting it raises the first problem.
+    problems: tuple[str, ...] = field(default=(), compare=False)
     # The service as normalised data (JSON-able, sorted keys not required): the input of
     # the config hash, so that any change the user makes to the definition recreates it.
     config: Mapping[str, Any] = field(default_factory=_empty, compare=False)
@@ -475,6 +480,8 @@ class Project:
     environment: Mapping[str, str] = field(default_factory=_empty)
     secrets: Mapping[str, FileObjectDef] = field(default_factory=_empty)
     configs: Mapping[str, FileObjectDef] = field(default_factory=_empty)
+    # Top-level `x-` keys, as written (Compose ignores them but prints them).
+    extensions: Mapping[str, Any] = field(default_factory=_empty, compare=False)
 
     @property
     def profiles(self) -> frozenset[str]:

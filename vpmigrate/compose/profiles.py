@@ -66,6 +66,8 @@ def select_services(
             continue
         selected.add(name)
         service = project.services[name]
+        if service.problems:  # Compose checks a service's references when it runs it
+            raise UserError(service.problems[0])
         for dependency in service.depends_on:
             if usable(dependency.service):
                 pending.append(dependency.service)

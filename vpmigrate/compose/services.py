@@ -1,20 +1,38 @@
-"""One merged, interpolated `services.<name>` mapping to a model `Service`."""
+"""One canonical `services.<name>` mapping to a model `Service`.
+
+The mapping has been merged, expanded (`canonical`) and normalised (`loader`)
+already; its shape has been checked (`schema`). What is left here: turning each
+value into its typed model field, with the checks that need the value itself
+(restart policies, port numbers, sizes, durations, references to other services,
+volumes, networks, secrets and configs), each error naming file:line.
+"""
 
 from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Collection, Mapping
+from collections import ChainMap
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import MISSING, dataclass, fields, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from vpmigrate.compose.deploy import (
+    plain,
+    read_blkio,
+    read_cpus,
+    read_deploy,
+    read_gpus,
+    read_logging,
+    read_ulimits,
+)
 from vpmigrate.compose.envfiles import read_env_file
 from vpmigrate.compose.model import (
     BuildSpec,
     Dependency,
     DependencyCondition,
+    FileReference,
     Healthcheck,
     Location,
     PortMapping,
@@ -24,7 +42,8 @@ from vpmigrate.compose.model import (
     link_parts,
     volumes_from_parts,
 )
-from vpmigrate.compose.mounts import host_path, parse_ports, parse_volume
+from vpmigrate.compose.mounts import host_path, read_port, read_volume
+from vpmigrate.compose.tree import go_string
 from vpmigrate.compose.values import (
     boolean,
     byte_size,
@@ -32,9 +51,6 @@ from vpmigrate.compose.values import (
     duration,
     integer,
     keyed,
-    mapping,
-    names_or_mapping,
-    optional_boolean,
     optional_text,
     problem,
     sequence,
@@ -42,17 +58,11 @@ from vpmigrate.compose.values import (
     text_list,
     text_map,
 )
-from vpmigrate.compose.yamlsource import LocatedDict
+from vpmigrate.compose.yamlsource import LocatedDict, LocatedList
+from vpmigrate.errors import UserError
 from vpmigrate.userfiles import is_missing
 
 # fmt: off
-SERVICE_KEYS = frozenset({
-    "image", "command", "entrypoint", "environment", "env_file", "ports", "volumes",
-    "healthcheck", "restart", "depends_on", "profiles", "networks", "network_mode", "labels",
-    "container_name", "working_dir", "user", "hostname", "stop_signal", "stop_grace_period",
-    "extra_hosts", "tty", "stdin_open", "init", "pull_policy", "build", "links",
-    "volumes_from",
-})
 BUILD_KEYS = frozenset({
     "context", "dockerfile", "dockerfile_inline", "args", "target", "labels", "cache_from",
     "network", "shm_size", "extra_hosts", "pull", "no_cache", "tags", "platforms", "isolation",
@@ -62,14 +72,7 @@ BUILD_KEYS = frozenset({
 BUILDKIT_ONLY_KEYS = (
     "ssh", "secrets", "cache_to", "additional_contexts", "privileged", "entitlements", "ulimits",
 )
-_HEALTHCHECK_KEYS = {
-    "test", "interval", "timeout", "retries", "start_period", "start_interval", "disable",
-}
 # fmt: on
-_DEPENDENCY_KEYS = {"condition", "required", "restart"}
-_SERVICE_NETWORK_KEYS = {"aliases", "ipv4_address"}
-_ENV_FILE_KEYS = {"path", "required"}
-_CONDITIONS = ("service_started", "service_healthy", "service_completed_successfully")
 _RESTART = re.compile(r"no|always|unless-stopped|on-failure(:\d+)?")
 _PULL_POLICIES = {
     "always": "always",
@@ -86,6 +89,7 @@ _NOT_HASHED = {
     "location",
     "locations",
     "config",
+    "problems",
     "extras",
     "depends_on",
     "profiles",
@@ -93,8 +97,6 @@ _NOT_HASHED = {
     "build",
     "image_declared",
 }
-
-
 # The fields each model class had before issue 10: hashed even at their default, so
 # that the hash of an unchanged service stays what it was. Later fields are hashed only
 # when set. Classes not listed here hash every field.
@@ -110,8 +112,12 @@ _HASHED_AT_DEFAULT = {
     "PortMapping": {"target", "published", "host_ip", "protocol"},
     "VolumeMount": {"type", "target", "source", "read_only"},
     "ServiceNetwork": {"network", "aliases", "ipv4_address"},
+    "Healthcheck": {
+        "test", "interval_s", "timeout_s", "retries", "start_period_s", "start_interval_s",
+    },
 }
 # fmt: on
+Warn = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -124,6 +130,9 @@ class ServiceContext:
     volumes: Collection[str]
     networks: Collection[str]
     project_name: str = ""  # names the image of a service that has `build:` but no `image:`
+    secrets: Collection[str] = ()
+    configs: Collection[str] = ()
+    warn: Warn = lambda message: None
 
 
 def build_service(name: str, data: Any, location: Location, ctx: ServiceContext) -> Service:
@@ -135,71 +144,125 @@ def build_service(name: str, data: Any, location: Location, ctx: ServiceContext)
             "a service name may use only letters, digits, '.', "
             "'_' and '-', and starts with a letter or digit.",
         )
-    data = mapping(data, location, where)
-    check_keys(data, SERVICE_KEYS, where)
+    if not isinstance(data, LocatedDict):
+        raise problem(location, where, "must be a mapping of settings.")
     reader = _ServiceReader(name, data, where, ctx)
     build = reader.build()
     image_declared = data.get("image") not in (None, "")
     if not image_declared and build is None:
-        raise problem(
-            data.location,
-            where,
-            "has neither `image:` nor `build:`; give it an image to run, or a build context.",
+        reader.refuse(
+            problem(
+                data.location,
+                where,
+                "has neither `image:` nor `build:`; give it an image to run, or a build context.",
+            )
         )
+    r = reader
+    # Links and volumes_from first: they imply depends_on entries, and their own message
+    # says more about a wrong name.
+    links, volumes_from = r.links(), r.volumes_from()
+    deploy = read_deploy(data.get("deploy"), data.loc("deploy"), r.at("deploy"), ctx.warn)
     service = Service(
         name=name,
-        image=reader.text("image") if image_declared else default_image(ctx.project_name, name),
+        image=r.text("image")
+        if image_declared
+        else default_image(ctx.project_name, name)
+        if build is not None
+        else "",
         location=location,
-        command=reader.command("command"),
-        entrypoint=reader.command("entrypoint"),
-        environment=MappingProxyType(reader.environment()),
-        ports=reader.ports(),
-        volumes=reader.volumes(),
-        healthcheck=reader.healthcheck(),
-        restart=reader.restart(),
-        depends_on=(),
-        profiles=reader.profiles(),
-        networks=reader.networks(),
-        network_mode=reader.optional_text("network_mode"),
-        links=reader.links(),
-        volumes_from=reader.volumes_from(),
-        labels=MappingProxyType(reader.labels()),
-        container_name=reader.optional_text("container_name"),
-        working_dir=reader.optional_text("working_dir"),
-        user=reader.optional_text("user"),
-        hostname=reader.optional_text("hostname"),
-        stop_signal=reader.optional_text("stop_signal"),
-        stop_grace_period_s=reader.optional_duration("stop_grace_period"),
-        extra_hosts=reader.extra_hosts(),
-        tty=reader.flag("tty"),
-        stdin_open=reader.flag("stdin_open"),
-        init=optional_boolean(data, "init", where),
-        pull_policy=reader.pull_policy(),
+        command=r.command("command"),
+        entrypoint=r.command("entrypoint"),
+        environment=MappingProxyType(r.environment()),
+        ports=r.ports(),
+        volumes=r.volumes(),
+        healthcheck=r.healthcheck(),
+        restart=r.restart(),
+        depends_on=r.depends_on(),
+        profiles=r.profiles(),
+        networks=r.networks(),
+        network_mode=r.optional_text("network_mode"),
+        labels=MappingProxyType(r.mapping("labels")),
+        container_name=r.optional_text("container_name"),
+        working_dir=r.optional_text("working_dir"),
+        user=r.optional_text("user"),
+        hostname=r.optional_text("hostname"),
+        stop_signal=r.optional_text("stop_signal"),
+        stop_grace_period_s=r.optional_duration("stop_grace_period"),
+        extra_hosts=r.extra_hosts(),
+        tty=r.flag("tty"),
+        stdin_open=r.flag("stdin_open"),
+        init=r.optional_flag("init"),
+        pull_policy=r.pull_policy(),
         build=build,
         image_declared=image_declared,
+        annotations=MappingProxyType(r.mapping("annotations")),
+        attach=r.optional_flag("attach"),
+        blkio_config=read_blkio(
+            data.get("blkio_config"), data.loc("blkio_config"), r.at("blkio_config")
+        ),
+        cap_add=r.strings("cap_add"),
+        cap_drop=r.strings("cap_drop"),
+        cgroup=r.optional_text("cgroup"),
+        cgroup_parent=r.optional_text("cgroup_parent"),
+        configs=r.file_references("configs", ctx.configs, "config"),
+        cpu_count=r.optional_int("cpu_count"),
+        cpu_percent=r.optional_float("cpu_percent"),
+        cpu_period=r.optional_int("cpu_period"),
+        cpu_quota=r.optional_int("cpu_quota"),
+        cpu_rt_period=r.optional_int("cpu_rt_period"),
+        cpu_rt_runtime=r.optional_int("cpu_rt_runtime"),
+        cpu_shares=r.optional_int("cpu_shares"),
+        cpus=r.optional_cpus("cpus"),
+        cpuset=r.optional_text("cpuset"),
+        credential_spec=r.credential_spec(),
+        deploy=deploy,
+        device_cgroup_rules=r.strings("device_cgroup_rules"),
+        devices=r.strings("devices"),
+        dns=r.strings("dns"),
+        dns_opt=r.strings("dns_opt"),
+        dns_search=r.strings("dns_search"),
+        domainname=r.optional_text("domainname"),
+        expose=r.strings("expose"),
+        external_links=r.strings("external_links"),
+        gpus=read_gpus(data.get("gpus"), data.loc("gpus"), r.at("gpus")),
+        group_add=r.strings("group_add"),
+        ipc=r.namespace("ipc"),
+        isolation=r.optional_text("isolation"),
+        links=links,
+        logging=read_logging(data.get("logging"), data.loc("logging"), r.at("logging")),
+        mac_address=r.optional_text("mac_address"),
+        mem_limit=r.optional_bytes("mem_limit"),
+        mem_reservation=r.optional_bytes("mem_reservation"),
+        mem_swappiness=r.optional_bytes("mem_swappiness"),
+        memswap_limit=r.optional_bytes("memswap_limit"),
+        oom_kill_disable=r.flag("oom_kill_disable"),
+        oom_score_adj=r.optional_int("oom_score_adj"),
+        pid=r.namespace("pid"),
+        pids_limit=r.optional_int("pids_limit"),
+        platform=r.optional_text("platform"),
+        privileged=r.flag("privileged"),
+        read_only=r.flag("read_only"),
+        runtime=r.optional_text("runtime"),
+        scale=r.optional_int("scale"),
+        secrets=r.file_references("secrets", ctx.secrets, "secret"),
+        security_opt=r.strings("security_opt"),
+        shm_size=r.optional_bytes("shm_size"),
+        storage_opt=MappingProxyType(r.mapping("storage_opt")),
+        sysctls=MappingProxyType(r.mapping("sysctls")),
+        tmpfs=r.strings("tmpfs"),
+        ulimits=MappingProxyType(
+            read_ulimits(data.get("ulimits"), data.loc("ulimits"), r.at("ulimits"))
+        ),
+        userns_mode=r.optional_text("userns_mode"),
+        uts=r.namespace("uts"),
+        volume_driver=r.optional_text("volume_driver"),
+        volumes_from=volumes_from,
+        extras=MappingProxyType({k: plain(data[k]) for k in ("develop",) if k in data}),
+        locations=MappingProxyType({k: data.loc(k) for k in data}),
     )
-    service = replace(service, depends_on=with_implicit_dependencies(service, reader.depends_on()))
+    r.check_consistency(service)
+    service = replace(service, problems=tuple(r.problems))
     return replace(service, config=service_config(service))
-
-
-def with_implicit_dependencies(
-    service: Service, explicit: tuple[Dependency, ...]
-) -> tuple[Dependency, ...]:
-    """`depends_on` plus what Compose adds when the file does not say: a started `links`
-    or `network_mode: service:X` target (restarted with it), and a started
-    `volumes_from` service."""
-    found = {d.service: d for d in explicit}
-    implicit = [Dependency(link_parts(link)[0], restart=True) for link in service.links]
-    kind, _, target = (service.network_mode or "").partition(":")
-    if kind == "service":
-        implicit.append(Dependency(target, restart=True))
-    for entry in service.volumes_from:
-        source, container, _ = volumes_from_parts(entry)
-        if not container:
-            implicit.append(Dependency(source))
-    for dependency in implicit:
-        found.setdefault(dependency.service, dependency)
-    return tuple(sorted(found.values(), key=lambda d: d.service))
 
 
 def default_image(project_name: str, service_name: str) -> str:
@@ -248,23 +311,80 @@ class _ServiceReader:
         self.data = data
         self.where = where
         self.ctx = ctx
+        # Compose checks references (to services, networks, volumes, secrets, configs)
+        # only for the services it runs: a service in a profile may refer to things
+        # that are not there until it is selected. Always-on services are checked now.
+        self.deferrable = bool(data.get("profiles"))
+        self.problems: list[str] = []
+
+    def refuse(self, error: UserError) -> None:
+        """A consistency problem: an error now, or when the service is selected."""
+        if not self.deferrable:
+            raise error
+        self.problems.append(str(error))
 
     def at(self, key: str) -> str:
         return f"{self.where}: {key}"
+
+    def loc(self, key: str) -> Location:
+        return self.data.loc(key)
 
     def text(self, key: str) -> str:
         return text(self.data[key], self.data.loc(key), self.at(key))
 
     def optional_text(self, key: str) -> str | None:
-        return optional_text(self.data, key, self.where)
+        value = self.data.get(key)
+        return None if value is None else text(value, self.loc(key), self.at(key))
 
     def flag(self, key: str) -> bool:
         value = self.data.get(key)
         return False if value is None else boolean(value, self.data.loc(key), self.at(key))
 
+    def optional_flag(self, key: str) -> bool | None:
+        value = self.data.get(key)
+        return None if value is None else boolean(value, self.data.loc(key), self.at(key))
+
+    def optional_int(self, key: str) -> int | None:
+        value = self.data.get(key)
+        if value is None:
+            return None
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        return integer(value, self.loc(key), self.at(key))
+
+    def optional_float(self, key: str) -> float | None:
+        value = self.data.get(key)
+        return None if value is None else read_cpus(value, self.loc(key), self.at(key))
+
+    def optional_cpus(self, key: str) -> float | None:
+        return self.optional_float(key)
+
+    def optional_bytes(self, key: str) -> int | None:
+        value = self.data.get(key)
+        if value is None:
+            return None
+        if isinstance(value, float):
+            # Compose reads a size given as a YAML float as nothing at all.
+            return int(value) if value.is_integer() else None
+        return byte_size(value, self.loc(key), self.at(key))
+
     def optional_duration(self, key: str) -> float | None:
         value = self.data.get(key)
         return None if value is None else duration(value, self.data.loc(key), self.at(key))
+
+    def strings(self, key: str) -> tuple[str, ...]:
+        """A list of strings (or one string, or numbers written as Compose prints them)."""
+        value = self.data.get(key)
+        if value is None:
+            return ()
+        items = text_list(value, self.loc(key), self.at(key))
+        return tuple(go_string(item) if not isinstance(item, str) else item for item in items)
+
+    def mapping(self, key: str) -> dict[str, str]:
+        """Labels, annotations, sysctls, storage_opt: list or mapping to text; a bare key
+        has the value ""."""
+        entries = keyed(self.data.get(key), self.loc(key), self.at(key))
+        return {k: "" if v is None else go_string(v) for k, v in entries.items()}
 
     def command(self, key: str) -> tuple[str, ...] | None:
         value = self.data.get(key)
@@ -282,99 +402,86 @@ class _ServiceReader:
         )
 
     def environment(self) -> dict[str, str]:
+        """`env_file` entries (later files win), then `environment:` on top. A bare KEY
+        takes the environment's value, or is left out (an env_file value then stays)."""
         result: dict[str, str] = {}
-        for path, required, location in self.env_files():
+        for entry in self.data.get("env_file") or ():
+            if not isinstance(entry, LocatedDict):
+                continue
+            path = Path(str(entry.get("path")))
+            required = entry.get("required") is not False
             if is_missing(path):  # anything else is read, and refused with its reason
                 if required:
                     raise problem(
-                        location,
+                        entry.location,
                         self.at("env_file"),
                         f"env file {path} does not exist; create it, or use the long form "
                         "with `required: false` to make it optional.",
                     )
                 continue
-            result.update(read_env_file(path, self.ctx.environment))
+            result.update(read_env_file(path, ChainMap(result, dict(self.ctx.environment))))
         environment = keyed(
             self.data.get("environment"), self.data.loc("environment"), self.at("environment")
         )
         for key, value in environment.items():
-            location = environment.loc(key)
             if value is None:
-                # A bare KEY passes the value through from the environment; when that has
-                # none, an env_file value stays and otherwise the key is left out (Compose).
                 if key in self.ctx.environment:
                     result[key] = self.ctx.environment[key]
                 continue
-            result[key] = text(value, location, f"{self.at('environment')}.{key}")
+            result[key] = value if isinstance(value, str) else go_string(value)
         return result
 
-    def env_files(self) -> list[tuple[Path, bool, Location]]:
-        value = self.data.get("env_file")
-        if value is None:
-            return []
-        items = text_list(value, self.data.loc("env_file"), self.at("env_file"))
-        found = []
-        for index, item in enumerate(items):
-            location = items.loc(index)
-            where = f"{self.at('env_file')}[{index}]"
-            required = True
-            if isinstance(item, LocatedDict):
-                check_keys(item, _ENV_FILE_KEYS, where)
-                if "path" not in item:
-                    raise problem(location, where, "the long form needs `path:`.")
-                if "required" in item:
-                    required = boolean(item["required"], item.loc("required"), where)
-                item = item["path"]
-            raw = text(item, location, where)
-            found.append((self.ctx.project_directory / raw, required, location))
-        return found
-
     def ports(self) -> tuple[PortMapping, ...]:
-        value = self.data.get("ports")
-        if value is None:
+        items = self.data.get("ports")
+        if not isinstance(items, LocatedList):
             return ()
-        items = sequence(value, self.data.loc("ports"), self.at("ports"))
-        result: list[PortMapping] = []
-        for index, item in enumerate(items):
-            for port in parse_ports(item, items.loc(index), f"{self.at('ports')}[{index}]"):
-                if port not in result:  # the same port from two files is one port
-                    result.append(port)
-        return tuple(result)
-
-    def volumes(self) -> tuple[VolumeMount, ...]:
-        value = self.data.get("volumes")
-        if value is None:
-            return ()
-        items = sequence(value, self.data.loc("volumes"), self.at("volumes"))
         return tuple(
-            parse_volume(
-                item,
-                items.loc(index),
-                f"{self.at('volumes')}[{index}]",
-                project_directory=self.ctx.project_directory,
-                declared_volumes=self.ctx.volumes,
-            )
-            for index, item in enumerate(items)
+            read_port(item, items.loc(i), f"{self.at('ports')}[{i}]")
+            for i, item in enumerate(items)
         )
 
+    def volumes(self) -> tuple[VolumeMount, ...]:
+        items = self.data.get("volumes")
+        if not isinstance(items, LocatedList):
+            return ()
+        mounts = []
+        for index, item in enumerate(items):
+            where = f"{self.at('volumes')}[{index}]"
+            source = item.get("source") if isinstance(item, LocatedDict) else None
+            if (
+                isinstance(item, LocatedDict)
+                and item.get("type") == "volume"
+                and source not in (None, "")
+                and source not in self.ctx.volumes
+            ):
+                self.refuse(
+                    problem(
+                        item.loc("source"),
+                        where,
+                        f"named volume {source!r} is not declared under the top-level "
+                        f"`volumes:`; add `volumes: {{{source}: {{}}}}`, or write ./{source} "
+                        "for a bind mount.",
+                    )
+                )
+                continue
+            mounts.append(
+                read_volume(item, items.loc(index), where, declared_volumes=self.ctx.volumes)
+            )
+        return tuple(mounts)
+
     def healthcheck(self) -> Healthcheck | None:
-        value = self.data.get("healthcheck")
-        if value is None:
+        data = self.data.get("healthcheck")
+        if not isinstance(data, LocatedDict):
             return None
         where = self.at("healthcheck")
-        data = mapping(value, self.data.loc("healthcheck"), where)
-        check_keys(data, _HEALTHCHECK_KEYS, where)
-        if data.get("disable") is not None and boolean(
-            data["disable"], data.loc("disable"), f"{where}.disable"
-        ):
-            return Healthcheck(test=("NONE",))
+        if data.get("disable") is True:
+            return Healthcheck(test=("NONE",), disable=True)
         test: tuple[str, ...] = ()
         raw_test = data.get("test")
         if isinstance(raw_test, str):
             test = ("CMD-SHELL", raw_test)
         elif raw_test is not None:
-            items = sequence(raw_test, data.loc("test"), f"{where}.test")
-            test = tuple(text(v, items.loc(i), f"{where}.test") for i, v in enumerate(items))
+            test = tuple(str(v) for v in raw_test)
             if test and test[0] not in ("CMD", "CMD-SHELL", "NONE"):
                 raise problem(
                     data.loc("test"),
@@ -388,6 +495,8 @@ class _ServiceReader:
             return duration(data[key], data.loc(key), f"{where}.{key}")
 
         retries = data.get("retries")
+        if isinstance(retries, float) and retries.is_integer():
+            retries = int(retries)
         return Healthcheck(
             test=test,
             interval_s=seconds("interval"),
@@ -398,7 +507,7 @@ class _ServiceReader:
         )
 
     def restart(self) -> str:
-        if self.data.get("restart") is None:
+        if self.data.get("restart") in (None, ""):
             return "no"
         policy = self.text("restart")
         if _RESTART.fullmatch(policy) is None:
@@ -411,41 +520,31 @@ class _ServiceReader:
         return policy
 
     def depends_on(self) -> tuple[Dependency, ...]:
-        value = self.data.get("depends_on")
-        if value is None:
+        entries = self.data.get("depends_on")
+        if not isinstance(entries, LocatedDict):
             return ()
         where = self.at("depends_on")
-        entries = names_or_mapping(value, self.data.loc("depends_on"), where)
         result = []
         for dependency, options in entries.items():
             location = entries.loc(dependency)
+            opts = options if isinstance(options, LocatedDict) else LocatedDict(location)
+            required = opts.get("required") is not False
             if dependency not in self.ctx.services:
                 known = ", ".join(sorted(self.ctx.services))
-                raise problem(
-                    location,
-                    where,
-                    f"depends on undefined service '{dependency}'; known services: {known}.",
+                self.refuse(
+                    problem(
+                        location,
+                        where,
+                        f"depends on undefined service '{dependency}'; known services: {known}.",
+                    )
                 )
-            if dependency == self.name:
-                raise problem(location, where, "a service cannot depend on itself.")
-            condition: str = "service_started"
-            required, restart = True, False
-            if options is not None:
-                opts = mapping(options, location, f"{where}.{dependency}")
-                check_keys(opts, _DEPENDENCY_KEYS, f"{where}.{dependency}")
-                if opts.get("condition") is not None:
-                    condition = text(opts["condition"], opts.loc("condition"), where)
-                    if condition not in _CONDITIONS:
-                        raise problem(
-                            opts.loc("condition"),
-                            f"{where}.{dependency}",
-                            f"unknown condition {condition!r}; use {', '.join(_CONDITIONS)}.",
-                        )
-                if opts.get("required") is not None:
-                    required = boolean(opts["required"], opts.loc("required"), where)
-                if opts.get("restart") is not None:
-                    restart = boolean(opts["restart"], opts.loc("restart"), where)
-            result.append(Dependency(dependency, _as_condition(condition), required, restart))
+                continue
+            condition = str(opts.get("condition") or "service_started")
+            result.append(
+                Dependency(
+                    dependency, _as_condition(condition), required, opts.get("restart") is True
+                )
+            )
         return tuple(sorted(result, key=lambda d: d.service))
 
     def profiles(self) -> tuple[str, ...]:
@@ -467,58 +566,76 @@ class _ServiceReader:
         return tuple(names)
 
     def networks(self) -> tuple[ServiceNetwork, ...]:
-        value = self.data.get("networks")
+        entries = self.data.get("networks")
         if self.data.get("network_mode") is not None:
-            if value is not None:
+            if entries:
                 raise problem(
                     self.data.loc("networks"),
                     self.where,
                     "`networks:` and `network_mode:` cannot be used together; keep one.",
                 )
-            self.check_network_mode()
+            self.check_shared("network_mode")
             return ()
-        if value is None:
-            return (ServiceNetwork("default"),)
+        if not isinstance(entries, LocatedDict):
+            return ()
         where = self.at("networks")
-        entries = names_or_mapping(value, self.data.loc("networks"), where)
         result = []
         for network, options in entries.items():
             location = entries.loc(network)
-            if network != "default" and network not in self.ctx.networks:
-                raise problem(
-                    location,
-                    where,
-                    f"network '{network}' is not declared under the top-level "
-                    f"`networks:`; add `networks: {{{network}: {{}}}}`.",
-                )
-            aliases: tuple[str, ...] = ()
-            ipv4: str | None = None
-            if options is not None:
-                opts = mapping(options, location, f"{where}.{network}")
-                check_keys(opts, _SERVICE_NETWORK_KEYS, f"{where}.{network}")
-                if opts.get("aliases") is not None:
-                    alias_list = sequence(opts["aliases"], opts.loc("aliases"), where)
-                    aliases = tuple(
-                        text(a, alias_list.loc(i), where) for i, a in enumerate(alias_list)
+            if network not in self.ctx.networks:
+                self.refuse(
+                    problem(
+                        location,
+                        where,
+                        f"network '{network}' is not declared under the top-level "
+                        f"`networks:`; add `networks: {{{network}: {{}}}}`.",
                     )
-                if opts.get("ipv4_address") is not None:
-                    ipv4 = text(opts["ipv4_address"], opts.loc("ipv4_address"), where)
-            result.append(ServiceNetwork(network, aliases, ipv4))
-        return tuple(sorted(result, key=lambda n: n.network))
+                )
+                continue
+            opts = options if isinstance(options, LocatedDict) else LocatedDict(location)
 
-    def check_network_mode(self) -> None:
-        mode = self.text("network_mode")
+            def names(key: str, opts: LocatedDict = opts) -> tuple[str, ...]:
+                return tuple(str(v) for v in opts.get(key) or ())
+
+            def optional(key: str, opts: LocatedDict = opts) -> str | None:
+                value = opts.get(key)
+                return None if value in (None, "") else str(value)
+
+            priority = opts.get("priority")
+            result.append(
+                ServiceNetwork(
+                    network,
+                    aliases=names("aliases"),
+                    ipv4_address=optional("ipv4_address"),
+                    ipv6_address=optional("ipv6_address"),
+                    link_local_ips=names("link_local_ips"),
+                    mac_address=optional("mac_address"),
+                    priority=0 if priority is None else int(priority),
+                )
+            )
+        return tuple(sorted(result, key=lambda n: (-n.priority, n.network)))
+
+    def check_shared(self, key: str) -> None:
+        """`service:NAME` in network_mode, ipc, pid, uts or cgroup names a service here."""
+        mode = self.text(key)
         kind, _, target = mode.partition(":")
-        if mode in ("host", "none", "bridge") or (kind == "container" and target):
-            return
-        if kind == "service" and target in self.ctx.services:
-            return
-        raise problem(
-            self.data.loc("network_mode"),
-            self.at("network_mode"),
-            f"unsupported network_mode {mode!r}; use host, none, bridge, "
-            "service:NAME (an existing service) or container:NAME.",
-        )
+        if kind == "service" and target not in self.ctx.services:
+            self.refuse(
+                problem(
+                    self.data.loc(key),
+                    self.at(key),
+                    f"{mode!r} names no service of this project; known services: "
+                    f"{', '.join(sorted(self.ctx.services))}.",
+                )
+            )
+        if kind in ("service", "container") and not target:
+            raise problem(self.data.loc(key), self.at(key), f"{mode!r} needs a name after ':'.")
+
+    def namespace(self, key: str) -> str | None:
+        if self.data.get(key) is None:
+            return None
+        self.check_shared(key)
+        return self.text(key)
 
     def links(self) -> tuple[str, ...]:
         found = self.unique_texts("links")
@@ -557,17 +674,145 @@ class _ServiceReader:
     def check_service(self, name: str, location: Location, where: str) -> None:
         if name not in self.ctx.services:
             known = ", ".join(sorted(self.ctx.services))
-            raise problem(
-                location, where, f"refers to undefined service '{name}'; known services: {known}."
+            self.refuse(
+                problem(
+                    location,
+                    where,
+                    f"refers to undefined service '{name}'; known services: {known}.",
+                )
             )
         if name == self.name:
             raise problem(location, where, "a service cannot refer to itself.")
 
-    def labels(self) -> dict[str, str]:
-        return text_map(self.data.get("labels"), self.data.loc("labels"), self.at("labels"))
+    def file_references(
+        self, key: str, declared: Collection[str], what: str
+    ) -> tuple[FileReference, ...]:
+        items = self.data.get(key)
+        if items is None:
+            return ()
+        result = []
+        for index, item in enumerate(items):
+            location = items.loc(index)
+            if not isinstance(item, LocatedDict):
+                continue
+            source = str(item.get("source"))
+            if source not in declared:
+                self.refuse(
+                    problem(
+                        location,
+                        f"{self.at(key)}[{index}]",
+                        f"{what} {source!r} is not declared under the top-level `{key}:`; "
+                        f"add it there with a `file:` or `environment:` source.",
+                    )
+                )
+                continue
+            mode = item.get("mode")
+
+            def optional(field: str, item: LocatedDict = item) -> str | None:
+                value = item.get(field)
+                return None if value in (None, "") else str(value)
+
+            result.append(
+                FileReference(
+                    source=source,
+                    target=optional("target"),
+                    uid=optional("uid"),
+                    gid=optional("gid"),
+                    mode=None if mode is None else int(mode),
+                )
+            )
+        return tuple(result)
+
+    def credential_spec(self) -> Mapping[str, str] | None:
+        value = self.data.get("credential_spec")
+        if not isinstance(value, LocatedDict):
+            return None
+        return MappingProxyType({k: str(v) for k, v in value.items() if not k.startswith("x-")})
 
     def extra_hosts(self) -> tuple[str, ...]:
         return _extra_hosts(self.data, self.at("extra_hosts"))
+
+    def pull_policy(self) -> str | None:
+        if self.data.get("pull_policy") is None:
+            return None
+        policy = self.text("pull_policy")
+        if policy not in _PULL_POLICIES:
+            raise problem(
+                self.data.loc("pull_policy"),
+                self.at("pull_policy"),
+                f"unsupported pull_policy {policy!r}; use always, never, missing or build.",
+            )
+        return _PULL_POLICIES[policy]
+
+    def check_consistency(self, service: Service) -> None:
+        """What Compose checks between keys of one service."""
+        deploy = service.deploy
+        limits = deploy.limits if deploy else None
+        reservations = deploy.reservations if deploy else None
+        # Compose compares with the deploy value whenever that section exists (an unset
+        # deploy value counts as 0), except for replicas, compared only when set.
+        pairs: list[tuple[str, Any, Any, str]] = [
+            ("scale", service.scale, deploy.replicas if deploy else None, "deploy.replicas"),
+        ]
+        if limits is not None:
+            pairs += [
+                ("cpus", service.cpus, limits.cpus or 0, "deploy.resources.limits.cpus"),
+                (
+                    "mem_limit",
+                    service.mem_limit,
+                    limits.memory or 0,
+                    "deploy.resources.limits.memory",
+                ),
+                (
+                    "pids_limit",
+                    service.pids_limit,
+                    limits.pids or 0,
+                    "deploy.resources.limits.pids",
+                ),
+            ]
+        if reservations is not None:
+            pairs.append(
+                (
+                    "mem_reservation",
+                    service.mem_reservation,
+                    reservations.memory or 0,
+                    "deploy.resources.reservations.memory",
+                )
+            )
+        for key, own, other, other_name in pairs:
+            if key == "scale" and own is None:
+                continue
+            if key != "scale" and not own:
+                continue
+            if other is not None and own != other:
+                self.refuse(
+                    problem(
+                        self.loc(key),
+                        self.where,
+                        f"`{key}` ({own}) and `{other_name}` ({other}) differ; set only one "
+                        "of them.",
+                    )
+                )
+        if service.replicas > 1 and service.container_name:
+            self.refuse(
+                problem(
+                    self.loc("container_name"),
+                    self.where,
+                    f"`container_name` and {service.replicas} replicas cannot go together: a "
+                    "container name is unique. Remove container_name, or run one replica.",
+                )
+            )
+        build = service.build
+        platform = service.platform
+        if build is not None and build.platforms and platform not in (None, *build.platforms):
+            self.refuse(
+                problem(
+                    self.loc("platform"),
+                    self.where,
+                    f"`platform: {platform}` is not among `build.platforms` "
+                    f"({', '.join(build.platforms)}); add it there, or change it.",
+                )
+            )
 
     def build(self) -> BuildSpec | None:
         value = self.data.get("build")
@@ -650,18 +895,6 @@ class _ServiceReader:
             args[key] = text(item, entries.loc(key), f"{where}.{key}")
         return args
 
-    def pull_policy(self) -> str | None:
-        if self.data.get("pull_policy") is None:
-            return None
-        policy = self.text("pull_policy")
-        if policy not in _PULL_POLICIES:
-            raise problem(
-                self.data.loc("pull_policy"),
-                self.at("pull_policy"),
-                f"unsupported pull_policy {policy!r}; use always, never, missing or build.",
-            )
-        return _PULL_POLICIES[policy]
-
 
 def _as_condition(condition: str) -> DependencyCondition:
     if condition == "service_healthy":
@@ -681,25 +914,33 @@ def _plain(value: Any) -> Any:
 
 
 def _extra_hosts(data: LocatedDict, where: str) -> tuple[str, ...]:
+    """`extra_hosts` (list of HOST=IP / HOST:IP, or a mapping) as "HOST:IP" entries; a
+    host may have several addresses, `[::1]` loses its brackets (Compose's reading)."""
     value = data.get("extra_hosts")
     if value is None:
         return ()
-    result: list[str] = []
+    pairs: list[tuple[str, str, Location]] = []
     if isinstance(value, LocatedDict):
-        pairs = [(host, ip, value.loc(host)) for host, ip in value.items()]
+        for host, ip in value.items():
+            pairs.append((host, "" if ip is None else go_string(ip), value.loc(host)))
     else:
-        items = sequence(value, data.loc("extra_hosts"), where)
-        pairs = []
+        items = text_list(value, data.loc("extra_hosts"), where)
         for index, item in enumerate(items):
             entry = text(item, items.loc(index), where)
             separator = "=" if "=" in entry else ":"
+            if separator not in entry:
+                raise problem(
+                    items.loc(index), where, f"{entry!r} has no IP address; write HOST=IP."
+                )
             host, _, ip = entry.partition(separator)
             pairs.append((host, ip, items.loc(index)))
+    result: list[str] = []
     for host, ip, location in pairs:
-        address = text(ip, location, where) if ip is not None else ""
-        if not host or not address:
-            raise problem(location, where, "write each entry as HOST:IP or HOST=IP.")
-        entry = f"{host}:{address}"
-        if entry not in result:
-            result.append(entry)
+        if not host or ":" in host or "=" in host:
+            raise problem(location, where, f"bad host name {host!r}; write HOST=IP.")
+        if len(ip) > 2 and ip.startswith("[") and ip.endswith("]"):
+            ip = ip[1:-1]
+        if not ip:
+            raise problem(location, where, f"{host!r} has no IP address; write HOST=IP.")
+        result.append(f"{host}:{ip}")
     return tuple(result)

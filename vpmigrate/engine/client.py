@@ -8,13 +8,15 @@ from typing import TYPE_CHECKING
 from vpmigrate.errors import UserError
 
 if TYPE_CHECKING:
-    import docker
+    from vpmigrate.engine.backend import DockerEngine
 
 
-def connect() -> docker.DockerClient:
-    """A client for the engine named by DOCKER_HOST (default: the local socket)."""
+def connect() -> DockerEngine:
+    """The engine named by DOCKER_HOST (default: the local socket)."""
     import docker
     from docker.errors import DockerException
+
+    from vpmigrate.engine.backend import DockerEngine
 
     where = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
     try:
@@ -27,7 +29,7 @@ def connect() -> docker.DockerClient:
             "on a desktop, start Docker Desktop), or point DOCKER_HOST at a running engine, "
             "then re-run the command."
         ) from None
-    return client
+    return DockerEngine(client)
 
 
 def _reason(exc: Exception) -> str:

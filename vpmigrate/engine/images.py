@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
-from vpmigrate.compose.model import Service
+from vpmigrate.compose.model import Project, Service
 from vpmigrate.engine.events import Event, Reporter
 from vpmigrate.errors import UserError
 
@@ -21,6 +21,31 @@ def local_image_id(client: docker.DockerClient, reference: str) -> str | None:
         return str(client.api.inspect_image(reference)["Id"])
     except ImageNotFound:
         return None
+
+
+def service_images(
+    client: docker.DockerClient,
+    project: Project,
+    services: Iterable[Service],
+    *,
+    allow_pull: bool,
+    report: Reporter,
+    rebuild: bool = False,
+) -> dict[str, str]:
+    """Image reference -> image ID for every service: pulled as `ensure_images` does,
+    then built for services with `build:` (all of them when `rebuild`, as `--build`).
+    An image that one service builds is not pulled for another that only runs it."""
+    from vpmigrate.engine.build import ensure_built
+
+    services = list(services)
+    building = [s for s in services if s.build is not None]
+    built_names = {s.image for s in building}
+    others = [s for s in services if s.build is None and s.image not in built_names]
+    ids = ensure_images(client, others, allow_pull=allow_pull, report=report)
+    ids.update(
+        ensure_built(client, project, building, force=rebuild, allow_pull=allow_pull, report=report)
+    )
+    return ids
 
 
 def ensure_images(
@@ -62,7 +87,7 @@ def ensure_images(
     if to_pull:
         with ThreadPoolExecutor(max_workers=min(4, len(to_pull))) as pool:
             for reference, error in zip(
-                to_pull, pool.map(lambda r: _pull(client, r, report), to_pull), strict=True
+                to_pull, pool.map(lambda r: pull_image(client, r, report), to_pull), strict=True
             ):
                 if error is None:
                     pulled = local_image_id(client, reference)
@@ -104,11 +129,11 @@ def _policy(service: Service) -> str:
     return service.pull_policy or "missing"
 
 
-def _pull(client: docker.DockerClient, reference: str, report: Reporter) -> str | None:
+def pull_image(client: docker.DockerClient, reference: str, report: Reporter) -> str | None:
     """Pull one image, reporting progress; returns an error text or None."""
     from docker.errors import APIError
 
-    repository, tag = _split_reference(reference)
+    repository, tag = split_reference(reference)
     report(Event(reference, "pulling"))
     try:
         last_status = ""
@@ -127,7 +152,7 @@ def _pull(client: docker.DockerClient, reference: str, report: Reporter) -> str 
     return None
 
 
-def _split_reference(reference: str) -> tuple[str, str | None]:
+def split_reference(reference: str) -> tuple[str, str | None]:
     if "@" in reference:
         return reference, None
     name, sep, tag = reference.rpartition(":")

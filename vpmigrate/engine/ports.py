@@ -5,15 +5,12 @@ from __future__ import annotations
 import re
 import socket
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
 
 from vpmigrate.compose.model import PortMapping, Project, Service
 from vpmigrate.engine import labels
-from vpmigrate.engine.state import ContainerState, PublishedPort
+from vpmigrate.engine.backend import Engine, PortHolder
+from vpmigrate.engine.state import ContainerState
 from vpmigrate.errors import UserError
-
-if TYPE_CHECKING:
-    import docker
 
 
 def _overlaps(ip_a: str, ip_b: str) -> bool:
@@ -22,7 +19,7 @@ def _overlaps(ip_a: str, ip_b: str) -> bool:
 
 
 def check_free(
-    client: docker.DockerClient,
+    engine: Engine,
     project: Project,
     services: Sequence[Service],
     existing: Mapping[str, ContainerState],
@@ -34,20 +31,20 @@ def check_free(
     wanted = [(s, p) for s in services for p in s.ports if p.published]
     if not wanted:
         return
-    holders = _port_holders(client)
+    holders = engine.port_holders()
     problems = []
     for service, port in wanted:
         own = existing.get(service.name)
-        for holder_name, holder_labels, bound in holders:
-            if own is not None and holder_name == own.name:
+        for holder in holders:
+            if own is not None and holder.name == own.name:
                 continue
             if any(
                 b.host_port == port.published
                 and b.protocol == port.protocol
                 and _overlaps(b.host_ip, port.host_ip)
-                for b in bound
+                for b in holder.ports
             ):
-                problems.append(_describe(project, service, port, holder_name, holder_labels))
+                problems.append(_describe(project, service, port, holder))
                 break
         else:
             held_by_own = own is not None and any(b.host_port == port.published for b in own.ports)
@@ -62,34 +59,25 @@ def check_free(
         raise UserError("port already allocated: " + " ".join(problems))
 
 
-def conflict_message(
-    client: docker.DockerClient, project: Project, service: Service, engine_text: str
-) -> str:
+def conflict_message(engine: Engine, project: Project, service: Service, engine_text: str) -> str:
     """Explain an engine 'port is already allocated' error raised at start."""
     match = re.search(r":(\d+) failed", engine_text) or re.search(r":(\d+)", engine_text)
     port_no = int(match.group(1)) if match else None
     port = next((p for p in service.ports if p.published == port_no), None)
     if port is not None:
-        for holder_name, holder_labels, bound in _port_holders(client):
-            if any(b.host_port == port_no for b in bound):
-                return "port already allocated: " + _describe(
-                    project, service, port, holder_name, holder_labels
-                )
+        for holder in engine.port_holders():
+            if any(b.host_port == port_no for b in holder.ports):
+                return "port already allocated: " + _describe(project, service, port, holder)
     return (
         f"port already allocated for service {service.name!r}: {engine_text}. Free the port or "
         "publish the service on another one."
     )
 
 
-def _describe(
-    project: Project,
-    service: Service,
-    port: PortMapping,
-    holder_name: str,
-    holder_labels: Mapping[str, str],
-) -> str:
-    holder_project = holder_labels.get(labels.PROJECT)
-    holder_service = holder_labels.get(labels.SERVICE)
+def _describe(project: Project, service: Service, port: PortMapping, holder: PortHolder) -> str:
+    holder_name = holder.name
+    holder_project = holder.labels.get(labels.PROJECT)
+    holder_service = holder.labels.get(labels.SERVICE)
     if holder_project == project.name:
         owner = f"container {holder_name} (service {holder_service!r} of this project)"
         fix = "`inv local.down` that service first, or change one of the two ports"
@@ -114,27 +102,6 @@ def _describe(
 def _where(port: PortMapping) -> str:
     host = port.host_ip or "0.0.0.0"
     return f"{host}:{port.published}/{port.protocol}"
-
-
-def _port_holders(
-    client: docker.DockerClient,
-) -> list[tuple[str, dict[str, str], tuple[PublishedPort, ...]]]:
-    """Running containers with what they publish, from one list call (no inspects)."""
-    holders = []
-    for summary in client.api.containers(all=False):
-        bound = tuple(
-            PublishedPort(
-                host_ip=p.get("IP", ""),
-                host_port=int(p["PublicPort"]),
-                target=int(p["PrivatePort"]),
-                protocol=p.get("Type", "tcp"),
-            )
-            for p in summary.get("Ports") or []
-            if p.get("PublicPort")
-        )
-        name = (summary.get("Names") or ["/" + summary["Id"][:12]])[0].lstrip("/")
-        holders.append((name, summary.get("Labels") or {}, bound))
-    return holders
 
 
 def _bindable(port: PortMapping) -> bool:

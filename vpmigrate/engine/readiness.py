@@ -8,15 +8,17 @@ health is still the engine's.
 
 from __future__ import annotations
 
-import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Literal
 
-from vpmigrate.compose.model import Healthcheck, Service
+from vpmigrate.compose.model import DependencyCondition, Healthcheck, Service
 from vpmigrate.engine.state import ContainerState
 
-if TYPE_CHECKING:
-    import docker
+# Compose's three `depends_on` conditions, and `ready`: what `up` waits for at the end.
+Condition = DependencyCondition | Literal["ready"]
+# Runs a service's healthcheck command in a container now (Engine.probe).
+Probe = Callable[[str, Healthcheck], bool]
 
 
 @dataclass(frozen=True)
@@ -27,8 +29,6 @@ class Readiness:
 
 
 WAITING = Readiness(done=False)
-DEFAULT_PROBE_TIMEOUT_S = 30.0  # Docker's default healthcheck timeout
-PROBE_POLL_S = 0.02
 
 
 def is_one_shot(service: Service) -> bool:
@@ -43,10 +43,10 @@ def has_healthcheck(service: Service, state: ContainerState) -> bool:
 
 
 def judge(
-    condition: str,
+    condition: Condition,
     service: Service,
     state: ContainerState,
-    probe: ProbeRunner | None = None,
+    probe: Probe | None = None,
 ) -> Readiness:
     """Does `state` satisfy `condition`? Conditions: Compose's three, plus `ready`
     (what `up` waits for at the end: healthy, running without healthcheck, or a one-shot
@@ -91,31 +91,3 @@ def judge(
     ):
         return Readiness(True, reason="healthcheck passed")
     return WAITING
-
-
-class ProbeRunner:
-    """Runs a service's healthcheck command inside its container."""
-
-    def __init__(self, client: docker.DockerClient) -> None:
-        self._client = client
-
-    def __call__(self, container_id: str, check: Healthcheck) -> bool:
-        from docker.errors import APIError
-
-        if not check.test or check.test[0] not in ("CMD", "CMD-SHELL"):
-            return False
-        argv = list(check.test[1:]) if check.test[0] == "CMD" else ["/bin/sh", "-c", check.test[1]]
-        # Detached, then polled: a hanging check must not hold the waiter past its timeout.
-        deadline = time.monotonic() + (check.timeout_s or DEFAULT_PROBE_TIMEOUT_S)
-        try:
-            exec_id = self._client.api.exec_create(container_id, argv, stdout=False, stderr=False)
-            self._client.api.exec_start(exec_id["Id"], detach=True)
-            while True:
-                result = self._client.api.exec_inspect(exec_id["Id"])
-                if not result.get("Running"):
-                    return result.get("ExitCode") == 0
-                if time.monotonic() > deadline:
-                    return False
-                time.sleep(PROBE_POLL_S)
-        except APIError:
-            return False

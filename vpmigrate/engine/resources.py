@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from vpmigrate.compose.model import NetworkDef, Project, Service, VolumeDef
 from vpmigrate.engine import labels
@@ -65,7 +65,11 @@ def ensure_network(
         client.api.create_network(
             network.name,
             driver=network.driver or "bridge",
+            options=dict(network.driver_opts) or None,
+            ipam=_ipam(network),
             internal=network.internal,
+            attachable=network.attachable or None,
+            enable_ipv6=network.enable_ipv6,
             labels=net_labels,
             check_duplicate=True,
         )
@@ -92,8 +96,34 @@ def ensure_volume(
             f"not exist. Create it (`docker volume create {volume.name}`) or drop `external`."
         )
     vol_labels = _labels(project, volume.labels, labels.VOLUME, volume.key)
-    client.api.create_volume(volume.name, driver=volume.driver or "local", labels=vol_labels)
+    client.api.create_volume(
+        volume.name,
+        driver=volume.driver or "local",
+        driver_opts=dict(volume.driver_opts) or None,
+        labels=vol_labels,
+    )
     report(Event(volume.name, "created", "volume"))
+
+
+def _ipam(network: NetworkDef) -> Any:
+    """`ipam:` as the engine's IPAM config (None: the engine's defaults)."""
+    from docker.types import IPAMConfig, IPAMPool
+
+    if network.ipam is None:
+        return None
+    return IPAMConfig(
+        driver=network.ipam.driver or "default",
+        pool_configs=[
+            IPAMPool(
+                subnet=pool.subnet,
+                iprange=pool.ip_range,
+                gateway=pool.gateway,
+                aux_addresses=dict(pool.aux_addresses) or None,
+            )
+            for pool in network.ipam.config
+        ],
+        options=dict(network.ipam.options) or None,
+    )
 
 
 def _labels(project: Project, own: Mapping[str, str], kind: str, key: str) -> dict[str, str]:

@@ -9,10 +9,11 @@ from vpmigrate.compose.model import (
     Healthcheck,
     Project,
     Service,
+    ServiceNetwork,
     link_parts,
     volumes_from_parts,
 )
-from vpmigrate.engine import labels
+from vpmigrate.engine import hostconfig, labels
 from vpmigrate.engine.state import ContainerState
 from vpmigrate.errors import UserError
 
@@ -42,25 +43,17 @@ def healthcheck_config(check: Healthcheck | None) -> dict[str, Any] | None:
     return config
 
 
-def restart_policy(value: str) -> dict[str, Any] | None:
-    if value in ("", "no"):
-        return None
-    name, _, count = value.partition(":")
-    policy: dict[str, Any] = {"Name": name}
-    if name == "on-failure" and count:
-        policy["MaximumRetryCount"] = int(count)
-    return policy
-
-
-def port_bindings(service: Service) -> tuple[list[Any], dict[str, list[tuple[str, int] | None]]]:
+def port_bindings(service: Service) -> tuple[list[Any], dict[str, list[tuple[str, str] | None]]]:
     exposed: list[Any] = []
-    bindings: dict[str, list[tuple[str, int] | None]] = {}
+    bindings: dict[str, list[tuple[str, str] | None]] = {}
     for port in service.ports:
         key = f"{port.target}/{port.protocol}"
         exposed.append((port.target, port.protocol) if port.protocol != "tcp" else port.target)
-        binding = (port.host_ip or "", port.published or 0) if port.published else None
+        # A published range ("8000-8010") is passed as it is: the engine picks a free port.
+        published = port.published_spec
+        binding = (port.host_ip or "", published) if published else None
         if binding is None and port.host_ip:
-            binding = (port.host_ip, 0)
+            binding = (port.host_ip, "")  # the engine picks the port, on this address
         bindings.setdefault(key, []).append(binding)
     return exposed, {k: [b for b in v if b is not None] or [None] for k, v in bindings.items()}
 
@@ -82,8 +75,8 @@ def network_mode(
         return (
             f"container:{_first(peers, mode.removeprefix('service:'), service, 'network_mode').id}"
         )
-    first_network = service.networks[0] if service.networks else None
-    return mode or (project.networks[first_network.network].name if first_network else None)
+    networks = ordered_networks(service)
+    return mode or (project.networks[networks[0].network].name if networks else None)
 
 
 def volumes_from(service: Service, peers: Mapping[str, Sequence[ContainerState]]) -> list[str]:
@@ -136,45 +129,39 @@ def create_args(
     """Keyword arguments for `APIClient.create_container` (first network attached at
     create time, the rest before start). `peers`: the containers of the services this
     one names in `network_mode: service:X`, `volumes_from` and `links`."""
-    from docker.types import Mount
-
-    mounts = []
-    for volume in service.volumes:
-        if volume.type == "volume":
-            source = project.volumes[volume.source].name if volume.source else None
-        else:
-            source = volume.source
-        mounts.append(
-            Mount(
-                target=volume.target,
-                source=source,  # type: ignore[arg-type]
-                type=volume.type,
-                read_only=volume.read_only,
-            )
-        )
     peers = peers or {}
     exposed, bindings = port_bindings(service)
-    first_network = service.networks[0] if service.networks else None
+    binds, mounts = hostconfig.mounts(api, project, service)
+    networks = ordered_networks(service)
+    first_network = networks[0] if networks else None
     host_config = api.create_host_config(
         port_bindings={k: v for k, v in bindings.items() if v != [None]} or None,
+        binds=binds or None,
         mounts=mounts or None,
-        restart_policy=restart_policy(service.restart),
+        restart_policy=hostconfig.restart_policy(service),
         network_mode=network_mode(project, service, peers),
         volumes_from=volumes_from(service, peers) or None,
         extra_hosts=_extra_hosts(service.extra_hosts) or None,
         init=service.init,
+        ipc_mode=hostconfig.shared_namespace(service.ipc, "ipc", service, peers),
+        pid_mode=hostconfig.shared_namespace(service.pid, "pid", service, peers),
+        **hostconfig.resource_options(service),
     )
+    requests = hostconfig.device_requests(service)
+    if requests:  # as raw data: the SDK's type would send empty lists where Compose sends null
+        host_config["DeviceRequests"] = requests
+    if service.annotations:
+        host_config["Annotations"] = dict(service.annotations)
     networking_config = None
     if first_network is not None:
         networking_config = api.create_networking_config(
             {
-                project.networks[first_network.network].name: api.create_endpoint_config(
-                    aliases=aliases(project, service, first_network.aliases),
-                    links=links(project, service, peers) or None,
-                    ipv4_address=first_network.ipv4_address,
+                project.networks[first_network.network].name: endpoint_config(
+                    api, project, service, first_network, peers
                 )
             }
         )
+    exposed_ports = hostconfig.exposed_ports(service)
     return {
         "image": image_id if service.image.startswith("sha256:") else service.image,
         "name": labels.container_name(project, service),
@@ -183,6 +170,7 @@ def create_args(
         "environment": [f"{k}={v}" for k, v in service.environment.items()],
         "labels": labels.container_labels(project, service, image_id),
         "hostname": service.hostname,
+        "domainname": service.domainname,
         "user": service.user,
         "working_dir": service.working_dir,
         "tty": service.tty,
@@ -192,11 +180,79 @@ def create_args(
         if service.stop_grace_period_s is not None
         else None,
         "healthcheck": healthcheck_config(service.healthcheck),
-        "ports": exposed or None,
+        # A mapping is passed to the engine as it is (a list would get "/tcp" appended).
+        "ports": exposed_ports or None,
+        "mac_address": service.mac_address if _mac_in_config(api) else None,
+        "platform": service.platform,
         "host_config": host_config,
         "networking_config": networking_config,
         "detach": True,
     }
+
+
+def ordered_networks(service: Service) -> list[ServiceNetwork]:
+    """The networks in the order the engine attaches them: higher `priority` first, then
+    by name, as Compose does; the first is attached when the container is created."""
+    return sorted(service.networks, key=lambda n: (-n.priority, n.network))
+
+
+def endpoint_config(
+    api: APIClient,
+    project: Project,
+    service: Service,
+    network: ServiceNetwork,
+    peers: Mapping[str, Sequence[ContainerState]],
+) -> Any:
+    """The container's settings on one network: DNS aliases, links, fixed addresses."""
+    config = api.create_endpoint_config(
+        aliases=aliases(project, service, network.aliases),
+        links=links(project, service, peers) or None,
+        ipv4_address=network.ipv4_address,
+        ipv6_address=network.ipv6_address,
+        link_local_ips=list(network.link_local_ips) or None,
+    )
+    mac = network.mac_address or (None if _mac_in_config(api) else service.mac_address)
+    if mac and not _mac_in_config(api):
+        config["MacAddress"] = mac
+    return config
+
+
+def connect_kwargs(
+    api: APIClient,
+    project: Project,
+    service: Service,
+    network: ServiceNetwork,
+    peers: Mapping[str, Sequence[ContainerState]],
+) -> dict[str, Any]:
+    """`connect_container_to_network` keyword arguments for a network after the first."""
+    return {
+        "aliases": aliases(project, service, network.aliases),
+        "links": links(project, service, peers) or None,
+        "ipv4_address": network.ipv4_address,
+        "ipv6_address": network.ipv6_address,
+        "link_local_ips": list(network.link_local_ips) or None,
+    }
+
+
+def _mac_in_config(api: APIClient) -> bool:
+    """Before API 1.44 the engine reads a MAC address from the container's Config; from
+    1.44 on, per network. (Compose 2.27 sets neither on an API 1.41 engine.)"""
+    from docker.utils import version_lt
+
+    return bool(version_lt(str(api.api_version), "1.44"))
+
+
+def peer_services(service: Service) -> set[str]:
+    """Services whose containers this one's settings name: `network_mode`, `ipc` and
+    `pid` of the form `service:X`, `volumes_from` and `links`."""
+    named = {link_parts(entry)[0] for entry in service.links}
+    named |= {
+        volumes_from_parts(e)[0] for e in service.volumes_from if not e.startswith("container:")
+    }
+    for value in (service.network_mode, service.ipc, service.pid):
+        if value is not None and value.startswith("service:"):
+            named.add(value.removeprefix("service:"))
+    return named
 
 
 def _extra_hosts(entries: tuple[str, ...]) -> dict[str, str]:

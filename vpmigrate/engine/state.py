@@ -1,14 +1,18 @@
-"""Read-only facts about a project's containers, networks and volumes."""
+"""A container as the orchestration sees it, read from the engine's inspect data."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Literal, get_args
 
 from vpmigrate.engine import labels
 
-if TYPE_CHECKING:
-    import docker
+# The engine's container states (`docker inspect` .State.Status).
+ContainerStatus = Literal[
+    "created", "running", "restarting", "paused", "exited", "dead", "removing"
+]
+# The engine's healthcheck verdict; "" when the container has no healthcheck.
+Health = Literal["", "starting", "healthy", "unhealthy"]
 
 
 # Container ports whose clients expect something other than http:// in a URL.
@@ -24,7 +28,7 @@ URL_SCHEMES = {
 
 
 # Container states in which the container's process exists: stop it before removing.
-RUNNING = ("running", "restarting", "paused")
+RUNNING: tuple[ContainerStatus, ...] = ("running", "restarting", "paused")
 
 
 @dataclass(frozen=True)
@@ -52,15 +56,17 @@ class ContainerState:
     id: str
     name: str
     service: str
-    status: str  # created | running | restarting | paused | exited | dead | removing
+    status: ContainerStatus
     exit_code: int
-    health: str  # "" when the container has no healthcheck; else starting|healthy|unhealthy
+    health: Health
     config_hash: str
     image_label: str
     ports: tuple[PublishedPort, ...]
     networks: tuple[str, ...]
     number: int = 1  # Compose's container number: `<project>-<service>-<number>`
     network_mode: str = ""  # as the engine holds it: `container:<id>` for service:X
+    ipc_mode: str = ""
+    pid_mode: str = ""
     volumes_from: tuple[str, ...] = ()  # `<container id>[:ro|:rw]`
 
     @property
@@ -97,47 +103,28 @@ def container_state(attrs: dict[str, Any]) -> ContainerState:
         id=attrs["Id"],
         name=attrs.get("Name", "").lstrip("/"),
         service=container_labels.get(labels.SERVICE, ""),
-        status=state.get("Status", "unknown"),
+        status=_status(state.get("Status")),
         exit_code=int(state.get("ExitCode") or 0),
-        health=health,
+        health=_health(health),
         config_hash=container_labels.get(labels.CONFIG_HASH, ""),
         image_label=container_labels.get(labels.IMAGE, ""),
         ports=tuple(sorted(ports, key=lambda p: (p.target, p.host_ip))),
         networks=networks,
         number=int(number) if number.isdigit() else 1,
         network_mode=host_config.get("NetworkMode") or "",
+        ipc_mode=host_config.get("IpcMode") or "",
+        pid_mode=host_config.get("PidMode") or "",
         volumes_from=tuple(host_config.get("VolumesFrom") or ()),
     )
 
 
-def project_containers(client: docker.DockerClient, project_name: str) -> list[ContainerState]:
-    """Every container of the project (one-offs excluded), running or not."""
-    found = client.api.containers(all=True, filters=labels.project_filter(project_name))
-    states = []
-    for summary in found:
-        try:
-            states.append(container_state(client.api.inspect_container(summary["Id"])))
-        except _not_found():
-            continue  # removed between listing and inspecting
-    return states
+_STATUSES: dict[object, ContainerStatus] = {s: s for s in get_args(ContainerStatus)}
+_HEALTHS: dict[object, Health] = {h: h for h in get_args(Health)}
 
 
-def inspect(client: docker.DockerClient, container_id: str) -> ContainerState | None:
-    try:
-        return container_state(client.api.inspect_container(container_id))
-    except _not_found():
-        return None
+def _status(value: object) -> ContainerStatus:
+    return _STATUSES.get(value, "dead")  # a state the engine does not document: not usable
 
 
-def volume_exists(client: docker.DockerClient, name: str) -> bool:
-    try:
-        client.api.inspect_volume(name)
-    except _not_found():
-        return False
-    return True
-
-
-def _not_found() -> type[Exception]:
-    from docker.errors import NotFound
-
-    return NotFound
+def _health(value: object) -> Health:
+    return _HEALTHS.get(value, "")

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Literal
 
 from vpmigrate.compose.model import Project
-from vpmigrate.engine import labels
-from vpmigrate.engine.state import ContainerState, project_containers
+from vpmigrate.engine.backend import Engine
+from vpmigrate.engine.state import ContainerState, ContainerStatus, Health
 from vpmigrate.errors import UserError
-
-if TYPE_CHECKING:
-    import docker
 
 
 @dataclass(frozen=True)
@@ -20,8 +17,8 @@ class ServiceStatus:
     service: str
     profiles: tuple[str, ...]
     container: str  # "" when there is none
-    state: str  # engine status, or "not created"
-    health: str  # "" when the container has no healthcheck
+    state: ContainerStatus | Literal["not created"]
+    health: Health
     exit_code: int | None
     ports: tuple[str, ...]  # published ports as URLs
     in_compose_file: bool = True
@@ -39,11 +36,11 @@ class ServiceStatus:
         }
 
 
-def project_status(client: docker.DockerClient, project: Project) -> list[ServiceStatus]:
+def project_status(engine: Engine, project: Project) -> list[ServiceStatus]:
     """One row per service of the compose files, plus containers of services no longer
     in them (orphans), sorted by service name."""
     by_service: dict[str, ContainerState] = {}
-    for found in project_containers(client, project.name):
+    for found in engine.containers(project.name):
         by_service.setdefault(found.service, found)
     rows = []
     for name in sorted(set(project.services) | set(by_service)):
@@ -67,7 +64,7 @@ def project_status(client: docker.DockerClient, project: Project) -> list[Servic
 
 
 def service_logs(
-    client: docker.DockerClient,
+    engine: Engine,
     project: Project,
     service: str,
     *,
@@ -78,7 +75,7 @@ def service_logs(
     if service not in project.services:
         known = ", ".join(sorted(project.services))
         raise UserError(f"unknown service {service!r}: the compose files define {known}.")
-    found = client.api.containers(all=True, filters=labels.project_filter(project.name, service))
+    found = engine.containers(project.name, service)
     if not found:
         raise UserError(
             f"service {service!r} has no container in project {project.name!r}: start it with "
@@ -86,12 +83,4 @@ def service_logs(
             + "".join(f" --profile {p}" for p in project.services[service].profiles[:1])
             + "`."
         )
-    stream = client.api.logs(
-        found[0]["Id"],
-        stdout=True,
-        stderr=True,
-        stream=True,
-        follow=follow,
-        tail=tail if tail is not None else "all",
-    )
-    yield from stream
+    yield from engine.logs(found[0].id, tail=tail, follow=follow)

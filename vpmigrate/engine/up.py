@@ -1,11 +1,14 @@
 """`up`: converge a profile-scoped stack on the engine, with Compose's semantics.
 
-Order of work: pull missing images (nothing is touched if one is missing), create
-networks and volumes, check published ports, then converge every service in its own
-thread as soon as its `depends_on` conditions hold, and finally wait until every
-service is ready. A container whose config hash and image are unchanged is left
-alone; a changed one is replaced. Every step is idempotent, so a run cut short by
-Ctrl-C or a crash is finished by running `up` again.
+Order of work: make the images present (nothing is touched if one is missing), create
+networks and volumes, check published ports, then walk the dependency graph: each
+service converges in its own thread as soon as its `depends_on` conditions hold, and
+finally `up` waits until every service is ready. A container whose config hash and
+image are unchanged is left alone; a changed one is replaced. Every step is idempotent,
+so a run cut short by Ctrl-C or a crash is finished by running `up` again.
+
+All engine work goes through `Engine` (vpmigrate.engine.backend): the decisions here
+are tested against an in-memory engine, and the whole against a real daemon.
 """
 
 from __future__ import annotations
@@ -13,22 +16,22 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_for
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Literal
 
 from vpmigrate.compose.graph import DependencyGraph
-from vpmigrate.compose.model import Project, Service, link_parts, volumes_from_parts
-from vpmigrate.engine import labels, ports, resources, spec
-from vpmigrate.engine.down import remove_container
+from vpmigrate.compose.model import Project, Service
+from vpmigrate.engine import hostconfig, labels, ports, resources, spec
+from vpmigrate.engine.backend import Engine, PortInUse, engine_error_text
 from vpmigrate.engine.events import Event, Reporter, silent
-from vpmigrate.engine.images import ensure_images
-from vpmigrate.engine.readiness import ProbeRunner, Readiness, judge
-from vpmigrate.engine.state import ContainerState, inspect, project_containers
+from vpmigrate.engine.readiness import Condition, Readiness, judge
+from vpmigrate.engine.state import RUNNING, ContainerState
 from vpmigrate.errors import UserError
 
-if TYPE_CHECKING:
-    import docker
+# What `up` did to a service's container.
+Action = Literal["created", "recreated", "started", "restarted", "unchanged"]
 
 POLL_S = 0.1
 LOG_LINES = 15
@@ -38,7 +41,7 @@ LOG_LINES = 15
 class ServiceOutcome:
     service: str
     container_id: str
-    action: str  # created | recreated | started | restarted | unchanged
+    action: Action
 
 
 class UpFailed(UserError):
@@ -57,7 +60,7 @@ class _Failure:
 
 
 def up(
-    client: docker.DockerClient,
+    engine: Engine,
     project: Project,
     services: Sequence[Service],
     *,
@@ -65,16 +68,22 @@ def up(
     timeout_s: float = 300.0,
     report: Reporter = silent,
     probe_health: bool = True,
+    rebuild: bool = False,
+    poll_s: float = POLL_S,
 ) -> list[ServiceOutcome]:
-    """Converge `services` (already selected by profile, dependencies included)."""
-    run = _UpRun(client, project, services, allow_pull, timeout_s, report, probe_health)
+    """Converge `services` (already selected by profile, dependencies included);
+    `rebuild` builds every image that has `build:` (`--build`). `poll_s`: how often a
+    waiting service looks at the engine again."""
+    run = _UpRun(engine, project, services, allow_pull, timeout_s, report, probe_health)
+    run.rebuild = rebuild
+    run.poll_s = poll_s
     return run.execute()
 
 
 class _UpRun:
     def __init__(
         self,
-        client: docker.DockerClient,
+        engine: Engine,
         project: Project,
         services: Sequence[Service],
         allow_pull: bool,
@@ -82,16 +91,26 @@ class _UpRun:
         report: Reporter,
         probe_health: bool,
     ) -> None:
-        self.client = client
+        self.engine = engine
         self.project = project
         self.graph = DependencyGraph(services)
         by_name = {s.name: s for s in services}
         self.services = {name: by_name[name] for name in self.graph.order()}
+        # What each service must reach before `up` returns. A service that another one
+        # waits on with `service_completed_successfully` is a job: it is done once it
+        # has exited 0, not while it still runs.
+        self.goal: dict[str, Condition] = {name: "ready" for name in self.services}
+        for service in services:
+            for dep in service.depends_on:
+                if dep.condition == "service_completed_successfully" and dep.service in by_name:
+                    self.goal[dep.service] = dep.condition
         self.allow_pull = allow_pull
+        self.rebuild = False  # build every `build:` image again (`--build`)
         self.deadline = time.monotonic() + timeout_s
         self.timeout_s = timeout_s
         self.report = report
-        self.probe = ProbeRunner(client) if probe_health else None
+        self.probe = engine.probe if probe_health else None
+        self.poll_s = POLL_S
         self.cancel = threading.Event()
         self.outcomes: dict[str, ServiceOutcome] = {}
         self.failures: dict[str, _Failure] = {}
@@ -100,15 +119,19 @@ class _UpRun:
     # -- orchestration ---------------------------------------------------------------
 
     def execute(self) -> list[ServiceOutcome]:
-        image_ids = ensure_images(
-            self.client, self.services.values(), allow_pull=self.allow_pull, report=self.report
+        services = list(self.services.values())
+        self.image_ids = self.engine.ensure_images(
+            self.project,
+            services,
+            allow_pull=self.allow_pull,
+            rebuild=self.rebuild,
+            report=self.report,
         )
-        self.image_ids = image_ids
-        for network in resources.networks_used(self.project, self.services.values()):
-            resources.ensure_network(self.client, self.project, network, self.report)
-        for volume in resources.volumes_used(self.project, self.services.values()):
-            resources.ensure_volume(self.client, self.project, volume, self.report)
-        existing = {c.service: c for c in project_containers(self.client, self.project.name)}
+        for network in resources.networks_used(self.project, services):
+            self.engine.ensure_network(self.project, network, self.report)
+        for volume in resources.volumes_used(self.project, services):
+            self.engine.ensure_volume(self.project, volume, self.report)
+        existing = {c.service: c for c in self.engine.containers(self.project.name)}
         self.existing = existing
         for orphan in sorted(set(existing) - set(self.project.services)):
             self.report(
@@ -119,14 +142,13 @@ class _UpRun:
                     "files; `inv local.down` (without --profile) removes it",
                 )
             )
-        ports.check_free(self.client, self.project, list(self.services.values()), existing)
+        ports.check_free(self.engine, self.project, services, existing)
 
         with ThreadPoolExecutor(max_workers=max(1, len(self.services))) as pool:
-            futures = self.graph.walk(self._converge_when_ready, pool)
             try:
-                self._wait_all_ready(futures)
+                self._wait_all_ready(self.graph.walk(self._converge_when_ready, pool))
             finally:
-                self.cancel.set()
+                self.cancel.set()  # also on Ctrl-C: the workers stop waiting and return
         if self.failures:
             raise UpFailed(self._failure_message())
         return [self.outcomes[n] for n in self.services if n in self.outcomes]
@@ -134,6 +156,8 @@ class _UpRun:
     def _converge_when_ready(self, name: str) -> ContainerState | None:
         service = self.services[name]
         try:
+            if self.cancel.is_set():
+                raise _Cancelled
             restart_needed = False  # a `restart: true` dependency was (re)created
             dependency_changed = False  # any dependency was (re)created or (re)started
             for dep in service.depends_on:
@@ -164,16 +188,16 @@ class _UpRun:
             self._fail(name, exc.message, None)
             return None
         except Exception as exc:  # engine errors: report them against the service
-            self._fail(name, _engine_error_text(exc), None)
+            self._fail(name, engine_error_text(exc), None)
             return None
 
-    def _wait_for(self, name: str, condition: str) -> Readiness:
+    def _wait_for(self, name: str, condition: Condition) -> Readiness:
         service = self.services[name]
         container_id = self.outcomes[name].container_id
         while True:
             if self.cancel.is_set():
                 raise _Cancelled
-            state = inspect(self.client, container_id)
+            state = self.engine.inspect(container_id)
             if state is None:
                 return Readiness(False, True, "was removed")
             verdict = judge(condition, service, state, self.probe)
@@ -181,7 +205,7 @@ class _UpRun:
                 return verdict
             if time.monotonic() > self.deadline:
                 return Readiness(False, True, f"did not get there within {self.timeout_s:g}s")
-            time.sleep(POLL_S)
+            self.cancel.wait(self.poll_s)
 
     def _wait_all_ready(self, futures: dict[str, Future[ContainerState | None]]) -> None:
         pending = set(futures)
@@ -196,12 +220,12 @@ class _UpRun:
                 if future.result() is None:
                     pending.discard(name)
                     continue
-                state = inspect(self.client, self.outcomes[name].container_id)
+                state = self.engine.inspect(self.outcomes[name].container_id)
                 if state is None:
                     self._fail(name, "its container was removed while starting", None)
                     pending.discard(name)
                     continue
-                verdict = judge("ready", self.services[name], state, self.probe)
+                verdict = judge(self.goal[name], self.services[name], state, self.probe)
                 if verdict.done:
                     self.report(Event(name, verdict.reason or _ready_word(state)))
                     pending.discard(name)
@@ -211,8 +235,11 @@ class _UpRun:
                 elif time.monotonic() > self.deadline:
                     self._fail(name, f"not ready within {self.timeout_s:g}s", state)
                     pending.discard(name)
-            if pending:
-                time.sleep(POLL_S)
+            converging = [futures[n] for n in pending if not futures[n].done()]
+            if converging:  # wake up when one finishes, or to look at the engine again
+                wait_for(converging, self.poll_s, FIRST_COMPLETED)
+            elif pending:
+                time.sleep(self.poll_s)
         self.cancel.set()
 
     # -- one service -------------------------------------------------------------------
@@ -226,31 +253,26 @@ class _UpRun:
         why = self._why_recreate(service, current, image_id, peers)
         if current is not None and why is None:
             return self._reuse(service, current, restart_needed, dependency_changed)
-        action = "created"
+        action: Action = "created"
         if current is not None:
             self.report(Event(service.name, "recreating", why or ""))
-            remove_container(self.client, current, service)
+            self.engine.stop_and_remove(current, service.stop_grace_period_s)
             action = "recreated"
         if self.cancel.is_set():
             raise _Cancelled
-        container_id = self._create(service, image_id, peers)
+        container_id = self.engine.create(self.project, service, image_id, peers, self.report)
         self._start(service, container_id)
         self._record(service.name, container_id, action)
-        return inspect(self.client, container_id)
+        return self.engine.inspect(container_id)
 
     def _peers(self, service: Service) -> dict[str, list[ContainerState]]:
-        """The containers of the services that `network_mode: service:X`, `volumes_from`
-        and `links` name (dependencies, so the walk has converged them already)."""
-        named = {link_parts(entry)[0] for entry in service.links}
-        named |= {
-            volumes_from_parts(e)[0] for e in service.volumes_from if not e.startswith("container:")
-        }
-        if (service.network_mode or "").startswith("service:"):
-            named.add((service.network_mode or "").removeprefix("service:"))
+        """The containers of the services that `network_mode`/`ipc`/`pid: service:X`,
+        `volumes_from` and `links` name (dependencies, so the walk has converged them already)."""
+        named = spec.peer_services(service)
         peers: dict[str, list[ContainerState]] = {}
         for name in sorted(named):
             outcome = self.outcomes.get(name)
-            state = inspect(self.client, outcome.container_id) if outcome is not None else None
+            state = self.engine.inspect(outcome.container_id) if outcome is not None else None
             peers[name] = [state] if state is not None else []
         return peers
 
@@ -267,13 +289,18 @@ class _UpRun:
             return "configuration changed"
         if current.image_label != image_id:
             return "image changed"
-        # `network_mode: service:X` and `volumes_from: [X]` hold X's container ID: when X
-        # has a new container, this one must be created again to share it (as Compose does).
-        mode = service.network_mode or ""
-        if mode.startswith("service:") and current.network_mode != spec.network_mode(
-            self.project, service, peers
+        # `network_mode`, `ipc` and `pid: service:X` and `volumes_from: [X]` hold X's
+        # container ID: when X has a new container, this one must be created again to
+        # share it (as Compose does).
+        for key, value, held in (
+            ("network_mode", service.network_mode, current.network_mode),
+            ("ipc", service.ipc, current.ipc_mode),
+            ("pid", service.pid, current.pid_mode),
         ):
-            return f"{mode.removeprefix('service:')} has a new container"
+            if (value or "").startswith("service:") and held != hostconfig.shared_namespace(
+                value, key, service, peers
+            ):
+                return f"{(value or '').removeprefix('service:')} has a new container"
         if list(current.volumes_from) != spec.volumes_from(service, peers):
             return "a volumes_from service has a new container"
         return None
@@ -286,9 +313,9 @@ class _UpRun:
         dependency_changed: bool,
     ) -> ContainerState | None:
         if current.status == "running" and restart_needed:
-            self.client.api.restart(current.id)
+            self.engine.restart(current.id)
             self._record(service.name, current.id, "restarted")
-        elif current.status in ("running", "restarting", "paused"):
+        elif current.status in RUNNING:
             self._record(service.name, current.id, "unchanged")
         elif (
             current.status == "exited"
@@ -303,39 +330,17 @@ class _UpRun:
         else:
             self._start(service, current.id)
             self._record(service.name, current.id, "started")
-        return inspect(self.client, current.id)
-
-    def _create(
-        self, service: Service, image_id: str, peers: dict[str, list[ContainerState]]
-    ) -> str:
-        args = spec.create_args(self.client.api, self.project, service, image_id, peers)
-        container_id = str(self.client.api.create_container(**args)["Id"])
-        links = spec.links(self.project, service, peers)
-        for extra in service.networks[1:]:
-            network = self.project.networks[extra.network]
-            self.client.api.connect_container_to_network(
-                container_id,
-                network.name,
-                aliases=spec.aliases(self.project, service, extra.aliases),
-                links=links or None,
-                ipv4_address=extra.ipv4_address,
-            )
-        return container_id
+        return self.engine.inspect(current.id)
 
     def _start(self, service: Service, container_id: str) -> None:
-        from docker.errors import APIError
-
         try:
-            self.client.api.start(container_id)
-        except APIError as exc:
-            text = _engine_error_text(exc)
-            if "port is already allocated" in text or "address already in use" in text:
-                raise UserError(
-                    ports.conflict_message(self.client, self.project, service, text)
-                ) from None
-            raise
+            self.engine.start(container_id, service)
+        except PortInUse as exc:
+            raise UserError(
+                ports.conflict_message(self.engine, self.project, service, str(exc))
+            ) from None
 
-    def _record(self, name: str, container_id: str, action: str) -> None:
+    def _record(self, name: str, container_id: str, action: Action) -> None:
         with self.lock:
             self.outcomes[name] = ServiceOutcome(name, container_id, action)
         self.report(Event(name, action))
@@ -353,11 +358,11 @@ class _UpRun:
         for failure in sorted(self.failures.values(), key=lambda f: f.service):
             state = failure.state
             if state is None and failure.service in self.outcomes:
-                state = inspect(self.client, self.outcomes[failure.service].container_id)
+                state = self.engine.inspect(self.outcomes[failure.service].container_id)
             text = f"service {failure.service!r} {failure.reason}"
             if state is not None:
                 text += f" [state: {state.description}]"
-                tail = _last_log_lines(self.client, state.id)
+                tail = _last_log_lines(self.engine, state.id)
                 if tail:
                     text += "; last log lines:\n    " + "\n    ".join(tail)
             parts.append(text)
@@ -376,15 +381,9 @@ def _ready_word(state: ContainerState) -> str:
     return "healthy" if state.health else "running"
 
 
-def _last_log_lines(client: docker.DockerClient, container_id: str) -> list[str]:
+def _last_log_lines(engine: Engine, container_id: str) -> list[str]:
     try:
-        raw = client.api.logs(container_id, tail=LOG_LINES, stdout=True, stderr=True)
+        raw = b"".join(engine.logs(container_id, tail=LOG_LINES))
     except Exception:
         return []
     return raw.decode("utf-8", "replace").rstrip().splitlines()[-LOG_LINES:]
-
-
-def _engine_error_text(exc: Exception) -> str:
-    explanation = getattr(exc, "explanation", None)
-    text = str(explanation or exc).strip()
-    return text or type(exc).__name__

@@ -1,4 +1,5 @@
-"""The desired-state file (env/railway.yml): what each Railway service should have.
+"""The desired-state file (env/railway.yml): what each Railway environment's shared
+variables and each service should have.
 
 Parsing keeps line numbers so every error names ``file:line``. Values are
 resolved here (``${NAME}`` from the environment, ``${s3.*}``/``${mlflow.*}``
@@ -9,7 +10,7 @@ docs/railway.md describes the format.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -17,13 +18,31 @@ from types import MappingProxyType
 import yaml
 
 from vpmigrate.errors import UserError
-from vpmigrate.railway.secrets import is_secret_name
+from vpmigrate.masking import mask_url_passwords
+from vpmigrate.railway.secrets import is_secret_name, looks_secret, printable
 from vpmigrate.railway.template import Resolved, TemplateError, render
 from vpmigrate.userfiles import Location, compose_yaml, read_user_file
 
 S3_PROVIDERS = ("aws", "r2", "minio")
+# The name of an environment's shared variables, in the file and in Railway's own
+# references (${{shared.NAME}}): no service may take it.
+SHARED = "shared"
 _VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_SHARED_REFERENCE = re.compile(r"\$\{\{\s*shared\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+_ONLY_REFERENCE = re.compile(r"^\$\{\{[^{}]*\}\}$")
 _TOP_LEVEL = {"version", "s3", "mlflow", "environments"}
+
+
+def shared_references(value: str) -> set[str]:
+    """The shared variables ``value`` references (``${{shared.NAME}}``)."""
+    return set(_SHARED_REFERENCE.findall(value))
+
+
+def _quote(text: str) -> str:
+    """A value for an error message: never one that carries a password."""
+    return (
+        "(a value with a password, not shown)" if looks_secret(text) else repr(printable(text, 60))
+    )
 
 
 @dataclass(frozen=True)
@@ -54,28 +73,48 @@ class MlflowSettings:
 
 @dataclass(frozen=True)
 class DesiredState:
-    """The desired variables of one Railway environment, by service name."""
+    """The desired variables of one Railway environment: its shared variables (None when
+    the file has no ``shared:`` block for it, so they are not managed) and each service's."""
 
     path: Path
     environment: str
     s3_provider: str
     mlflow: MlflowSettings
     services: Mapping[str, tuple[DesiredVariable, ...]]
+    shared: tuple[DesiredVariable, ...] | None = None
 
-    def only(self, names: list[str] | tuple[str, ...]) -> DesiredState:
-        """The same state restricted to ``names`` (each must be declared in the file)."""
+    def scopes(self) -> dict[str, tuple[DesiredVariable, ...]]:
+        """Shared variables first (services reference them), then every service."""
+        head = {SHARED: self.shared} if self.shared is not None else {}
+        return {**head, **self.services}
+
+    def only(self, names: Iterable[str]) -> DesiredState:
+        """The same state restricted to the services ``names`` (each must be declared in
+        the file; ``shared`` selects the shared variables). No names: everything."""
+        names = list(names)
         if not names:
             return self
-        unknown = [n for n in names if n not in self.services]
+        if any(not n.strip() for n in names):
+            raise UserError(
+                "--service was given an empty value; name a service (or leave --service "
+                "out to cover every service in the file)."
+            )
+        declared = list(self.services) + ([SHARED] if self.shared is not None else [])
+        unknown = [n for n in names if n not in declared]
         if unknown:
             raise UserError(
-                f"{self.path}: service {unknown[0]!r} is not declared under environment "
-                f"{self.environment!r}; declared: {', '.join(sorted(self.services))}. "
+                f"{self.path}: service {printable(unknown[0], 80)!r} is not declared under "
+                f"environment {self.environment!r}; declared: {', '.join(sorted(declared))}. "
                 "Add it to the file or drop --service."
             )
         picked = {n: self.services[n] for n in self.services if n in names}
         return DesiredState(
-            self.path, self.environment, self.s3_provider, self.mlflow, MappingProxyType(picked)
+            self.path,
+            self.environment,
+            self.s3_provider,
+            self.mlflow,
+            MappingProxyType(picked),
+            self.shared if SHARED in names else None,
         )
 
 
@@ -105,7 +144,9 @@ class _File:
             if not isinstance(key, yaml.ScalarNode):
                 raise UserError(f"{self.at(key)}: keys of {what} must be plain names.")
             if key.value in result:
-                raise UserError(f"{self.at(key)}: {key.value!r} appears twice in {what}.")
+                raise UserError(
+                    f"{self.at(key)}: {printable(key.value, 80)!r} appears twice in {what}."
+                )
             result[key.value] = (key, value)
         return result
 
@@ -122,7 +163,7 @@ class _File:
             return True
         if text in ("false", "no", "off"):
             return False
-        raise UserError(f"{self.at(node)}: {what} must be true or false, not {text!r}.")
+        raise UserError(f"{self.at(node)}: {what} must be true or false, not {_quote(text)}.")
 
 
 class _Settings:
@@ -156,7 +197,7 @@ class _Settings:
         try:
             return render(template, lookup)
         except TemplateError as exc:
-            raise UserError(f"{location}: {what}: {exc}.") from None
+            raise UserError(f"{location}: {what}: {mask_url_passwords(str(exc))}.") from None
 
     def setting(self, name: str, used_at: Location, what: str) -> Resolved:
         if name in self.cache:
@@ -180,6 +221,52 @@ class _Settings:
         return value
 
 
+class DesiredFile:
+    """The desired-state file, parsed once: its settings and every environment it declares.
+
+    ``env`` is the process environment laid over `.env` (the caller merges them).
+    ``s3_provider`` overrides the file's ``s3.provider``.
+    """
+
+    def __init__(
+        self, path: Path, env: Mapping[str, str], *, s3_provider: str | None = None
+    ) -> None:
+        self.path = path
+        self.file = _File(path)
+        top = self.file.mapping(self.file.root, "the file")
+        for key, (key_node, _) in top.items():
+            if key not in _TOP_LEVEL:
+                raise UserError(
+                    f"{self.file.at(key_node)}: unknown top-level key {printable(key, 80)!r}; "
+                    f"expected one of {', '.join(sorted(_TOP_LEVEL))}."
+                )
+        if "version" in top and self.file.scalar(top["version"][1], "version") != "1":
+            raise UserError(f"{self.file.at(top['version'][1])}: only version 1 is understood.")
+        self.settings = _Settings(self.file, env)
+        self.s3_provider = _define_s3(self.file, top, self.settings, s3_provider)
+        self.mlflow = _define_mlflow(self.file, top, self.settings)
+        self.where, self._environments = _section(self.file, top, "environments")
+
+    @property
+    def environments(self) -> tuple[str, ...]:
+        """The environments the file declares, in file order."""
+        return tuple(self._environments)
+
+    def environment(self, name: str) -> DesiredState:
+        """The resolved shared and service variables of environment ``name``."""
+        if not name.strip():
+            raise UserError("--environment was given an empty value; name an environment.")
+        if name not in self._environments:
+            raise UserError(
+                f"{self.where}: environment {printable(name, 80)!r} is not declared; declared: "
+                f"{', '.join(sorted(self._environments)) or 'none'}. Pass --environment or add it."
+            )
+        shared, services = _environment(self.file, self._environments[name], name, self.settings)
+        return DesiredState(
+            self.path, name, self.s3_provider, self.mlflow, MappingProxyType(services), shared
+        )
+
+
 def load_desired(
     path: Path,
     environment: str,
@@ -187,26 +274,8 @@ def load_desired(
     *,
     s3_provider: str | None = None,
 ) -> DesiredState:
-    """Read ``path`` and resolve the variables of ``environment``.
-
-    ``env`` is the process environment laid over `.env` (the caller merges them).
-    ``s3_provider`` overrides the file's ``s3.provider``.
-    """
-    file = _File(path)
-    top = file.mapping(file.root, "the file")
-    for key, (key_node, _) in top.items():
-        if key not in _TOP_LEVEL:
-            raise UserError(
-                f"{file.at(key_node)}: unknown top-level key {key!r}; expected one of "
-                f"{', '.join(sorted(_TOP_LEVEL))}."
-            )
-    if "version" in top and file.scalar(top["version"][1], "version") != "1":
-        raise UserError(f"{file.at(top['version'][1])}: only version 1 is understood.")
-    settings = _Settings(file, env)
-    provider = _define_s3(file, top, settings, s3_provider)
-    mlflow = _define_mlflow(file, top, settings)
-    services = _environment_services(file, top, environment, settings)
-    return DesiredState(path, environment, provider, mlflow, MappingProxyType(services))
+    """Read ``path`` and resolve the variables of ``environment`` (see DesiredFile)."""
+    return DesiredFile(path, env, s3_provider=s3_provider).environment(environment)
 
 
 def _section(
@@ -234,7 +303,7 @@ def _define_s3(
         provider, provider_at = "aws", where
     if provider not in S3_PROVIDERS:
         raise UserError(
-            f"{provider_at}: S3 provider {provider!r} is not supported; choose one of "
+            f"{provider_at}: S3 provider {_quote(provider)} is not supported; choose one of "
             f"{', '.join(S3_PROVIDERS)}."
         )
     if provider not in s3:
@@ -284,7 +353,7 @@ def _define_mlflow(
     service = text("service", "mlflow-service") or "mlflow-service"
     port_text = text("port", "5000") or "5000"
     if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        raise UserError(f"{where}: mlflow.port must be a port number, not {port_text!r}.")
+        raise UserError(f"{where}: mlflow.port must be a port number, not {_quote(port_text)}.")
     public = "public_domain" in mlflow and file.flag(
         mlflow["public_domain"][1], "mlflow.public_domain"
     )
@@ -294,7 +363,7 @@ def _define_mlflow(
         for name, (_, node) in file.mapping(mlflow["source"][1], "mlflow.source").items():
             if name not in ("image", "repo", "dockerfile"):
                 raise UserError(
-                    f"{file.at(node)}: mlflow.source.{name} is unknown; "
+                    f"{file.at(node)}: mlflow.source.{printable(name, 80)} is unknown; "
                     "use image, or repo and dockerfile."
                 )
             template = file.scalar(node, f"mlflow.source.{name}")
@@ -325,44 +394,73 @@ def _define_mlflow(
     )
 
 
-def _environment_services(
+def _environment(
     file: _File,
-    top: dict[str, tuple[yaml.Node, yaml.Node]],
+    entry: tuple[yaml.Node, yaml.Node],
     environment: str,
     settings: _Settings,
-) -> dict[str, tuple[DesiredVariable, ...]]:
-    where, environments = _section(file, top, "environments")
-    if environment not in environments:
-        raise UserError(
-            f"{where}: environment {environment!r} is not declared; declared: "
-            f"{', '.join(sorted(environments)) or 'none'}. Pass --environment or add it."
-        )
-    env_key, env_node = environments[environment]
+) -> tuple[tuple[DesiredVariable, ...] | None, dict[str, tuple[DesiredVariable, ...]]]:
+    env_key, env_node = entry
     body = file.mapping(env_node, f"environment {environment!r}")
+    for key, (key_node, _) in body.items():
+        if key not in ("services", SHARED):
+            raise UserError(
+                f"{file.at(key_node)}: environment {environment!r} has an unknown key "
+                f"{printable(key, 80)!r}; expected 'shared' and 'services'."
+            )
     if "services" not in body:
         raise UserError(
             f"{file.at(env_key)}: environment {environment!r} has no 'services' mapping."
         )
+    shared: tuple[DesiredVariable, ...] | None = None
+    if SHARED in body:
+        shared = _variables(file, body[SHARED][1], SHARED, f"{environment}.shared", settings)
     services: dict[str, tuple[DesiredVariable, ...]] = {}
-    for service, (_, vars_node) in file.mapping(body["services"][1], "services").items():
-        variables = []
-        for name, (key_node, value_node) in file.mapping(vars_node, f"service {service!r}").items():
-            location = file.at(key_node)
-            if not _VARIABLE_NAME.match(name):
-                raise UserError(
-                    f"{location}: {name!r} (service {service!r}) is not a valid variable name; "
-                    "use letters, digits and underscores."
-                )
-            template = file.scalar(value_node, f"{service}.{name}")
-            resolved = settings.resolve_template(template, location, f"{service} {name}")
-            variables.append(
-                DesiredVariable(
-                    service=service,
-                    name=name,
-                    value=resolved.text,
-                    secret=resolved.secret or is_secret_name(name),
-                    location=location,
-                )
+    for service, (key_node, vars_node) in file.mapping(body["services"][1], "services").items():
+        if service == SHARED:
+            raise UserError(
+                f"{file.at(key_node)}: 'shared' is the name of the environment's shared "
+                "variables (Railway's ${{shared.NAME}}); put them in a `shared:` block next "
+                "to `services:`."
             )
-        services[service] = tuple(variables)
-    return services
+        services[service] = _variables(file, vars_node, service, f"service {service!r}", settings)
+    if shared is not None:
+        declared = {v.name for v in shared}
+        for variables in services.values():
+            for variable in variables:
+                missing = sorted(shared_references(variable.value) - declared)
+                if missing:
+                    raise UserError(
+                        f"{variable.location}: {variable.service} {variable.name} references "
+                        f"${{{{shared.{missing[0]}}}}}, but the shared: block of environment "
+                        f"{environment!r} does not declare {missing[0]}; add it there."
+                    )
+    return shared, services
+
+
+def _variables(
+    file: _File, node: yaml.Node, scope: str, what: str, settings: _Settings
+) -> tuple[DesiredVariable, ...]:
+    variables = []
+    for name, (key_node, value_node) in file.mapping(node, what).items():
+        location = file.at(key_node)
+        if not _VARIABLE_NAME.match(name):
+            raise UserError(
+                f"{location}: {printable(name, 80)!r} ({what}) is not a valid variable name; "
+                "use letters, digits and underscores."
+            )
+        template = file.scalar(value_node, f"{scope}.{name}")
+        resolved = settings.resolve_template(template, location, f"{scope} {name}")
+        variables.append(
+            DesiredVariable(
+                service=scope,
+                name=name,
+                value=resolved.text,
+                secret=resolved.secret
+                or looks_secret(resolved.text)
+                # A value that is only a Railway reference holds no secret, whatever its name.
+                or (is_secret_name(name) and not _ONLY_REFERENCE.match(resolved.text)),
+                location=location,
+            )
+        )
+    return tuple(variables)

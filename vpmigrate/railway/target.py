@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from vpmigrate.errors import UserError
 from vpmigrate.railway.api import ProjectInfo, RailwayBackend
+from vpmigrate.railway.secrets import printable
 from vpmigrate.railway.settings import Connection
 
 
@@ -26,30 +27,55 @@ def _closest(name: str, candidates: Iterable[str]) -> str:
     pool = list(candidates)
     lowered = {c.lower(): c for c in pool}
     match = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.75)
-    return f" Did you mean {lowered[match[0]]!r}?" if match else ""
+    return f" Did you mean {printable(lowered[match[0]], 80)!r}?" if match else ""
+
+
+@dataclass(frozen=True)
+class Project:
+    """The project as one request returned it, and the environment a project token
+    is bound to (None for an account token)."""
+
+    info: ProjectInfo
+    bound_environment_id: str | None = None
+
+
+def load_project(backend: RailwayBackend, connection: Connection) -> Project:
+    """The project (RAILWAY_PROJECT_ID, or the project token's own) with its services
+    and environments: one request either way."""
+    if connection.credentials.is_project_token:
+        scope, info = backend.token_project()
+        return Project(info, scope.environment_id)
+    if connection.project_id is None:  # connection_from() guarantees one of the two
+        raise UserError("no Railway project: set RAILWAY_PROJECT_ID.")
+    return Project(backend.project(connection.project_id))
+
+
+def target_for(project: Project, environment: str) -> Target:
+    """The environment ``environment`` of ``project``, checked against a project
+    token's binding."""
+    info = project.info
+    name = printable(info.name, 80)
+    if environment not in info.environments:
+        existing = ", ".join(sorted(printable(e, 80) for e in info.environments)) or "none"
+        raise UserError(
+            f"Railway project {name!r} has no environment {printable(environment, 80)!r}; it "
+            f"has {existing}.{_closest(environment, info.environments)} Pass --environment."
+        )
+    environment_id = info.environments[environment]
+    bound = project.bound_environment_id
+    if bound is not None and bound != environment_id:
+        bound_name = next((n for n, i in info.environments.items() if i == bound), "?")
+        raise UserError(
+            f"the project token in RAILWAY_TOKEN is bound to environment "
+            f"{printable(bound_name, 80)!r}, not {printable(environment, 80)!r}; pass "
+            f"--environment {printable(bound_name, 80)} or use a token for that environment."
+        )
+    return Target(info.id, info.name, environment, environment_id, info.services)
 
 
 def resolve_target(backend: RailwayBackend, connection: Connection, environment: str) -> Target:
-    """Find the project (RAILWAY_PROJECT_ID, or the project token's own) and the environment."""
-    scope = backend.token_scope() if connection.credentials.is_project_token else None
-    project_id = scope.project_id if scope else connection.project_id
-    if project_id is None:  # connection_from() guarantees one of the two
-        raise UserError("no Railway project: set RAILWAY_PROJECT_ID.")
-    project: ProjectInfo = backend.project(project_id)
-    if environment not in project.environments:
-        existing = ", ".join(sorted(project.environments)) or "none"
-        raise UserError(
-            f"Railway project {project.name!r} has no environment {environment!r}; it has "
-            f"{existing}.{_closest(environment, project.environments)} Pass --environment."
-        )
-    environment_id = project.environments[environment]
-    if scope and scope.environment_id != environment_id:
-        bound = next((n for n, i in project.environments.items() if i == scope.environment_id), "?")
-        raise UserError(
-            f"the project token in RAILWAY_TOKEN is bound to environment {bound!r}, not "
-            f"{environment!r}; pass --environment {bound} or use a token for {environment!r}."
-        )
-    return Target(project.id, project.name, environment, environment_id, project.services)
+    """load_project() then target_for(), for one environment."""
+    return target_for(load_project(backend, connection), environment)
 
 
 def require_services(target: Target, names: Iterable[str], mlflow_service: str) -> None:
@@ -62,10 +88,12 @@ def require_services(target: Target, names: Iterable[str], mlflow_service: str) 
         hint = _closest(name, target.services)
         if name == mlflow_service:
             hint += " Create it with `inv railway.provision`."
-        lines.append(f"{name!r} not found.{hint}")
+        lines.append(f"{printable(name, 80)!r} not found.{hint}")
+    existing = ", ".join(sorted(printable(s, 80) for s in target.services)) or "none"
     raise UserError(
-        f"Railway project {target.project_name!r}, environment {target.environment!r}: "
+        f"Railway project {printable(target.project_name, 80)!r}, environment "
+        f"{printable(target.environment, 80)!r}: "
         + " ".join(lines)
-        + f" Existing services: {', '.join(sorted(target.services)) or 'none'}. Fix the name "
+        + f" Existing services: {existing}. Fix the name "
         "in the desired-state file or pass --service to sync only existing ones."
     )

@@ -51,7 +51,7 @@ def render(template: str, lookup: Lookup) -> Resolved:
             match = _REFERENCE.match(template, i)
             if match is None:
                 raise TemplateError(
-                    f"unclosed Railway reference {template[i : i + 20]!r}: end it with '}}}}'"
+                    f"unclosed Railway reference '${{{{' at character {i + 1}: end it with '}}}}'"
                 )
             parts.append(match.group(0))
             i = match.end()
@@ -59,9 +59,11 @@ def render(template: str, lookup: Lookup) -> Resolved:
         if template.startswith("${", i):
             match = _LOOKUP.match(template, i)
             if match is None:
+                # The text itself is not quoted: the line may carry a password.
                 raise TemplateError(
-                    f"malformed {template[i : i + 20]!r}: write ${{NAME}}, ${{NAME:-default}}, "
-                    "${s3.setting} or, for a Railway reference, ${{Service.VAR}}"
+                    f"malformed '${{' at character {i + 1}: write ${{NAME}}, "
+                    "${NAME:-default}, ${s3.setting} or, for a Railway reference, "
+                    "${{Service.VAR}}"
                 )
             value = lookup(match.group("name"), match.group("default"))
             parts.append(value.text)

@@ -6,6 +6,7 @@ the plan does not change is written back exactly as the monolith has it.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -146,7 +147,7 @@ def _check_dependencies(
 def check_relative_paths(services: CommentedMap, source: Path, out_dir: Path) -> None:
     """Outputs written elsewhere than the monolith's folder would resolve relative
     paths against another folder: refuse, naming the first such path."""
-    if out_dir.resolve() == source.parent.resolve():
+    if os.path.realpath(out_dir) == os.path.realpath(source.parent):
         return
     for name, definition in services.items():
         if not isinstance(definition, CommentedMap):
