@@ -126,22 +126,10 @@ def _source(
 
     if url:
         return source_endpoint(None, url, env, "")
-    from tasks.local import load_local_project
-    from vpmigrate.compose.profiles import active_profiles, select_services
-    from vpmigrate.engine.client import connect
-    from vpmigrate.engine.state import project_containers
-    from vpmigrate.verify.targets import find_targets
+    from tasks.local import running_stack
 
-    project = load_local_project(c, files or [], project_name, env_file)
-    chosen = active_profiles(profiles or [], project)
-    services = select_services(project, chosen)
-    containers = {s.service: s for s in project_containers(connect(), project.name)}
-    options = "".join(f" --file {f}" for f in files or [])
-    if project_name:
-        options += f" --project-name {project_name}"
-    up_hint = "`inv local.up" + "".join(f" --profile {p}" for p in sorted(chosen)) + options + "`"
-    targets = find_targets(project, services, containers, up_hint)
-    return source_endpoint(targets, None, env, up_hint)
+    stack = running_stack(c, profiles, files, project_name, env_file)
+    return source_endpoint(stack.targets, None, env, stack.up_hint)
 
 
 def _target(
