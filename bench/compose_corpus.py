@@ -151,10 +151,11 @@ class Outcome:
     traceback: bool = False
 
 
-def reference(item: Input) -> Outcome:
+def reference(item: Input, profiles: list[str]) -> Outcome:
+    options = [f"--profile={p}" for p in profiles]
     try:
         done = subprocess.run(
-            ["docker", "compose", "-f", item.file.name, "config", "--format", "json"],
+            ["docker", "compose", "-f", item.file.name, *options, "config", "--format", "json"],
             cwd=item.file.parent,
             env=_environment(),
             capture_output=True,
@@ -182,8 +183,8 @@ class _Worker:
     def _start() -> concurrent.futures.ProcessPoolExecutor:
         return concurrent.futures.ProcessPoolExecutor(max_workers=1, initializer=_limit_memory)
 
-    def run(self, item: Input) -> Outcome:
-        future = self.pool.submit(_load_ours, str(item.file))
+    def run(self, item: Input, profiles: list[str]) -> Outcome:
+        future = self.pool.submit(_load_ours, str(item.file), profiles)
         try:
             return future.result(timeout=TIME_LIMIT)
         except concurrent.futures.TimeoutError:
@@ -203,30 +204,32 @@ class _Worker:
         self.pool.shutdown(wait=True)
 
 
-def _load_ours(file: str) -> Outcome:
+def _load_ours(file: str, profiles: list[str]) -> Outcome:
     try:
         from vpmigrate.compose.config import compose_config
         from vpmigrate.errors import UserError
     except Exception:  # noqa: BLE001 - a broken checkout: say so for every input
         return Outcome(False, error=traceback.format_exc()[-2000:], traceback=True)
     try:
-        return Outcome(True, config=compose_config([Path(file)], environ=_environment()))
+        config = compose_config([Path(file)], profiles=profiles, environ=_environment())
+        return Outcome(True, config=config)
     except UserError as exc:
         return Outcome(False, error=str(exc))
     except Exception:  # noqa: BLE001 - a traceback is what we are counting
         return Outcome(False, error=traceback.format_exc()[-2000:], traceback=True)
 
 
-def ours(item: Input, cli: bool, worker: _Worker) -> Outcome:
+def ours(item: Input, cli: bool, worker: _Worker, profiles: list[str]) -> Outcome:
     if cli:
-        return _ours_cli(item)
-    return worker.run(item)
+        return _ours_cli(item, profiles)
+    return worker.run(item, profiles)
 
 
-def _ours_cli(item: Input) -> Outcome:
+def _ours_cli(item: Input, profiles: list[str]) -> Outcome:
     inv = REPO_ROOT / ".venv" / "bin" / "inv"
     done = subprocess.run(
         [str(inv), "-r", str(REPO_ROOT), "local.config", "--file", str(item.file)]
+        + [f"--profile={p}" for p in profiles]
         + ["--format", "json"],
         cwd=item.file.parent,
         env=_environment(),
@@ -315,13 +318,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--show", type=int, default=3, help="examples per kind of difference")
     parser.add_argument("--only", help="only inputs whose label contains this text")
     parser.add_argument("--json", type=Path, help="write every input's outcome here")
+    parser.add_argument(
+        "--all-profiles",
+        action="store_true",
+        help="activate every profile (--profile '*'), so profiled services are compared too",
+    )
     args = parser.parse_args(argv)
     work = args.work or args.corpus / ".vpmigrate"
     work.mkdir(parents=True, exist_ok=True)
     inputs = collect(args.corpus, work)
     if args.only:
         inputs = [i for i in inputs if args.only in i.label]
-    cache_path = work / "reference.json"
+    profiles = ["*"] if args.all_profiles else []
+    cache_path = work / ("reference-all-profiles.json" if args.all_profiles else "reference.json")
     cache: dict[str, Any] = {}
     if cache_path.exists() and not args.refresh:
         cache = json.loads(cache_path.read_text())
@@ -334,12 +343,12 @@ def main(argv: list[str] | None = None) -> int:
     for item in inputs:
         key = item.key()
         if key not in cache:
-            outcome = reference(item)
+            outcome = reference(item, profiles)
             cache[key] = {"ok": outcome.ok, "config": outcome.config, "error": outcome.error}
             if len(cache) % 50 == 0:
                 cache_path.write_text(json.dumps(cache))
         ref = Outcome(**cache[key])
-        mine = ours(item, args.cli, worker)
+        mine = ours(item, args.cli, worker, profiles)
         row = rows[item.source]
         row["inputs"] += 1
         kind = _classify(ref, mine)

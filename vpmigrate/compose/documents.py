@@ -249,6 +249,13 @@ def _services_of(path: Path, options: LoadOptions, location: Location, where: st
 
 
 def _existing(raw: str, base: Path, location: Location, where: str, what: str) -> Path:
+    if "://" in raw or raw.startswith(("git@", "github.com/")):
+        raise problem(
+            location,
+            where,
+            f"the {what} {raw} is remote; only local files are read here. Download it "
+            "(git clone, curl) and name the local copy instead.",
+        )
     path = Path(os.path.expanduser(raw))
     if not path.is_absolute():
         path = base / path

@@ -305,7 +305,7 @@ def _volume_mount(api: APIClient, project: Project, service: Service, volume: Vo
         )
     return Mount(
         target=volume.target,
-        source=source,  # type: ignore[arg-type]
+        source=source,
         type="volume",
         read_only=volume.read_only,
         no_copy=bool(options and options.nocopy),

@@ -12,7 +12,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from vpmigrate.errors import Interrupted, UserError
+from vpmigrate.errors import UserError
 from vpmigrate.migrate.artifacts import ArtifactFile, S3Config, S3Service
 from vpmigrate.migrate.execute import Copier, NoProgress, Outcome, Progress
 from vpmigrate.migrate.plan import Plan, RunPlan, make_plan
@@ -144,9 +144,10 @@ def _migrate(
         raise exc.as_user_error() from None
     except (KeyboardInterrupt, Stopped):
         stop.set()
-        raise Interrupted(
+        raise UserError(
             "interrupted: what was copied is kept (each run's copy is marked complete only at "
-            "its end); re-run the same command to finish the rest."
+            "its end); re-run the same command to finish the rest.",
+            exit_code=130,
         ) from None
     finally:
         stop.set()
