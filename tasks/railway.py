@@ -79,7 +79,7 @@ class _Session:
 
         if self.project is None:
             self.project = load_project(self.backend, self.connection)
-            info(f"Railway project {self.mask.safe(self.project.info.name, 80)!r}")
+            info(f"Railway project '{self.mask.safe(self.project.info.name, 80)}'")
         return target_for(self.project, environment)
 
     def desired(self, environment: str) -> DesiredState:

@@ -245,13 +245,13 @@ CASES = [
         "server-message-with-escapes",
         _fault("graphql_error", message="bad\n\x1b[2Kerror: forged\rline"),
         1,
-        ("bad\\x0a\\x1b[2Kerror: forged\\x0dline",),
+        ("bad\\n\\x1b[2Kerror: forged\\rline",),
     ),
     Case(
         "railway-names-with-escapes",
         _hostile_names,
         1,
-        ("evil\\x0a\\x1b[31mforged line",),
+        ("evil\\n\\x1b[31mforged line",),
         absent=("\x1b[",),
     ),
     Case(

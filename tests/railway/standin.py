@@ -287,6 +287,10 @@ class RailwayStandIn:
         # complex, nothing executed) and request body size (HTTP 413).
         self.max_root_fields: int | None = None
         self.max_body_bytes: int | None = None
+        # How the refusal reads, as servers word it: "plain" (no path), "field" (the
+        # first field's path with extensions.code COMPLEXITY), "http-400" (a 400 with
+        # "Query too complex").
+        self.too_complex_style = "plain"
         self.rate_limit = 1000  # X-RateLimit-Limit; Remaining counts down per request
         self._server: ThreadingHTTPServer | None = None
 
@@ -390,12 +394,7 @@ class RailwayStandIn:
         if self.max_body_bytes is not None and len(raw) > self.max_body_bytes:
             return Reply(413, {**limits, "Content-Type": "text/plain"}, b"Payload Too Large")
         if self.max_root_fields is not None and len(record.fields) > self.max_root_fields:
-            message = (
-                f"Query complexity of {len(record.fields)} exceeds the maximum allowed "
-                f"complexity of {self.max_root_fields}"
-            )
-            body = json.dumps({"errors": [{"message": message}]}).encode()
-            return Reply(200, {**limits, **json_type}, body)
+            return self._too_complex(record, limits)
         result = graphql.graphql_sync(
             self.schema,
             record.query,
@@ -415,6 +414,26 @@ class RailwayStandIn:
         if fault is not None and fault.kind == "drip":
             reply.drip = fault.delay
         return reply
+
+    def _too_complex(self, record: Recorded, limits: dict[str, str]) -> Reply:
+        json_type = {**limits, "Content-Type": "application/json"}
+        message = (
+            f"Query complexity of {len(record.fields)} exceeds the maximum allowed "
+            f"complexity of {self.max_root_fields}"
+        )
+        error: dict[str, Any] = {"message": message}
+        status = 200
+        if self.too_complex_style == "field":
+            first = graphql.parse(record.query).definitions[0]
+            assert isinstance(first, graphql.OperationDefinitionNode)
+            field = first.selection_set.selections[0]
+            assert isinstance(field, graphql.FieldNode)
+            alias = field.alias.value if field.alias else field.name.value
+            error.update(path=[alias], extensions={"code": "COMPLEXITY"})
+        elif self.too_complex_style == "http-400":
+            status = 400
+            error = {"message": "Query too complex", "extensions": {"code": "INPUT_ERROR"}}
+        return Reply(status, json_type, json.dumps({"errors": [error]}).encode())
 
     def _limit_headers(self) -> dict[str, str]:
         remaining = max(self.rate_limit - len(self.requests), 0)

@@ -186,6 +186,10 @@ def test_missing_environment_variable_names_file_line_service_and_variable(tmp_p
         ),
         ("  production:\n    sharde: {}\n    services: {}\n", "unknown key 'sharde'"),
         ("  production:\n    shared: [a]\n    services: {}\n", "must be a mapping"),
+        (
+            '  production:\n    services:\n      "api\\e[2K":\n        A: b\n',
+            "'api\\x1b[2K' is not usable as a service name",
+        ),
     ],
 )
 def test_bad_entries_name_the_line(tmp_path: Path, environment: str, expected: str) -> None:

@@ -4,8 +4,11 @@ number of services, counted by the stand-in at 6 and at 30 services."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
-from tests.railway.conftest import SECRET_KEY, Wide, World, run_inv
+import pytest
+
+from tests.railway.conftest import SECRET_KEY, Wide, World, _wide, run_inv
 
 
 def operations(world: World, since: int = 0) -> list[str | None]:
@@ -120,3 +123,18 @@ def test_a_request_body_refused_as_too_large_falls_back_too(wide: Wide) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stderr.count("sending smaller batches") == 1
     assert all(world.vars(n)["WORKERS"] == "4" for n in wide.services)
+
+
+@pytest.mark.parametrize("style", ["field", "http-400"])
+def test_other_wordings_of_too_complex_fall_back_too(tmp_path: Path, style: str) -> None:
+    """Servers also name the costly field (with a validation code), or answer HTTP 400."""
+    for wide in _wide(tmp_path, 6):
+        world = wide.world
+        world.api.max_root_fields = 3
+        world.api.too_complex_style = style
+
+        result = run_inv(world, "railway.sync-env", "--file", str(wide.file))
+
+        assert result.returncode == 0, result.stderr
+        assert result.stderr.count("sending smaller batches") == 1
+        assert all(world.redeploys(n) == 1 for n in wide.services)

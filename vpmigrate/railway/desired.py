@@ -41,7 +41,7 @@ def shared_references(value: str) -> set[str]:
 def _quote(text: str) -> str:
     """A value for an error message: never one that carries a password."""
     return (
-        "(a value with a password, not shown)" if looks_secret(text) else repr(printable(text, 60))
+        "(a value with a password, not shown)" if looks_secret(text) else f"'{printable(text, 60)}'"
     )
 
 
@@ -103,7 +103,7 @@ class DesiredState:
         unknown = [n for n in names if n not in declared]
         if unknown:
             raise UserError(
-                f"{self.path}: service {printable(unknown[0], 80)!r} is not declared under "
+                f"{self.path}: service '{printable(unknown[0], 80)}' is not declared under "
                 f"environment {self.environment!r}; declared: {', '.join(sorted(declared))}. "
                 "Add it to the file or drop --service."
             )
@@ -145,7 +145,7 @@ class _File:
                 raise UserError(f"{self.at(key)}: keys of {what} must be plain names.")
             if key.value in result:
                 raise UserError(
-                    f"{self.at(key)}: {printable(key.value, 80)!r} appears twice in {what}."
+                    f"{self.at(key)}: '{printable(key.value, 80)}' appears twice in {what}."
                 )
             result[key.value] = (key, value)
         return result
@@ -237,7 +237,7 @@ class DesiredFile:
         for key, (key_node, _) in top.items():
             if key not in _TOP_LEVEL:
                 raise UserError(
-                    f"{self.file.at(key_node)}: unknown top-level key {printable(key, 80)!r}; "
+                    f"{self.file.at(key_node)}: unknown top-level key '{printable(key, 80)}'; "
                     f"expected one of {', '.join(sorted(_TOP_LEVEL))}."
                 )
         if "version" in top and self.file.scalar(top["version"][1], "version") != "1":
@@ -258,8 +258,9 @@ class DesiredFile:
             raise UserError("--environment was given an empty value; name an environment.")
         if name not in self._environments:
             raise UserError(
-                f"{self.where}: environment {printable(name, 80)!r} is not declared; declared: "
-                f"{', '.join(sorted(self._environments)) or 'none'}. Pass --environment or add it."
+                f"{self.where}: environment '{printable(name, 80)}' is not declared; declared: "
+                f"{', '.join(sorted(printable(e, 80) for e in self._environments)) or 'none'}. "
+                "Pass --environment or add it."
             )
         shared, services = _environment(self.file, self._environments[name], name, self.settings)
         return DesiredState(
@@ -401,12 +402,13 @@ def _environment(
     settings: _Settings,
 ) -> tuple[tuple[DesiredVariable, ...] | None, dict[str, tuple[DesiredVariable, ...]]]:
     env_key, env_node = entry
+    _plain_name(file, env_key, "an environment name")
     body = file.mapping(env_node, f"environment {environment!r}")
     for key, (key_node, _) in body.items():
         if key not in ("services", SHARED):
             raise UserError(
                 f"{file.at(key_node)}: environment {environment!r} has an unknown key "
-                f"{printable(key, 80)!r}; expected 'shared' and 'services'."
+                f"'{printable(key, 80)}'; expected 'shared' and 'services'."
             )
     if "services" not in body:
         raise UserError(
@@ -417,6 +419,7 @@ def _environment(
         shared = _variables(file, body[SHARED][1], SHARED, f"{environment}.shared", settings)
     services: dict[str, tuple[DesiredVariable, ...]] = {}
     for service, (key_node, vars_node) in file.mapping(body["services"][1], "services").items():
+        _plain_name(file, key_node, "a service name")
         if service == SHARED:
             raise UserError(
                 f"{file.at(key_node)}: 'shared' is the name of the environment's shared "
@@ -438,6 +441,17 @@ def _environment(
     return shared, services
 
 
+def _plain_name(file: _File, node: yaml.Node, what: str) -> None:
+    """Names end up in tables and messages: no control characters (a quoted YAML key
+    may hold escapes such as \\x1b)."""
+    name = str(node.value)
+    if printable(name) != name or not name.strip():
+        raise UserError(
+            f"{file.at(node)}: '{printable(name, 80)}' is not usable as {what}: it is empty "
+            "or holds control characters."
+        )
+
+
 def _variables(
     file: _File, node: yaml.Node, scope: str, what: str, settings: _Settings
 ) -> tuple[DesiredVariable, ...]:
@@ -446,7 +460,7 @@ def _variables(
         location = file.at(key_node)
         if not _VARIABLE_NAME.match(name):
             raise UserError(
-                f"{location}: {printable(name, 80)!r} ({what}) is not a valid variable name; "
+                f"{location}: '{printable(name, 80)}' ({what}) is not a valid variable name; "
                 "use letters, digits and underscores."
             )
         template = file.scalar(value_node, f"{scope}.{name}")

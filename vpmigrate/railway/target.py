@@ -27,7 +27,7 @@ def _closest(name: str, candidates: Iterable[str]) -> str:
     pool = list(candidates)
     lowered = {c.lower(): c for c in pool}
     match = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.75)
-    return f" Did you mean {printable(lowered[match[0]], 80)!r}?" if match else ""
+    return f" Did you mean '{printable(lowered[match[0]], 80)}'?" if match else ""
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ def target_for(project: Project, environment: str) -> Target:
     if environment not in info.environments:
         existing = ", ".join(sorted(printable(e, 80) for e in info.environments)) or "none"
         raise UserError(
-            f"Railway project {name!r} has no environment {printable(environment, 80)!r}; it "
+            f"Railway project '{name}' has no environment '{printable(environment, 80)}'; it "
             f"has {existing}.{_closest(environment, info.environments)} Pass --environment."
         )
     environment_id = info.environments[environment]
@@ -67,7 +67,7 @@ def target_for(project: Project, environment: str) -> Target:
         bound_name = next((n for n, i in info.environments.items() if i == bound), "?")
         raise UserError(
             f"the project token in RAILWAY_TOKEN is bound to environment "
-            f"{printable(bound_name, 80)!r}, not {printable(environment, 80)!r}; pass "
+            f"'{printable(bound_name, 80)}', not '{printable(environment, 80)}'; pass "
             f"--environment {printable(bound_name, 80)} or use a token for that environment."
         )
     return Target(info.id, info.name, environment, environment_id, info.services)
@@ -88,11 +88,11 @@ def require_services(target: Target, names: Iterable[str], mlflow_service: str) 
         hint = _closest(name, target.services)
         if name == mlflow_service:
             hint += " Create it with `inv railway.provision`."
-        lines.append(f"{printable(name, 80)!r} not found.{hint}")
+        lines.append(f"'{printable(name, 80)}' not found.{hint}")
     existing = ", ".join(sorted(printable(s, 80) for s in target.services)) or "none"
     raise UserError(
-        f"Railway project {printable(target.project_name, 80)!r}, environment "
-        f"{printable(target.environment, 80)!r}: "
+        f"Railway project '{printable(target.project_name, 80)}', environment "
+        f"'{printable(target.environment, 80)}': "
         + " ".join(lines)
         + f" Existing services: {existing}. Fix the name "
         "in the desired-state file or pass --service to sync only existing ones."

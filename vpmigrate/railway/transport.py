@@ -51,10 +51,12 @@ class RetryPolicy:
 
 @dataclass(frozen=True)
 class Issue:
-    """One entry of a GraphQL ``errors[]``: its message (masked) and path."""
+    """One entry of a GraphQL ``errors[]``: its message (masked) and path, and whether
+    the server says it refused the document before running it (``extensions``)."""
 
     message: str
     path: tuple[str | int, ...] = ()
+    validation: bool = False
 
 
 class RailwayApiError(UserError):
@@ -87,6 +89,10 @@ _TOO_LARGE = re.compile(
     r"(max|limit)|max(imum)? (query )?(depth|cost|aliases|complexity|size)|"
     r"payload too large|entity too large",
     re.IGNORECASE,
+)
+# extensions.code / .category / .type values servers use for a refused document.
+_REFUSED_DOCUMENT = re.compile(
+    r"complex|depth|cost|too_large|validation|input_error|bad_user_input", re.IGNORECASE
 )
 _AUTH = re.compile(r"not authorized|unauthori[sz]ed|token not found|invalid token", re.IGNORECASE)
 
@@ -274,7 +280,7 @@ class GraphQLTransport:
         codings = [c.strip() for c in encoding.split(",") if c.strip() not in ("", "identity")]
         if len(codings) > 1 or (codings and codings[0] not in ("gzip", "x-gzip", "deflate")):
             raise RailwayApiError(
-                f"Railway answered with Content-Encoding {self.mask.safe(encoding, 60)!r}, "
+                f"Railway answered with Content-Encoding '{self.mask.safe(encoding, 60)}', "
                 "which this tool does not decode; check RAILWAY_API_URL."
             )
         # 32 + 15: zlib or gzip header, detected; raw deflate is retried below.
@@ -397,18 +403,27 @@ class GraphQLTransport:
         items = errors if isinstance(errors, list) else [errors]
         issues = []
         for item in items[:20]:
+            validation = False
             if isinstance(item, dict):
                 message = item.get("message", item)
                 raw_path = item.get("path")
+                extensions = item.get("extensions")
+                if isinstance(extensions, dict):
+                    kinds = [extensions.get(k) for k in ("code", "category", "type")]
+                    validation = any(
+                        isinstance(k, str) and _REFUSED_DOCUMENT.search(k) for k in kinds
+                    )
             else:
                 message, raw_path = item, None
             steps = raw_path if isinstance(raw_path, list) else []
             path = tuple(p for p in steps if isinstance(p, str | int))
-            issues.append(Issue(self.mask.safe(str(message), MESSAGE_LIMIT), path))
+            issues.append(Issue(self.mask.safe(str(message), MESSAGE_LIMIT), path, validation))
         text = "; ".join(i.message for i in issues) or "an empty error"
         found = tuple(issues)
         usable = data if isinstance(data, dict) else None
-        if any(not i.path and _TOO_LARGE.search(i.message) for i in issues):
+        # Too large: said of the document before it ran (no path, or a validation code);
+        # some servers name the field that made the query too costly.
+        if any((not i.path or i.validation) and _TOO_LARGE.search(i.message) for i in issues):
             return DocumentTooLarge(
                 f"Railway refused {operation} as too large or complex: {text}", issues=found
             )
