@@ -231,8 +231,7 @@ class DockerEngine:
         for note in hostconfig.warnings(self._api, service):
             report(Event(service.name, "warning", note))
         files = hostconfig.files_to_copy(project, service)
-        args = spec.create_args(self._api, project, service, image_id, peers)
-        container_id = str(self._api.create_container(**args)["Id"])
+        container_id = spec.create_container(self._api, project, service, image_id, peers)
         for extra in spec.ordered_networks(service)[1:]:
             self._api.connect_container_to_network(
                 container_id,

@@ -141,7 +141,7 @@ def create_args(
         restart_policy=hostconfig.restart_policy(service),
         network_mode=network_mode(project, service, peers),
         volumes_from=volumes_from(service, peers) or None,
-        extra_hosts=_extra_hosts(service.extra_hosts) or None,
+        extra_hosts=_extra_hosts(service.extra_hosts),  # Compose sends [] for none
         init=service.init,
         ipc_mode=hostconfig.shared_namespace(service.ipc, "ipc", service, peers),
         pid_mode=hostconfig.shared_namespace(service.pid, "pid", service, peers),
@@ -188,6 +188,25 @@ def create_args(
         "networking_config": networking_config,
         "detach": True,
     }
+
+
+def create_container(
+    api: APIClient,
+    project: Project,
+    service: Service,
+    image_id: str,
+    peers: Mapping[str, Sequence[ContainerState]] | None = None,
+) -> str:
+    """Create the container (not started, first network attached); returns its ID.
+    Like Compose for `up -d`, it asks for stdout and stderr to be attachable."""
+    args = create_args(api, project, service, image_id, peers)
+    name, platform = args.pop("name"), args.pop("platform")
+    args.pop("detach")
+    # The proxy settings of ~/.docker/config.json, as `docker run` and Compose add them.
+    args["environment"] = api._proxy_configs.inject_proxy_environment(args["environment"])
+    config = api.create_container_config(detach=True, **args)
+    config["AttachStdout"] = config["AttachStderr"] = True
+    return str(api.create_container_from_config(config, name, platform)["Id"])
 
 
 def ordered_networks(service: Service) -> list[ServiceNetwork]:
