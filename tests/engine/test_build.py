@@ -223,8 +223,9 @@ services:
         assert "pull failed" in result.stderr
         assert run_in(stack, "app", "cat", "/stage").strip() == "dev-fast"
         assert "10.9.8.7\tmirror.internal" in run_in(stack, "app", "cat", "/build-hosts")
-        shm_kib = int(run_in(stack, "app", "cat", "/build-shm").split()[1])
-        assert shm_kib == 96 * 1024
+        shm = run_in(stack, "app", "cat", "/build-shm").split()
+        assert len(shm) > 1, (shm, result.stderr)  # seen empty once under heavy load
+        assert int(shm[1]) == 96 * 1024
         built = image(stack, f"vpmt-built-{tag}:1")
         assert built["Config"]["Labels"]["team"] == "vision"
         assert f"vpmt-built-{tag}:extra" in built["RepoTags"]
