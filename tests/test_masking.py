@@ -30,6 +30,7 @@ from vpmigrate.masking import (
         "GOOGLE_APPLICATION_CREDENTIALS",
         "JWT_SECRET",
         "MINIO_ROOT_PASSWORD",
+        "POSTGRES_PWD",
         "R2_SECRET_ACCESS_KEY",
     ],
 )
@@ -39,7 +40,15 @@ def test_secret_names(name: str) -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ["RAILWAY_PRIVATE_DOMAIN", "MLFLOW_S3_ENDPOINT_URL", "POSTGRES_USER", "KEYCLOAK_URL", "PORT"],
+    [
+        "RAILWAY_PRIVATE_DOMAIN",
+        "MLFLOW_S3_ENDPOINT_URL",
+        "POSTGRES_USER",
+        "KEYCLOAK_URL",
+        "PORT",
+        "PWD",
+        "OLDPWD",
+    ],
 )
 def test_names_that_are_not_secret(name: str) -> None:
     assert not is_secret_name(name)
