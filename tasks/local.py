@@ -276,6 +276,7 @@ def _print_status(
     table = [
         [
             r.service + ("" if r.in_compose_file else " (orphan)"),
+            r.container or "-",
             ",".join(r.profiles) or "-",
             r.state + (f" ({r.exit_code})" if r.exit_code is not None else ""),
             r.health or "-",
@@ -283,7 +284,7 @@ def _print_status(
         ]
         for r in rows
     ]
-    out(render_table(["SERVICE", "PROFILES", "STATE", "HEALTH", "PORTS"], table))
+    out(render_table(["SERVICE", "CONTAINER", "PROFILES", "STATE", "HEALTH", "PORTS"], table))
 
 
 @task(

@@ -383,6 +383,7 @@ def test_status_json_and_logs(stack: Stack) -> None:
     assert rows["extra"]["profiles"] == ["extra"]
     table = stack.inv("local.status").stdout
     assert f"http://127.0.0.1:{port}" in table
+    assert f"{stack.name}-app-1" in table
     logs = stack.inv("local.logs", "job", "--tail", "5").stdout
     assert "job ran" in logs
     result = stack.inv("local.logs", "nosuch", check=False)
