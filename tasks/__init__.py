@@ -7,7 +7,16 @@ Invoke and this package at load time; the core (`vpmigrate`) and heavy libraries
 inside the task bodies, so `inv --list` stays fast.
 """
 
+import sys
+from pathlib import Path
+
 from invoke import Collection
+
+# Invoke imports this package by putting its own folder first on sys.path. There, the
+# namespace modules (mlflow, bench, ...) would shadow the real packages of those names
+# for everything the tasks import later (`import mlflow` found tasks/mlflow.py).
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [entry for entry in sys.path if entry and Path(entry).resolve() != _HERE]
 
 from tasks import bench, cleanup, compose, local, mlflow, railway
 
