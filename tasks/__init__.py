@@ -12,13 +12,13 @@ from pathlib import Path
 
 from invoke import Collection
 
+from tasks import bench, cleanup, compose, local, mlflow, railway
+
 # Invoke imports this package by putting its own folder first on sys.path. There, the
 # namespace modules (mlflow, bench, ...) would shadow the real packages of those names
 # for everything the tasks import later (`import mlflow` found tasks/mlflow.py).
 _HERE = Path(__file__).resolve().parent
 sys.path[:] = [entry for entry in sys.path if entry and Path(entry).resolve() != _HERE]
-
-from tasks import bench, cleanup, compose, local, mlflow, railway
 
 ns = Collection()
 for module in (local, compose, railway, mlflow, cleanup, bench):
