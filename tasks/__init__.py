@@ -18,7 +18,7 @@ from tasks import bench, cleanup, compose, local, mlflow, railway
 # namespace modules (mlflow, bench, ...) would shadow the real packages of those names
 # for everything the tasks import later (`import mlflow` found tasks/mlflow.py).
 _HERE = Path(__file__).resolve().parent
-sys.path[:] = [entry for entry in sys.path if entry and Path(entry).resolve() != _HERE]
+sys.path[:] = [entry for entry in sys.path if not entry or Path(entry).resolve() != _HERE]
 
 ns = Collection()
 for module in (local, compose, railway, mlflow, cleanup, bench):
