@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from concurrent.futures import Executor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Protocol
@@ -112,7 +112,11 @@ class Copier:
         pool: Executor,
         progress: Progress,
         stop: threading.Event,
+        files: Executor | None = None,
     ) -> None:
+        """`pool` copies runs; `files`, when given, copies artifact files (another
+        executor than `pool`: a run's task waits on its files), else a run's files are
+        copied one after the other."""
         self.source = source
         self.target = target
         self.pool = pool
@@ -124,6 +128,7 @@ class Copier:
         self.deleted: set[str] = set()  # target experiments already deleted (and left so)
         self._locks: dict[str, threading.Lock] = {}
         self._locks_lock = threading.Lock()
+        self.files = files
 
     def _lock_of(self, experiment_id: str) -> threading.Lock:
         with self._locks_lock:
@@ -142,9 +147,7 @@ class Copier:
         todo = plan.runs_to_copy()
         self.progress.totals(len(todo), sum(f.size for r in todo for f in r.files))
         self.progress.phase("runs")
-        for level in _levels(todo):
-            for i in range(0, len(level), WAVE):
-                self._wave(level[i : i + WAVE])
+        self._copy_runs([run for level in _levels(todo) for run in level])
         if plan.models:
             self.progress.phase("models")
             for model in plan.models:
@@ -197,20 +200,68 @@ class Copier:
 
     # -- runs ---------------------------------------------------------------------------
 
-    def _wave(self, runs: list[RunPlan]) -> None:
-        source_points = self.source.histories([r.source for r in runs], self.pool)
-        partial = [r.target for r in runs if r.target is not None]
-        target_points = self.target.histories(partial, self.pool) if partial else {}
+    def _copy_runs(self, runs: list[RunPlan]) -> None:
+        """Copy `runs` (parents before children in the list) on the pool, each as soon as
+        its parent's copy is done, with no barrier between waves: while one wave of
+        WAVE runs is copied, the next wave's histories are read (one bulk request per
+        metric key), on their own threads. At most two waves' histories are in memory."""
+        waves = [runs[i : i + WAVE] for i in range(0, len(runs), WAVE)]
+        if not waves:
+            return
+        copies: dict[str, Future[None]] = {}  # source run id -> its copy's task
+        readers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="migrate-read")
+        try:
+            histories = readers.submit(self._histories, waves[0])
+            previous: list[Future[None]] = []
+            for i, wave in enumerate(waves):
+                source_points, target_points = histories.result()
+                if i + 1 < len(waves):
+                    histories = readers.submit(self._histories, waves[i + 1])
+                current = []
+                for run_plan in wave:
+                    parent = copies.get(run_plan.source.parent_id or "")
+                    task = self.pool.submit(
+                        self._copy_after,
+                        parent,
+                        run_plan,
+                        source_points.get(run_plan.source.run_id, []),
+                        target_points.get(run_plan.target.run_id, []) if run_plan.target else [],
+                    )
+                    copies[run_plan.source.run_id] = task
+                    current.append(task)
+                for task in previous:  # the wave before this one is done: its memory goes
+                    task.result()
+                previous = current
+            for task in previous:
+                task.result()
+        finally:
+            # Not waiting: after a failure or Ctrl-C the stop event ends the reads.
+            readers.shutdown(wait=False, cancel_futures=True)
 
-        def one(run_plan: RunPlan) -> None:
-            self._copy_run(
-                run_plan,
-                source_points.get(run_plan.source.run_id, []),
-                target_points.get(run_plan.target.run_id, []) if run_plan.target else [],
-            )
-            self.progress.advance(runs=1)
+    def _histories(
+        self, runs: list[RunPlan]
+    ) -> tuple[dict[str, list[Point]], dict[str, list[Point]]]:
+        """Every point of these runs on the source, and on the target for copies to
+        complete; their bulk requests run on a pool of their own (the copy pool is busy)."""
+        with ThreadPoolExecutor(max_workers=4, thread_name_prefix="migrate-history") as pool:
+            source_points = self.source.histories([r.source for r in runs], pool)
+            partial = [r.target for r in runs if r.target is not None]
+            target_points = self.target.histories(partial, pool) if partial else {}
+        return source_points, target_points
 
-        list(self.pool.map(one, runs))
+    def _copy_after(
+        self,
+        parent: Future[None] | None,
+        run_plan: RunPlan,
+        points: list[Point],
+        present: list[Point],
+    ) -> None:
+        # Tasks start in the order they were submitted and parents are submitted first,
+        # so a parent's task is running or done here: waiting on it cannot deadlock.
+        if parent is not None:
+            parent.result()
+        self._copy_run(run_plan, points, present)
+        self.progress.advance(runs=1)
 
     def _copy_run(self, plan: RunPlan, points: list[Point], present: list[Point]) -> None:
         source = plan.source
@@ -365,7 +416,8 @@ class Copier:
         skipped = sum(f.size for f in files if f not in todo)
         if skipped:
             self.progress.advance(bytes_=skipped)
-        for item in todo:
+
+        def one(item: ArtifactFile) -> None:
             copy_file(
                 source_location,
                 target_location,
@@ -374,6 +426,15 @@ class Copier:
                 self.stop,
             )
             self.outcome.add(files=1, bytes=item.size)
+
+        # A run's files go at once, on the pool of file copies shared by every run
+        # (bounded: `workers` files in flight in all), each streamed in chunks.
+        if self.files is None:
+            for item in todo:
+                one(item)
+        else:
+            for task in [self.files.submit(one, item) for item in todo]:
+                task.result()
         return files
 
     # -- models -------------------------------------------------------------------------

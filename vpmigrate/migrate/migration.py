@@ -101,10 +101,12 @@ def _migrate(
         raise UserError("--workers must be at least 1.")
     started = time.perf_counter()
     stop = threading.Event()
-    connections = options.workers * 2 + 2
+    # Per server: a request per run being copied, per file in flight, per history read.
+    connections = options.workers * 3 + 4
     source_rest = RestClient(source_end.server, counter, connections=connections, stop=stop)
     target_rest = RestClient(target_end.server, counter, connections=connections, stop=stop)
     pool = ThreadPoolExecutor(max_workers=options.workers, thread_name_prefix="migrate")
+    files = ThreadPoolExecutor(max_workers=options.workers, thread_name_prefix="migrate-files")
     try:
         progress.phase("connecting")
         source_version, target_version = check_versions(source_rest, target_rest)
@@ -127,7 +129,7 @@ def _migrate(
         )
         report = Report(source_version, target_version, plan)
         if not options.dry_run:
-            report.outcome = Copier(source, target, pool, progress, stop).run(plan)
+            report.outcome = Copier(source, target, pool, progress, stop, files).run(plan)
             if options.verify:
                 progress.phase("verifying")
                 report.verification = verify(
@@ -154,6 +156,7 @@ def _migrate(
     finally:
         stop.set()
         pool.shutdown(wait=True, cancel_futures=True)
+        files.shutdown(wait=True, cancel_futures=True)
         source_rest.close()
         target_rest.close()
 
