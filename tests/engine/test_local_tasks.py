@@ -551,3 +551,27 @@ secrets:
     assert read("/run/secrets/key") == "key two"
     values = stack.containers()["app"]["Config"]["Labels"].values()
     assert not any("token" in v or "key two" in v for v in values)
+
+
+def test_a_job_is_judged_on_the_restart_policy_its_container_gets(stack: Stack) -> None:
+    # deploy.restart_policy wins over `restart:` (as in Compose): the container gets
+    # on-failure, so exiting 0 finishes the job instead of failing the wait.
+    stack.write(
+        f"""
+services:
+  job:
+    image: IMAGE
+    command: ["sh", "-c", "echo done; exit 0"]
+    restart: always
+    deploy:
+      restart_policy:
+        condition: on-failure
+  app:
+    image: IMAGE
+    command: ["sh", "-c", '{IDLE}']
+"""
+    )
+    stack.inv("local.up", "--timeout", "60")
+    job = stack.containers()["job"]
+    assert job["HostConfig"]["RestartPolicy"]["Name"] == "on-failure"
+    assert (job["State"]["Status"], job["State"]["ExitCode"]) == ("exited", 0)
