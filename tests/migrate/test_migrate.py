@@ -19,8 +19,9 @@ from vpmigrate.migrate.rest import RequestCounter, TrackingServer
 
 Source = Callable[[str], tuple[Server, Seeded]]
 
-# On the worker that holds the e2e image (tests/conftest.py): one build, one owner.
-pytestmark = pytest.mark.xdist_group("e2e")
+# These need the e2e image (tests/conftest.py keeps every `e2e` test on the one xdist
+# worker that builds it), so `pytest -m 'not e2e'` skips them and builds nothing.
+pytestmark = pytest.mark.e2e
 API = "/api/2.0/mlflow"
 
 
