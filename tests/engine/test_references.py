@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests import dockerkit
+from devkit import dockerkit
 from tests.engine.conftest import Stack
 
 IDLE = dockerkit.IDLE_COMMAND

@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
+from devkit.mlflow_seed import Seeded, seed
 from tests.migrate.conftest import S3, SMALL, Server
-from tests.migrate.seed import Seeded, seed
 from vpmigrate.errors import UserError
 from vpmigrate.migrate.artifacts import S3Config
 from vpmigrate.migrate.migration import Endpoint, Options, Report, migrate
