@@ -138,9 +138,6 @@ class RestClient:
     def patch(self, path: str, body: Mapping[str, Any]) -> dict[str, Any]:
         return self._json("PATCH", path, json=body)
 
-    def delete(self, path: str, params: Mapping[str, Any]) -> dict[str, Any]:
-        return self._json("DELETE", path, params=params)
-
     def _json(self, method: str, path: str, once: bool = False, **kwargs: Any) -> dict[str, Any]:
         response = self._send(method, path, once=once, **kwargs)
         if not response.content:
