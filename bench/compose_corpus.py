@@ -1,6 +1,7 @@
 """Measure our Compose loader against Docker Compose v2 on a corpus of public files.
 
     python -m bench.compose_corpus CORPUS [--work DIR] [--refresh] [--cli] [--show N]
+                                          [--pairs] [--all-profiles] [--only TEXT]
 
 CORPUS is a folder holding checkouts of public projects (nothing from them is
 committed here): docker/awesome-compose, docker/compose (its `pkg/e2e/fixtures`),
@@ -9,7 +10,9 @@ compose-spec/compose-go (its `testdata` files and the YAML strings of its Go tes
 Each input is given to `docker compose config --format json` and to our loader
 (`vpmigrate.compose.config.compose_config`, what `inv local.config --format json`
 prints; `--cli` runs `inv local.config` itself, slower), and the two outputs are
-compared on what shapes a running stack (see `runtime_view`).
+compared on what shapes a running stack (see `runtime_view`). `--pairs` gives two
+files of one folder as `-f A -f B` instead (merging, extends and include across
+files); `--all-profiles` activates every profile on both sides.
 
 Prints per source: inputs, accepted by Compose, identical, different, refused by us
 although Compose accepts; refused by Compose and by us (and whether our message
@@ -49,10 +52,32 @@ class Input:
     source: str  # awesome-compose, compose-e2e, compose-spec, compose-go
     label: str  # a stable name for reports
     file: Path
+    more: tuple[Path, ...] = ()  # further -f files (with --pairs)
+
+    @property
+    def files(self) -> tuple[Path, ...]:
+        return (self.file, *self.more)
 
     def key(self) -> str:
-        digest = hashlib.sha256(self.file.read_bytes()).hexdigest()[:16]
+        digest = hashlib.sha256(b"".join(f.read_bytes() for f in self.files)).hexdigest()[:16]
         return f"{self.label}#{digest}"
+
+
+def pairs(inputs: list[Input]) -> list[Input]:
+    """Two files of the same folder given as `-f A -f B` (every order, at most four files
+    a folder): how files merge, extend and include each other."""
+    folders: dict[tuple[str, Path], list[Input]] = defaultdict(list)
+    for item in inputs:
+        if "extracted" not in item.file.parts:
+            folders[(item.source, item.file.parent)].append(item)
+    result = []
+    for (source, _), items in sorted(folders.items(), key=lambda e: str(e[0][1])):
+        for first in items[:4]:
+            for second in items[:4]:
+                if first is not second:
+                    label = f"{first.label} + {second.file.name}"
+                    result.append(Input(source, label, first.file, (second.file,)))
+    return result
 
 
 # --- collecting inputs ------------------------------------------------------------------
@@ -154,8 +179,9 @@ class Outcome:
 def reference(item: Input, profiles: list[str]) -> Outcome:
     options = [f"--profile={p}" for p in profiles]
     try:
+        files = [option for f in item.files for option in ("-f", f.name)]
         done = subprocess.run(
-            ["docker", "compose", "-f", item.file.name, *options, "config", "--format", "json"],
+            ["docker", "compose", *files, *options, "config", "--format", "json"],
             cwd=item.file.parent,
             env=_environment(),
             capture_output=True,
@@ -184,7 +210,7 @@ class _Worker:
         return concurrent.futures.ProcessPoolExecutor(max_workers=1, initializer=_limit_memory)
 
     def run(self, item: Input, profiles: list[str]) -> Outcome:
-        future = self.pool.submit(_load_ours, str(item.file), profiles)
+        future = self.pool.submit(_load_ours, [str(f) for f in item.files], profiles)
         try:
             return future.result(timeout=TIME_LIMIT)
         except concurrent.futures.TimeoutError:
@@ -204,14 +230,15 @@ class _Worker:
         self.pool.shutdown(wait=True)
 
 
-def _load_ours(file: str, profiles: list[str]) -> Outcome:
+def _load_ours(files: list[str], profiles: list[str]) -> Outcome:
     try:
         from vpmigrate.compose.config import compose_config
         from vpmigrate.errors import UserError
     except Exception:  # noqa: BLE001 - a broken checkout: say so for every input
         return Outcome(False, error=traceback.format_exc()[-2000:], traceback=True)
     try:
-        config = compose_config([Path(file)], profiles=profiles, environ=_environment())
+        paths = [Path(f) for f in files]
+        config = compose_config(paths, profiles=profiles, environ=_environment())
         return Outcome(True, config=config)
     except UserError as exc:
         return Outcome(False, error=str(exc))
@@ -228,7 +255,8 @@ def ours(item: Input, cli: bool, worker: _Worker, profiles: list[str]) -> Outcom
 def _ours_cli(item: Input, profiles: list[str]) -> Outcome:
     inv = REPO_ROOT / ".venv" / "bin" / "inv"
     done = subprocess.run(
-        [str(inv), "-r", str(REPO_ROOT), "local.config", "--file", str(item.file)]
+        [str(inv), "-r", str(REPO_ROOT), "local.config"]
+        + [option for f in item.files for option in ("--file", str(f))]
         + [f"--profile={p}" for p in profiles]
         + ["--format", "json"],
         cwd=item.file.parent,
@@ -319,6 +347,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", help="only inputs whose label contains this text")
     parser.add_argument("--json", type=Path, help="write every input's outcome here")
     parser.add_argument(
+        "--pairs",
+        action="store_true",
+        help="instead of single files, two files of one folder as -f A -f B",
+    )
+    parser.add_argument(
         "--all-profiles",
         action="store_true",
         help="activate every profile (--profile '*'), so profiled services are compared too",
@@ -327,10 +360,13 @@ def main(argv: list[str] | None = None) -> int:
     work = args.work or args.corpus / ".vpmigrate"
     work.mkdir(parents=True, exist_ok=True)
     inputs = collect(args.corpus, work)
+    if args.pairs:
+        inputs = pairs(inputs)
     if args.only:
         inputs = [i for i in inputs if args.only in i.label]
     profiles = ["*"] if args.all_profiles else []
-    cache_path = work / ("reference-all-profiles.json" if args.all_profiles else "reference.json")
+    mode = ("-pairs" if args.pairs else "") + ("-all-profiles" if args.all_profiles else "")
+    cache_path = work / f"reference{mode}.json"
     cache: dict[str, Any] = {}
     if cache_path.exists() and not args.refresh:
         cache = json.loads(cache_path.read_text())

@@ -9,9 +9,16 @@ from pathlib import Path
 
 from bench.common import REPO_ROOT, Report, machine, render_markdown, render_text
 
-PARTS = ("stack", "scan", "railway", "startup", "compose")
+PARTS = ("stack", "scan", "railway", "startup", "compose", "mlflow")
 # Repetitions (medians are taken over them): (full, --quick).
-RUNS = {"stack": (5, 2), "scan": (7, 3), "railway": (5, 2), "startup": (15, 5), "compose": (7, 3)}
+RUNS = {
+    "stack": (5, 2),
+    "scan": (7, 3),
+    "railway": (5, 2),
+    "startup": (15, 5),
+    "compose": (7, 3),
+    "mlflow": (3, 1),
+}
 RESULTS = REPO_ROOT / "bench" / "RESULTS.md"
 
 
@@ -49,6 +56,10 @@ def run_benchmarks(
             from bench import compose_load
 
             compose_load.run(count, report, work_dir)
+        elif part == "mlflow":
+            from bench import mlflow_migrate
+
+            mlflow_migrate.run(count, report, quick=quick)
         else:
             from bench import startup
 

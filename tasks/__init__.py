@@ -2,15 +2,15 @@
 
 Invoke finds this package as `tasks` (a `tasks/` package with an `__init__.py` is what
 it imports when no `tasks.py` sits beside it). Each namespace is one module with its own
-collection: `local`, `compose`, `railway`, `cleanup`, `bench`. The modules import only
+collection: `local`, `compose`, `railway`, `mlflow`, `cleanup`, `bench`. The modules import only
 Invoke and this package at load time; the core (`vpmigrate`) and heavy libraries load
 inside the task bodies, so `inv --list` stays fast.
 """
 
 from invoke import Collection
 
-from tasks import bench, cleanup, compose, local, railway
+from tasks import bench, cleanup, compose, local, mlflow, railway
 
 ns = Collection()
-for module in (local, compose, railway, cleanup, bench):
+for module in (local, compose, railway, mlflow, cleanup, bench):
     ns.add_collection(module.ns)

@@ -12,7 +12,7 @@ from tasks._cli import task
     iterable=["only"],
     help={
         "quick": "Fewer repetitions (about half the time; noisier medians).",
-        "only": "Only this part: stack, scan, railway or startup (repeatable). "
+        "only": "Only this part: stack, scan, railway, startup, compose or mlflow (repeatable). "
         "Writes no file unless --output.",
         "runs": "Repetitions per measurement (default: 5 for the stack, more for cheap parts).",
         "output": "Write the Markdown table here (default: bench/RESULTS.md after a full run).",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,8 +29,9 @@ from tasks._cli import (
 )
 
 if TYPE_CHECKING:
-    from vpmigrate.compose.model import Project
+    from vpmigrate.compose.model import Project, Service
     from vpmigrate.engine.events import Event
+    from vpmigrate.verify.targets import StackTargets
 
 DEFAULTS: dict[str, Any] = {
     "files": ["compose/docker-compose.full.yml"],
@@ -290,6 +292,7 @@ def _print_status(
     table = [
         [
             r.service + ("" if r.in_compose_file else " (orphan)"),
+            r.container or "-",
             ",".join(r.profiles) or "-",
             r.state + (f" ({r.exit_code})" if r.exit_code is not None else ""),
             r.health or "-",
@@ -297,7 +300,7 @@ def _print_status(
         ]
         for r in rows
     ]
-    out(render_table(["SERVICE", "PROFILES", "STATE", "HEALTH", "PORTS"], table))
+    out(render_table(["SERVICE", "CONTAINER", "PROFILES", "STATE", "HEALTH", "PORTS"], table))
 
 
 @task(
@@ -339,21 +342,13 @@ def verify(
     env_file: str | None = None,
 ) -> None:
     """Check PostgreSQL, MLflow and S3 of a running stack; exit 1 if any check fails."""
-    from vpmigrate.compose.profiles import active_profiles, select_services
-    from vpmigrate.engine.client import connect
     from vpmigrate.errors import UserError
     from vpmigrate.verify.runner import require_clients, run_checks
-    from vpmigrate.verify.targets import find_targets
 
     require_clients()
-    project = load_local_project(c, file or [], project_name, env_file)
-    profiles = active_profiles(profile or [], project)
-    services = select_services(project, profiles)
-    containers = {state.service: state for state in connect().containers(project.name)}
-    options = _stack_options(file or [], project_name, env_file)
-    up_hint = "`inv local.up" + "".join(f" --profile {p}" for p in sorted(profiles))
-    up_hint += f"{options}`"
-    targets = find_targets(project, services, containers, up_hint)
+    stack = running_stack(c, profile, file, project_name, env_file)
+    project, services, targets = stack.project, stack.services, stack.targets
+    options, up_hint = stack.options, stack.up_hint
     info(f"project {project.name}: checking {', '.join(s.name for s in services)}")
     results = run_checks(targets)
     rows = [[r.name, "pass" if r.passed else "FAIL", r.detail] for r in results]
@@ -371,6 +366,40 @@ def verify(
             f"({', '.join(r.name for r in failed)}): see the hints above."
         )
     info(f"all {len(results)} checks passed")
+
+
+@dataclass(frozen=True)
+class RunningStack:
+    """A stack as `local.verify` and `mlflow.migrate` find it: its active services and
+    where they answer, and the options and command that name and start it (for hints)."""
+
+    project: Project
+    services: list[Service]
+    targets: StackTargets
+    options: str
+    up_hint: str
+
+
+def running_stack(
+    c: Context,
+    profile: list[str] | None,
+    file: list[str] | None,
+    project_name: str | None,
+    env_file: str | None,
+) -> RunningStack:
+    from vpmigrate.compose.profiles import active_profiles, select_services
+    from vpmigrate.engine.client import connect
+    from vpmigrate.verify.targets import find_targets
+
+    project = load_local_project(c, file or [], project_name, env_file)
+    profiles = active_profiles(profile or [], project)
+    services = list(select_services(project, profiles))
+    containers = {state.service: state for state in connect().containers(project.name)}
+    options = _stack_options(file or [], project_name, env_file)
+    up_hint = "`inv local.up" + "".join(f" --profile {p}" for p in sorted(profiles))
+    up_hint += f"{options}`"
+    targets = find_targets(project, services, containers, up_hint)
+    return RunningStack(project, services, targets, options, up_hint)
 
 
 def _stack_options(files: list[str], project_name: str | None, env_file: str | None) -> str:

@@ -38,6 +38,7 @@ from vpmigrate.masking import (
         "GOOGLE_APPLICATION_CREDENTIALS",
         "JWT_SECRET",
         "MINIO_ROOT_PASSWORD",
+        "POSTGRES_PWD",
         "R2_SECRET_ACCESS_KEY",
     ],
 )
@@ -47,7 +48,15 @@ def test_secret_names(name: str) -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ["RAILWAY_PRIVATE_DOMAIN", "MLFLOW_S3_ENDPOINT_URL", "POSTGRES_USER", "KEYCLOAK_URL", "PORT"],
+    [
+        "RAILWAY_PRIVATE_DOMAIN",
+        "MLFLOW_S3_ENDPOINT_URL",
+        "POSTGRES_USER",
+        "KEYCLOAK_URL",
+        "PORT",
+        "PWD",
+        "OLDPWD",
+    ],
 )
 def test_names_that_are_not_secret(name: str) -> None:
     assert not is_secret_name(name)
@@ -79,12 +88,6 @@ def test_mask_text_names_the_variable_or_hides_the_value() -> None:
 def test_printable_escapes_what_could_forge_a_line() -> None:
     assert printable("a\nerror: b\x1b[31m\tc") == "a\\nerror: b\\x1b[31m\\tc"
     assert printable("plain café") == "plain café"
-
-
-def test_the_shells_folder_variables_are_not_secret() -> None:
-    assert not is_secret_name("PWD") and not is_secret_name("OLDPWD")
-    assert is_secret_name("MYSQL_PWD") and is_secret_name("DB_PWD")
-    assert secret_values({"PWD": "/work/repo", "OLDPWD": "/tmp"}) == {}
 
 
 def test_url_passwords_are_found_alone() -> None:

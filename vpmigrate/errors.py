@@ -21,9 +21,3 @@ class UserError(Exception):
 
     def __str__(self) -> str:
         return self.message
-
-
-class Interrupted(UserError):
-    """Raised when the user pressed Ctrl-C; the message says how to resume."""
-
-    exit_code = 130

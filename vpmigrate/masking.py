@@ -76,8 +76,8 @@ SECRET_WORDS = frozenset(
     }
 )
 _SECRET_ENDINGS = ("KEY", "TOKEN", "SECRET", "PASSWORD")
-# The shell's own variables whose names contain a secret word but hold a folder.
-NOT_SECRET_NAMES = frozenset({"PWD", "OLDPWD"})
+# The shell's working directories: `PWD` is a password word elsewhere (POSTGRES_PWD).
+_NOT_SECRET = frozenset({"PWD", "OLDPWD"})
 # camelCase boundaries count as word breaks: apiKey -> api, Key.
 _WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
 _URL_PASSWORD = re.compile(
@@ -88,7 +88,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 def is_secret_name(name: str) -> bool:
     """True for names that by convention hold credentials (see the module docstring)."""
-    if name.upper() in NOT_SECRET_NAMES:
+    if name.upper() in _NOT_SECRET:
         return False
     words = [word.upper() for word in _WORDS.findall(name)]
     return any(word in SECRET_WORDS or word.endswith(_SECRET_ENDINGS) for word in words)

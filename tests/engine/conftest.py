@@ -56,6 +56,21 @@ class Stack:
             )
         return result
 
+    def compose(self, project: str, *args: str, env: dict[str, str] | None = None) -> str:
+        """Run Docker Compose v2 on the same files under another project name (the
+        reference the tests compare with); its stdout."""
+        command = ["docker", "compose", "-p", project]
+        for path in self.files:
+            command += ["-f", str(path)]
+        done = subprocess.run(
+            [*command, *args],
+            check=True,
+            capture_output=True,
+            text=True,
+            env=dockerkit.cli_env(**(env or {})),
+        )
+        return done.stdout
+
     def containers(self) -> dict[str, dict[str, Any]]:
         """service -> inspect data of its container."""
         found = self.client.api.containers(

@@ -158,11 +158,13 @@ class FakeEngine:
         image_id: str,
         peers: Mapping[str, Sequence[ContainerState]],
         report: Reporter,
+        number: int = 1,
     ) -> str:
-        container_labels = labels.container_labels(project, service, image_id)
+        container_labels = labels.container_labels(project, service, image_id, number)
         state = ContainerState(
             id=f"c{next(self._ids):04d}",
-            name=labels.container_name(project, service),
+            name=labels.container_name(project, service, number),
+            number=number,
             service=service.name,
             status="created",
             exit_code=0,

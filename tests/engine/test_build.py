@@ -223,8 +223,9 @@ services:
         assert "pull failed" in result.stderr
         assert run_in(stack, "app", "cat", "/stage").strip() == "dev-fast"
         assert "10.9.8.7\tmirror.internal" in run_in(stack, "app", "cat", "/build-hosts")
-        shm_kib = int(run_in(stack, "app", "cat", "/build-shm").split()[1])
-        assert shm_kib == 96 * 1024
+        shm = run_in(stack, "app", "cat", "/build-shm").split()
+        assert len(shm) > 1, (shm, result.stderr)  # seen empty once under heavy load
+        assert int(shm[1]) == 96 * 1024
         built = image(stack, f"vpmt-built-{tag}:1")
         assert built["Config"]["Labels"]["team"] == "vision"
         assert f"vpmt-built-{tag}:extra" in built["RepoTags"]
@@ -277,3 +278,21 @@ services:
     result = stack.inv("local.up")  # pull_policy: build builds every time, as Compose
     assert "inline" in result.stderr and "(pull_policy: build;" in result.stderr
     assert "outside           building" not in result.stderr
+
+
+def test_a_syntax_directive_that_cannot_be_fetched_falls_back(stack: Stack) -> None:
+    # docker/awesome-compose's Dockerfiles start with `# syntax=docker/dockerfile:1.4` and
+    # use `RUN --mount=type=cache`; with no registry the frontend image cannot be pulled.
+    context(
+        stack,
+        "app",
+        "# syntax=docker/dockerfile:1.4\nFROM IMAGE\n"
+        "RUN --mount=type=cache,target=/cache echo ok > /built\n"
+        f"{IDLE_CMD}\n",
+        {},
+    )
+    stack.write("services:\n  app:\n    build: ./app\n")
+    result = stack.inv("local.up")
+    assert run_in(stack, "app", "cat", "/built").strip() == "ok"
+    if "warning" in result.stderr:  # no registry here: the engine's own frontend built it
+        assert "`# syntax=docker/dockerfile:1.4`" in result.stderr

@@ -85,8 +85,7 @@ class Engine:
             resources.ensure_network(self.client, project, network, silent)
         for volume in resources.volumes_used(project, [service]):
             resources.ensure_volume(self.client, project, volume, silent)
-        args = spec.create_args(self.client.api, project, service, self.image)
-        container = self.client.api.create_container(**args)["Id"]
+        container = spec.create_container(self.client.api, project, service, self.image)
         files = hostconfig.files_to_copy(project, service)
         if files:
             hostconfig.copy_files(self.client.api, service, container, files)
@@ -409,3 +408,16 @@ def test_keys_the_engine_cannot_honour_are_named(engine: Engine) -> None:
     )
     with pytest.raises(UserError, match="external secrets exist only in Swarm"):
         hostconfig.mounts(engine.client.api, project, external)
+
+
+def test_a_network_the_engine_refuses_is_named(engine: Engine) -> None:
+    octet = int(engine.name[-2:], 16)
+    pool = Ipam(config=(IpamPool(subnet=f"10.216.{octet}.0/24"),))
+    first = NetworkDef("one", f"{engine.name}_one", ipam=pool)
+    second = NetworkDef("two", f"{engine.name}_two", ipam=pool)
+    project = engine.project(networks={"one": first, "two": second})
+    resources.ensure_network(engine.client, project, first, silent)
+    with pytest.raises(UserError) as caught:
+        resources.ensure_network(engine.client, project, second, silent)
+    assert f"{engine.name}_two" in caught.value.message
+    assert "ipam.config.subnet" in caught.value.message

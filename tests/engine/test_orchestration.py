@@ -19,7 +19,9 @@ from vpmigrate.compose.model import Project
 from vpmigrate.compose.profiles import active_profiles, select_services
 from vpmigrate.engine.down import down, plan_down
 from vpmigrate.engine.events import Event
+from vpmigrate.engine.status import project_status, service_logs
 from vpmigrate.engine.up import ServiceOutcome, UpFailed, up
+from vpmigrate.errors import UserError
 
 FAST = 0.001  # poll interval: the fake answers at once
 
@@ -212,8 +214,14 @@ def test_ctrl_c_stops_the_run_and_a_rerun_finishes_it(tmp_path: Path) -> None:
     assert main is not None
     engine.on("start", "db", lambda: signal.pthread_kill(main, signal.SIGINT))
     project = load(tmp_path)
-    with pytest.raises(KeyboardInterrupt):
-        run_up(engine, project, timeout_s=60)  # the timeout only bounds a failing test
+    # Python's own handler, also where the test runner was started with SIGINT ignored
+    # (a background job of a shell without job control).
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run_up(engine, project, timeout_s=60)  # the timeout only bounds a failing test
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert "job" not in engine.services_called("create")
     assert "app" not in engine.services_called("create")
     engine.hooks.clear()
@@ -259,3 +267,134 @@ def test_down_with_a_profile_and_volumes_keeps_the_rest(tmp_path: Path) -> None:
     down(engine, project, plan)
     assert sorted(c.service for c in engine.containers("demo")) == ["app", "cache", "db", "job"]
     assert [n.name for n in engine.networks("demo")] == ["demo_default"]  # still in use
+
+
+# -- replicas ---------------------------------------------------------------------------------
+
+REPLICAS = """\
+services:
+  db:
+    image: img
+    healthcheck: {test: ["CMD", "true"]}
+  web:
+    image: img
+    scale: ${WEB:-3}
+    environment: {SETTING: "${SETTING:-one}"}
+    depends_on: {db: {condition: service_healthy}}
+  worker:
+    image: img
+    deploy: {replicas: 2}
+    depends_on: {web: {condition: service_started}}
+"""
+
+
+def containers_of(engine: FakeEngine, service: str) -> list[tuple[str, int]]:
+    return sorted((c.name, c.number) for c in engine.containers("demo", service))
+
+
+def test_replicas_are_numbered_containers_converged_to_the_count(tmp_path: Path) -> None:
+    engine = FakeEngine()
+    outcomes = run_up(engine, load(tmp_path, REPLICAS))
+    assert containers_of(engine, "web") == [("demo-web-1", 1), ("demo-web-2", 2), ("demo-web-3", 3)]
+    assert containers_of(engine, "worker") == [("demo-worker-1", 1), ("demo-worker-2", 2)]
+    assert actions(outcomes) == {"db": "created", "web": "created", "worker": "created"}
+    assert [len(o.container_ids) for o in outcomes] == [1, 3, 2]
+    # worker started only once every web container had
+    started = engine.services_called("start")
+    assert started.index("worker") > max(i for i, s in enumerate(started) if s == "web")
+
+    engine.calls.clear()
+    assert set(actions(run_up(engine, load(tmp_path, REPLICAS))).values()) == {"unchanged"}
+    assert engine.calls == []
+
+    outcomes = run_up(engine, load(tmp_path, REPLICAS, WEB="1"))
+    assert actions(outcomes)["web"] == "scaled"
+    assert engine.services_called("remove") == ["web", "web"]
+    assert containers_of(engine, "web") == [("demo-web-1", 1)]  # the highest numbers went
+
+    engine.calls.clear()
+    outcomes = run_up(engine, load(tmp_path, REPLICAS, WEB="2"))
+    assert actions(outcomes)["web"] == "created"
+    assert containers_of(engine, "web") == [("demo-web-1", 1), ("demo-web-2", 2)]
+    assert engine.services_called("create") == ["web"]  # web-2 only
+
+    outcomes = run_up(engine, load(tmp_path, REPLICAS, WEB="2", SETTING="two"))
+    assert actions(outcomes)["web"] == "recreated"
+    assert engine.services_called("create")[-2:] == ["web", "web"]
+
+
+def test_a_failed_replica_is_named_with_its_container(tmp_path: Path) -> None:
+    engine = FakeEngine({"web": Behaviour(exit_code=1, logs="cannot bind\n")})
+    with pytest.raises(UpFailed) as caught:
+        run_up(engine, load(tmp_path, REPLICAS))
+    message = caught.value.message
+    assert "service 'web' exited with code 1 [container demo-web-1, state: exited (1)]" in message
+    assert "cannot bind" in message
+    assert "service 'worker' not started: dependency web exited with code 1" in message
+
+
+def test_one_host_port_for_several_replicas_is_refused_before_anything_starts(
+    tmp_path: Path,
+) -> None:
+    engine = FakeEngine()
+    text = REPLICAS.replace("    scale: ${WEB:-3}\n", "    scale: 3\n    ports: ['8080:80']\n")
+    with pytest.raises(UserError) as caught:
+        run_up(engine, load(tmp_path, text))
+    assert "service 'web' runs 3 containers (`scale` at " in caught.value.message
+    assert '"8080-8082:80"' in caught.value.message
+    assert engine.calls == []
+
+
+def test_down_status_and_logs_cover_every_replica(tmp_path: Path) -> None:
+    engine = FakeEngine({"web": Behaviour(logs="hello\nworld\n")})
+    project = load(tmp_path, REPLICAS)
+    run_up(engine, project)
+    rows = project_status(engine, project)
+    assert [(r.service, r.container) for r in rows] == [
+        ("db", "demo-db-1"),
+        ("web", "demo-web-1"),
+        ("web", "demo-web-2"),
+        ("web", "demo-web-3"),
+        ("worker", "demo-worker-1"),
+        ("worker", "demo-worker-2"),
+    ]
+    logged = b"".join(service_logs(engine, project, "web", follow=False, tail=None))
+    assert sorted(logged.decode().splitlines()) == sorted(
+        f"web-{n}  | {word}" for n in (1, 2, 3) for word in ("hello", "world")
+    )
+    down(engine, project, plan_down(engine, project, None, remove_volumes=False))
+    removed = engine.services_called("remove")
+    assert removed.count("web") == 3 and removed.count("worker") == 2
+    assert max(i for i, s in enumerate(removed) if s == "worker") < removed.index("web")
+    assert engine.containers("demo") == []
+
+
+# -- when up returns ------------------------------------------------------------------------
+
+
+def test_dependents_start_on_our_check_but_up_returns_when_the_engine_says_healthy(
+    tmp_path: Path,
+) -> None:
+    # The engine says `starting` until its first check; ours passes at once.
+    engine = FakeEngine({**JOB_DONE, "db": Behaviour(health="starting")})
+    db_health_when_job_was_created: list[str] = []
+
+    def job_created() -> None:
+        db_health_when_job_was_created.append(engine.container("db").health)
+        engine.set_health("db", "healthy")  # the engine's own check comes later
+
+    engine.on("create", "job", job_created)
+    events: list[Event] = []
+    run_up(engine, load(tmp_path), report=events.append)
+    assert db_health_when_job_was_created == ["starting"]  # the early start is kept
+    said = [(e.subject, e.action) for e in events]
+    assert said.index(("db", "healthcheck passed")) < said.index(("job", "created"))
+    assert ("db", "healthy") in said  # reported once the engine agreed
+
+
+def test_up_does_not_report_ready_while_the_engine_says_starting(tmp_path: Path) -> None:
+    engine = FakeEngine({**JOB_DONE, "db": Behaviour(health="starting")})  # never healthy
+    with pytest.raises(UpFailed) as caught:
+        run_up(engine, load(tmp_path), timeout_s=0.3)
+    assert "service 'db' not ready within 0.3s [state: running (starting)]" in caught.value.message
+    assert engine.container("app").status == "running"  # started early, on our check

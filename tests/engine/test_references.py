@@ -4,7 +4,6 @@ when X gets a new container."""
 
 from __future__ import annotations
 
-import subprocess
 from typing import Any
 
 from tests import dockerkit
@@ -13,8 +12,8 @@ from tests.engine.conftest import Stack
 IDLE = dockerkit.IDLE_COMMAND
 
 # `web` serves on 127.0.0.1:8080 inside its network namespace; `sidecar` shares it and
-# fetches from there. `reader` mounts web's anonymous volume read-only, and `client`
-# reaches web under the link alias. (Cases: docker/compose's e2e fixtures and
+# fetches from there. `reader` mounts web's anonymous volume read-only and reaches web
+# under the link alias `site`. (Cases: docker/compose's e2e fixtures and
 # awesome-compose use network_mode service: and volumes_from; written for this suite.)
 REFERENCES = f"""
 services:
@@ -34,11 +33,6 @@ services:
     links: ["web:site"]
     command: ["sh", "-c", '{IDLE}']
 """
-
-
-def compose(stack: Stack, project: str, *args: str, env: dict[str, str] | None = None) -> None:
-    command = ["docker", "compose", "-p", project, "-f", str(stack.files[0]), *args]
-    subprocess.run(command, check=True, capture_output=True, env=dockerkit.cli_env(**(env or {})))
 
 
 def by_service(client: Any, project: str) -> dict[str, dict[str, Any]]:
@@ -77,7 +71,7 @@ def test_references_match_compose_and_follow_a_new_container(stack: Stack) -> No
     stack.write(REFERENCES)
     reference = dockerkit.unique_name()
     try:
-        compose(stack, reference, "up", "-d")
+        stack.compose(reference, "up", "-d")
         stack.inv("local.up", "--timeout", "60")
         ours, theirs = by_service(stack.client, stack.name), by_service(stack.client, reference)
         assert references(ours, stack.name) == references(theirs, reference)
@@ -97,7 +91,7 @@ def test_references_match_compose_and_follow_a_new_container(stack: Stack) -> No
 
         # web gets a new container: both tools create sidecar and reader again, so that
         # they share the new one.
-        compose(stack, reference, "up", "-d", env={"VERSION": "2"})
+        stack.compose(reference, "up", "-d", env={"VERSION": "2"})
         stack.inv("local.up", "--timeout", "60", env={"VERSION": "2"})
         after, theirs_after = (
             by_service(stack.client, stack.name),

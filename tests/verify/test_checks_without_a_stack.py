@@ -20,7 +20,7 @@ def test_every_check_fails_with_a_hint_when_nothing_answers() -> None:
     port = closed_port()
     targets = StackTargets(
         postgres=PostgresTarget("postgres", "127.0.0.1", port, "admin", "db", "pg-secret-1"),
-        mlflow=MlflowTarget("mlflow", f"http://127.0.0.1:{port}", "s3://bucket/root"),
+        mlflow=MlflowTarget("mlflow", f"http://127.0.0.1:{port}"),
         s3=S3Target(
             endpoint_url=f"http://127.0.0.1:{port}",
             region="us-east-1",

@@ -79,10 +79,9 @@ def test_targets_come_from_the_services_and_the_published_ports(tmp_path: Path) 
     assert targets.postgres == PostgresTarget(
         "postgres", "127.0.0.1", 5432, "admin", "vision_platform", "s3cret-pg"
     )
-    assert targets.mlflow == MlflowTarget(
-        "mlflow", "http://127.0.0.1:15000", "s3://vision-platform-dev/mlflow-artifacts/"
-    )
+    assert targets.mlflow == MlflowTarget("mlflow", "http://127.0.0.1:15000")
     assert isinstance(targets.s3, S3Target)
+    assert targets.s3.root.rstrip("/") == "s3://vision-platform-dev/mlflow-artifacts"
     # MLflow's endpoint names the service on the stack network; from this machine it is
     # the port the engine published (on every interface, so reached via 127.0.0.1).
     assert targets.s3.endpoint_url == "http://127.0.0.1:49153"

@@ -71,7 +71,6 @@ class ScanStats:
     selected: int = 0  # files the prefilter passed to a parser
     bytes_read: int = 0
     oversized: int = 0
-    binary: int = 0
     unreadable: int = 0  # files and folders that could not be read
 
 
@@ -122,7 +121,7 @@ def scan_code(
     service be called unused)."""
     roots = [Path(r).resolve() for r in roots]
     found_by_file: list[tuple[str, list[Found]]] = []
-    files = selected = total = oversized = binary = 0
+    files = selected = total = oversized = 0
     base = str(display_base.resolve())
     errors: list[str] = []
     work = _Work(index, build_prefilter(index.literals()), max_file_bytes)
@@ -133,7 +132,6 @@ def scan_code(
         files += batch.files
         total += batch.bytes_read
         oversized += batch.oversized
-        binary += batch.binary
         selected += batch.selected
         errors += batch.unreadable
         found_by_file += batch.found
@@ -143,7 +141,7 @@ def scan_code(
         for name, items in evidence.items()
     }
     shown = tuple(display_path(e, base) for e in errors[:MAX_LISTED])
-    stats = ScanStats(files, selected, total, oversized, binary, len(errors))
+    stats = ScanStats(files, selected, total, oversized, len(errors))
     return ScanResult(ordered, stats, shown)
 
 
@@ -220,7 +218,6 @@ class _Batch:
     files: int
     bytes_read: int
     oversized: int
-    binary: int
     selected: int
     unreadable: list[str]
 
@@ -238,7 +235,7 @@ def _scan_in_worker(paths: list[str]) -> _Batch:
 def _scan_chunk(paths: list[str], work: _Work) -> _Batch:
     found = []
     unreadable: list[str] = []
-    files = total = oversized = binary = selected = 0
+    files = total = oversized = selected = 0
     buffer = bytearray(work.limit + 1)  # one buffer for every file: no allocation per read
     view = memoryview(buffer)
     for path in paths:
@@ -262,8 +259,7 @@ def _scan_chunk(paths: list[str], work: _Work) -> _Batch:
             continue
         data = bytes(view[:size])
         if b"\0" in data[:BINARY_PROBE]:
-            binary += 1
-            continue
+            continue  # a binary file
         selected += 1
         text = data.decode("utf-8", errors="replace")
         try:
@@ -272,7 +268,7 @@ def _scan_chunk(paths: list[str], work: _Work) -> _Batch:
             items = lines_found(text, work.index, kind="mentioned")
         if items:
             found.append((path, items))
-    return _Batch(found, files, total, oversized, binary, selected, unreadable)
+    return _Batch(found, files, total, oversized, selected, unreadable)
 
 
 def _read_into(handle: io.RawIOBase, view: memoryview) -> int:

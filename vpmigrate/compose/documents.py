@@ -87,7 +87,9 @@ def load_model(
     merged = LocatedDict(Location(files[0], 1))
     for path in files:
         for document in options.read(path):
-            merged = _add_document(merged, document, path, options, included)
+            # Compose counts the first file of the load as the one including, whichever
+            # file the `include:` is in (so `-f a -f b` where b includes a is a cycle).
+            merged = _add_document(merged, document, path, options, (*included, files[0]))
     merged = enforce_unicity(canonical(merged))
     if options.defaults:
         set_defaults(merged)
@@ -118,7 +120,7 @@ def _add_document(
         _apply_extends(root, path, options, document.resets)
     _apply_resets(merged, document.resets, ())
     if options.include:
-        _apply_include(root, options, (*included, path))
+        _apply_include(root, options, included)
     merged = enforce_unicity(merge(merged, root))
     if options.validate:
         schema.validate(merged)

@@ -53,8 +53,3 @@ def choose_project_name(
 def resource_name(project: str, key: str) -> str:
     """Engine name of a project's network or volume: `<project>_<key>`."""
     return f"{project}_{key}"
-
-
-def container_name(project: str, service: str, number: int = 1) -> str:
-    """Compose's container name: `<project>-<service>-<n>`."""
-    return f"{project}-{service}-{number}"

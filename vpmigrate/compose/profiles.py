@@ -73,7 +73,7 @@ def select_services(
                 pending.append(dependency.service)
             elif dependency.required:
                 raise _inactive_dependency(service, dependency.service, project)
-    # The whole project's graph, so that a cycle is an error whatever is selected.
+    # The order of the whole project's graph, kept for the selected services.
     order = DependencyGraph(project.services.values()).order()
     return [project.services[name] for name in order if name in selected]
 

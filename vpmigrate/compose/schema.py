@@ -9,6 +9,7 @@ volume specs, ...) are checked later, where they are read.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -226,12 +227,16 @@ class Obj(Check):
 
     def unknown(self, value: LocatedDict, key: str, path: str) -> UserError:
         if self.props:
-            known = ", ".join(sorted(self.props))
+            close = difflib.get_close_matches(key, list(self.props), n=1, cutoff=0.75)
+            known = (
+                f"Did you mean '{close[0]}'?"
+                if close
+                else f"Known keys: {', '.join(sorted(self.props))}."
+            )
             return problem(
                 value.loc(key),
                 path or "top level",
-                f"'{key}' is not supported here{self.what}: Compose has no such key. "
-                f"Known keys: {known}.",
+                f"'{key}' is not supported here{self.what}: Compose has no such key. {known}",
             )
         return problem(value.loc(key), path or "top level", f"'{key}' is not allowed here.")
 

@@ -883,13 +883,12 @@ class _ServiceReader:
     def _build_args(self, value: Any, location: Location) -> dict[str, str]:
         where = self.at("build.args")
         entries = keyed(value, location, where)
-        from_list = not isinstance(value, LocatedDict)
         args: dict[str, str] = {}
         for key, item in entries.items():
             if item is None:
-                # A bare `- KEY` takes the environment's value (Compose); `KEY:` in a mapping
-                # and an unset variable leave the argument out, so the Dockerfile's default holds.
-                if from_list and key in self.ctx.environment:
+                # A bare `- KEY` or `KEY:` takes the environment's value (Compose); an
+                # unset variable leaves the argument out, so the Dockerfile's default holds.
+                if key in self.ctx.environment:
                     args[key] = self.ctx.environment[key]
                 continue
             args[key] = text(item, entries.loc(key), f"{where}.{key}")

@@ -98,10 +98,11 @@ class Engine(Protocol):
         image_id: str,
         peers: Mapping[str, Sequence[ContainerState]],
         report: Reporter,
+        number: int = 1,
     ) -> str:
-        """Create (not start) the service's container, attached to all its networks and
-        with its secrets and configs in place; returns its ID. `peers`: the containers
-        that `network_mode: service:X`, `volumes_from` and `links` refer to."""
+        """Create (not start) the service's container `number`, attached to all its
+        networks and with its secrets and configs in place; returns its ID. `peers`: the
+        containers that `network_mode: service:X`, `volumes_from` and `links` refer to."""
         ...
 
     def start(self, container_id: str, service: Service) -> None:
@@ -225,19 +226,19 @@ class DockerEngine:
         image_id: str,
         peers: Mapping[str, Sequence[ContainerState]],
         report: Reporter,
+        number: int = 1,
     ) -> str:
         from vpmigrate.engine import hostconfig, spec
 
         for note in hostconfig.warnings(self._api, service):
             report(Event(service.name, "warning", note))
         files = hostconfig.files_to_copy(project, service)
-        args = spec.create_args(self._api, project, service, image_id, peers)
-        container_id = str(self._api.create_container(**args)["Id"])
+        container_id = spec.create_container(self._api, project, service, image_id, peers, number)
         for extra in spec.ordered_networks(service)[1:]:
             self._api.connect_container_to_network(
                 container_id,
                 project.networks[extra.network].name,
-                **spec.connect_kwargs(self._api, project, service, extra, peers),
+                **spec.connect_kwargs(self._api, project, service, extra, peers, number),
             )
         if files:  # secrets and configs from the environment or inline content
             hostconfig.copy_files(self._api, service, container_id, files)

@@ -30,7 +30,7 @@ import tempfile
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -51,6 +51,9 @@ LOG_LINES = 15
 # each label into a step of its own): the total, and each part, so that a rebuild can
 # say what changed.
 DIGEST_LABEL = "vpmigrate.build"
+# How a frontend image that cannot be pulled shows in the engine's error.
+_FETCH_FAILURES = ("failed to do request", "dial tcp", "pull access denied", "not found")
+_SYNTAX_LINE = re.compile(r"\s*#\s*syntax\s*=", re.IGNORECASE)
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _STEP = re.compile(r"Step (\d+)/(\d+) : (.*)")
 _BUILDKIT_NAME = re.compile(r"\[[^\]]*\]\s*(.*)")
@@ -452,12 +455,41 @@ def build_one(
         "platform": _platform(plan),
         "isolation": spec.isolation,
     }
+    try:
+        _run(client, plan, buildkit, options, report)
+    except FrontendUnavailable as exc:
+        # `# syntax=` names a Dockerfile frontend image that cannot be pulled (no
+        # registry): build once more with the engine's own frontend, saying so.
+        retry = _without_syntax_directive(plan)
+        report(Event(name, "warning", f"{exc.message}; building with the engine's own frontend"))
+        options["dockerfile"] = retry.archive_dockerfile
+        _run(client, retry, buildkit, options, report)
+    image_id = _image_id(client, plan.image)
+    for extra in spec.tags:
+        repository, tag = split_reference(extra)
+        client.api.tag(image_id, repository, tag)
+    seconds = time.monotonic() - started
+    report(Event(name, "built", f"{plan.image} {image_id[7:19]} in {seconds:.1f}s"))
+    return image_id
+
+
+class FrontendUnavailable(UserError):
+    """The Dockerfile's `# syntax=` frontend image could not be fetched."""
+
+
+def _run(
+    client: docker.DockerClient,
+    plan: BuildPlan,
+    buildkit: bool,
+    options: dict[str, Any],
+    report: Reporter,
+) -> None:
     with _archive(plan, buildkit) as archive:
         if buildkit:
             messages = _buildkit_stream(client, plan, archive, options)
         elif plan.remote:
             messages = client.api.build(
-                path=spec.context, decode=True, rm=True, forcerm=True, **options
+                path=plan.spec.context, decode=True, rm=True, forcerm=True, **options
             )
         else:
             messages = client.api.build(
@@ -469,13 +501,22 @@ def build_one(
                 **options,
             )
         _follow(client, plan, messages, buildkit, report)
-    image_id = _image_id(client, plan.image)
-    for extra in spec.tags:
-        repository, tag = split_reference(extra)
-        client.api.tag(image_id, repository, tag)
-    seconds = time.monotonic() - started
-    report(Event(name, "built", f"{plan.image} {image_id[7:19]} in {seconds:.1f}s"))
-    return image_id
+
+
+def _without_syntax_directive(plan: BuildPlan) -> BuildPlan:
+    """The same build with the `# syntax=` line taken out of the Dockerfile, which then
+    travels in the archive as an added file."""
+    lines = plan.dockerfile_text.splitlines(keepends=True)
+    text = "".join(line for line in lines if not _SYNTAX_LINE.match(line))
+    digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+    files = [f for f in plan.files if f != plan.archive_dockerfile]
+    return replace(
+        plan,
+        dockerfile_text=text,
+        archive_dockerfile=f".dockerfile.{digest}",
+        injected=True,
+        files=files,
+    )
 
 
 def _image_id(client: docker.DockerClient, reference: str) -> str:
@@ -724,6 +765,14 @@ def _failure(
     return UserError(text)
 
 
+def _syntax_advice(plan: BuildPlan) -> str:
+    if plan.dockerfile.directives.get("syntax"):
+        return (
+            "build where a registry is reachable (the Dockerfile's `# syntax=` frontend reads them)"
+        )
+    return "add `# syntax=docker/dockerfile:1` as the first line where a registry is reachable"
+
+
 def _engine_version(client: docker.DockerClient) -> str:
     try:
         return f"Docker Engine {client.version().get('Version', '?')}"
@@ -735,6 +784,12 @@ def _buildkit_failure(
     client: docker.DockerClient, plan: BuildPlan, progress: Progress, message: str
 ) -> UserError:
     heredocs = [u for u in plan.dockerfile.buildkit_uses() if u.heredoc]
+    syntax = plan.dockerfile.directives.get("syntax")
+    if syntax and "gateway" in message and any(m in message for m in _FETCH_FAILURES):
+        return FrontendUnavailable(
+            f"{_at(plan, None)}: `# syntax={syntax}` asks for a Dockerfile frontend image "
+            "that cannot be fetched here (no registry)"
+        )
     if heredocs and "parse error" in message:
         use = heredocs[0]
         return UserError(
@@ -742,8 +797,8 @@ def _buildkit_failure(
             "syntax 1.4 or later; neither builder of this engine reads it (the classic builder "
             "never does; the engine's BuildKit does from Docker Engine 23.0; this engine is "
             f"{_engine_version(client)}). Upgrade the "
-            "engine, or add `# syntax=docker/dockerfile:1` as the first line where a registry "
-            "is reachable, or write the lines as one RUN joined with && (or COPY a script). "
+            f"engine, or {_syntax_advice(plan)}, or write the lines as one RUN joined with && "
+            "(or COPY a script). "
             f"The engine said: {message}"
         )
     if "buildkit" in message.lower() and "not" in message.lower():

@@ -67,16 +67,22 @@ def down(
         others=[name for name in by_service if name not in project.services],
     )
 
-    def remove(name: str) -> None:
-        # Each service goes as soon as every service that needs it is gone (the walk
-        # backwards), so independent branches never wait for each other.
-        service = project.services.get(name)
-        for container in by_service[name]:
-            engine.stop_and_remove(container, service.stop_grace_period_s if service else None)
-            report(Event(name, "removed", container.name))
+    def remove_one(container: ContainerState) -> None:
+        service = project.services.get(container.service)
+        engine.stop_and_remove(container, service.stop_grace_period_s if service else None)
+        report(Event(container.service or container.name, "removed", container.name))
 
-    with ThreadPoolExecutor(max_workers=max(1, len(graph))) as pool:
-        futures = graph.walk(remove, pool, reverse=True)
+    with ThreadPoolExecutor(max_workers=max(1, len(plan.containers))) as containers:
+
+        def remove(name: str) -> None:
+            # Each service goes as soon as every service that needs it is gone (the walk
+            # backwards), so independent branches never wait for each other; a
+            # service's replicas stop together.
+            for removal in [containers.submit(remove_one, c) for c in by_service[name]]:
+                removal.result()
+
+        with ThreadPoolExecutor(max_workers=max(1, len(graph))) as services:
+            futures = graph.walk(remove, services, reverse=True)
     for future in futures.values():
         future.result()  # the first engine error, once every branch has finished
 

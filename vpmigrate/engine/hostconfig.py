@@ -243,7 +243,7 @@ def mounts(api: APIClient, project: Project, service: Service) -> tuple[list[str
     for volume in service.volumes:
         if volume.type == "bind":
             options = volume.bind
-            if options is None or options.create_host_path:
+            if options is not None and options.create_host_path:
                 binds.append(_bind_string(volume))
                 continue
             result.append(
@@ -252,7 +252,7 @@ def mounts(api: APIClient, project: Project, service: Service) -> tuple[list[str
                     source=volume.source or "",
                     type="bind",
                     read_only=volume.read_only,
-                    propagation=options.propagation,
+                    propagation=options.propagation if options else None,
                 )
             )
         elif volume.type == "volume":
@@ -305,7 +305,7 @@ def _volume_mount(api: APIClient, project: Project, service: Service, volume: Vo
         )
     return Mount(
         target=volume.target,
-        source=source,  # type: ignore[arg-type]
+        source=source,
         type="volume",
         read_only=volume.read_only,
         no_copy=bool(options and options.nocopy),

@@ -23,13 +23,25 @@ VOLUME = "com.docker.compose.volume"
 TOOL_VERSION = "2.27.0"
 
 
-def container_name(project: Project, service: Service) -> str:
-    return service.container_name or f"{project.name}-{service.name}-1"
+def container_name(project: Project, service: Service, number: int = 1) -> str:
+    """Compose's name for the service's container `number`: `<project>-<service>-<n>`,
+    unless `container_name` (which allows one container only)."""
+    return service.container_name or f"{project.name}-{service.name}-{number}"
 
 
 def config_hash(service: Service) -> str:
-    """A digest of everything in the service definition that shapes its container."""
-    payload = json.dumps(dict(service.config), sort_keys=True, separators=(",", ":"), default=str)
+    """A digest of everything in the service definition that shapes its container. How
+    many containers run (`scale`, `deploy.replicas`) does not shape one, so scaling
+    recreates nothing, as with Compose."""
+    config = {key: value for key, value in service.config.items() if key != "scale"}
+    deploy = config.get("deploy")
+    if isinstance(deploy, dict):
+        deploy = {key: value for key, value in deploy.items() if key != "replicas"}
+        if deploy:
+            config["deploy"] = deploy
+        else:
+            del config["deploy"]
+    payload = json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
@@ -39,13 +51,15 @@ def depends_on_label(service: Service) -> str:
     )
 
 
-def container_labels(project: Project, service: Service, image_id: str) -> dict[str, str]:
+def container_labels(
+    project: Project, service: Service, image_id: str, number: int = 1
+) -> dict[str, str]:
     labels = dict(service.labels)
     labels.update(
         {
             PROJECT: project.name,
             SERVICE: service.name,
-            NUMBER: "1",
+            NUMBER: str(number),
             ONEOFF: "False",
             CONFIG_HASH: config_hash(service),
             WORKING_DIR: str(project.working_dir),

@@ -22,21 +22,38 @@ def check_free(
     engine: Engine,
     project: Project,
     services: Sequence[Service],
-    existing: Mapping[str, ContainerState],
+    existing: Mapping[str, Sequence[ContainerState]],
 ) -> None:
-    """Fail with one message if a published port is held by another container or process.
+    """Fail with one message if a published port is held by another container or process,
+    or if several replicas would publish the same host port.
 
-    A port held by the very container we would keep for the same service is fine.
+    A port held by the very containers we would keep for the same service is fine. A
+    host port range is left to the engine, which takes a free port of the range.
     """
-    wanted = [(s, p) for s in services for p in s.ports if p.published]
+    wanted = [
+        (s, p, p.published)
+        for s in services
+        for p in s.ports
+        if p.published and (p.published_end is None or p.published_end == p.published)
+    ]
     if not wanted:
         return
+    problems = [
+        f"service {service.name!r} runs {service.replicas} containers ({_replicas_at(service)}) "
+        f"and publishes the one host port {_where(port)}: only one container can hold it. "
+        f'Publish a range as many ports wide (e.g. "{host}-{host + service.replicas - 1}:'
+        f'{port.target}"), or no host port.'
+        for service, port, host in wanted
+        if service.replicas > 1
+    ]
+    if problems:
+        raise UserError("port already allocated: " + " ".join(problems))
     holders = engine.port_holders()
-    problems = []
-    for service, port in wanted:
-        own = existing.get(service.name)
+    for service, port, _ in wanted:
+        own = existing.get(service.name, ())
+        own_names = {c.name for c in own}
         for holder in holders:
-            if own is not None and holder.name == own.name:
+            if holder.name in own_names:
                 continue
             if any(
                 b.host_port == port.published
@@ -47,7 +64,7 @@ def check_free(
                 problems.append(_describe(project, service, port, holder))
                 break
         else:
-            held_by_own = own is not None and any(b.host_port == port.published for b in own.ports)
+            held_by_own = any(b.host_port == port.published for c in own for b in c.ports)
             if not held_by_own and not _bindable(port):
                 problems.append(
                     f"port {_where(port)} of service {service.name!r} is already in use by "
@@ -97,6 +114,11 @@ def _describe(project: Project, service: Service, port: PortMapping, holder: Por
         f"port {_where(port)} wanted by service {service.name!r} is already published by "
         f"{owner}: {fix}, or publish {service.name!r} on another host port."
     )
+
+
+def _replicas_at(service: Service) -> str:
+    key = "scale" if service.scale is not None else "deploy.replicas"
+    return f"`{key}` at {service.location_of(key)}"
 
 
 def _where(port: PortMapping) -> str:

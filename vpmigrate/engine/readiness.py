@@ -1,9 +1,9 @@
 """When is a container ready? Compose's `depends_on` conditions and `up --wait`'s rule.
 
 The engine first evaluates a healthcheck one `interval` after start. To start
-dependents sooner we also run the service's own healthcheck command in the container
-as soon as it runs: it is the same check, just not delayed. What we report as the
-health is still the engine's.
+dependents sooner, `up` also runs the service's own healthcheck command in the container
+as soon as it runs (a `Probe`): the same check, not delayed. It answers only for
+`depends_on` conditions; whether the stack is ready is the engine's word alone.
 """
 
 from __future__ import annotations

@@ -76,7 +76,17 @@ def ensure_network(
     except APIError as exc:
         if "already exists" in str(exc):
             return  # a concurrent run created it
-        raise
+        reason = str(getattr(exc, "explanation", None) or exc).strip()
+        hint = (
+            " Another network uses that address range: pick another `ipam.config.subnet`, "
+            "or remove the network that holds it (`docker network ls`)."
+            if "overlaps" in reason
+            else ""
+        )
+        where = f" ({network.location})" if network.location else ""
+        raise UserError(
+            f"the engine refused to create network {network.name!r}{where}: {reason}.{hint}"
+        ) from None
     report(Event(network.name, "created", "network"))
 
 

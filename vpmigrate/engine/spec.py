@@ -58,10 +58,12 @@ def port_bindings(service: Service) -> tuple[list[Any], dict[str, list[tuple[str
     return exposed, {k: [b for b in v if b is not None] or [None] for k, v in bindings.items()}
 
 
-def aliases(project: Project, service: Service, extra: tuple[str, ...]) -> list[str]:
+def aliases(
+    project: Project, service: Service, extra: tuple[str, ...], number: int = 1
+) -> list[str]:
     """Compose's DNS names on a network: the container name, the service name, then the
     aliases the user declared."""
-    names = [labels.container_name(project, service), service.name, *extra]
+    names = [labels.container_name(project, service, number), service.name, *extra]
     return list(dict.fromkeys(names))
 
 
@@ -125,10 +127,12 @@ def create_args(
     service: Service,
     image_id: str,
     peers: Mapping[str, Sequence[ContainerState]] | None = None,
+    number: int = 1,
 ) -> dict[str, Any]:
     """Keyword arguments for `APIClient.create_container` (first network attached at
     create time, the rest before start). `peers`: the containers of the services this
-    one names in `network_mode: service:X`, `volumes_from` and `links`."""
+    one names in `network_mode: service:X`, `volumes_from` and `links`; `number`: which
+    of the service's replicas."""
     peers = peers or {}
     exposed, bindings = port_bindings(service)
     binds, mounts = hostconfig.mounts(api, project, service)
@@ -141,7 +145,7 @@ def create_args(
         restart_policy=hostconfig.restart_policy(service),
         network_mode=network_mode(project, service, peers),
         volumes_from=volumes_from(service, peers) or None,
-        extra_hosts=_extra_hosts(service.extra_hosts) or None,
+        extra_hosts=_extra_hosts(service.extra_hosts),  # Compose sends [] for none
         init=service.init,
         ipc_mode=hostconfig.shared_namespace(service.ipc, "ipc", service, peers),
         pid_mode=hostconfig.shared_namespace(service.pid, "pid", service, peers),
@@ -157,18 +161,18 @@ def create_args(
         networking_config = api.create_networking_config(
             {
                 project.networks[first_network.network].name: endpoint_config(
-                    api, project, service, first_network, peers
+                    api, project, service, first_network, peers, number
                 )
             }
         )
     exposed_ports = hostconfig.exposed_ports(service)
     return {
         "image": image_id if service.image.startswith("sha256:") else service.image,
-        "name": labels.container_name(project, service),
+        "name": labels.container_name(project, service, number),
         "command": list(service.command) if service.command is not None else None,
         "entrypoint": list(service.entrypoint) if service.entrypoint is not None else None,
         "environment": [f"{k}={v}" for k, v in service.environment.items()],
-        "labels": labels.container_labels(project, service, image_id),
+        "labels": labels.container_labels(project, service, image_id, number),
         "hostname": service.hostname,
         "domainname": service.domainname,
         "user": service.user,
@@ -190,6 +194,26 @@ def create_args(
     }
 
 
+def create_container(
+    api: APIClient,
+    project: Project,
+    service: Service,
+    image_id: str,
+    peers: Mapping[str, Sequence[ContainerState]] | None = None,
+    number: int = 1,
+) -> str:
+    """Create the container `number` (not started, first network attached); returns its
+    ID. Like Compose for `up -d`, it asks for stdout and stderr to be attachable."""
+    args = create_args(api, project, service, image_id, peers, number)
+    name, platform = args.pop("name"), args.pop("platform")
+    args.pop("detach")
+    # The proxy settings of ~/.docker/config.json, as `docker run` and Compose add them.
+    args["environment"] = api._proxy_configs.inject_proxy_environment(args["environment"])
+    config = api.create_container_config(detach=True, **args)
+    config["AttachStdout"] = config["AttachStderr"] = True
+    return str(api.create_container_from_config(config, name, platform)["Id"])
+
+
 def ordered_networks(service: Service) -> list[ServiceNetwork]:
     """The networks in the order the engine attaches them: higher `priority` first, then
     by name, as Compose does; the first is attached when the container is created."""
@@ -202,10 +226,11 @@ def endpoint_config(
     service: Service,
     network: ServiceNetwork,
     peers: Mapping[str, Sequence[ContainerState]],
+    number: int = 1,
 ) -> Any:
     """The container's settings on one network: DNS aliases, links, fixed addresses."""
     config = api.create_endpoint_config(
-        aliases=aliases(project, service, network.aliases),
+        aliases=aliases(project, service, network.aliases, number),
         links=links(project, service, peers) or None,
         ipv4_address=network.ipv4_address,
         ipv6_address=network.ipv6_address,
@@ -223,10 +248,11 @@ def connect_kwargs(
     service: Service,
     network: ServiceNetwork,
     peers: Mapping[str, Sequence[ContainerState]],
+    number: int = 1,
 ) -> dict[str, Any]:
     """`connect_container_to_network` keyword arguments for a network after the first."""
     return {
-        "aliases": aliases(project, service, network.aliases),
+        "aliases": aliases(project, service, network.aliases, number),
         "links": links(project, service, peers) or None,
         "ipv4_address": network.ipv4_address,
         "ipv6_address": network.ipv6_address,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import queue
+import threading
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -37,29 +39,32 @@ class ServiceStatus:
 
 
 def project_status(engine: Engine, project: Project) -> list[ServiceStatus]:
-    """One row per service of the compose files, plus containers of services no longer
-    in them (orphans), sorted by service name."""
-    by_service: dict[str, ContainerState] = {}
+    """One row per container of the project (a service with replicas has several), one
+    `not created` row per service of the files without a container, and the containers
+    of services no longer in the files (orphans); sorted by service, then number."""
+    by_service: dict[str, list[ContainerState]] = {}
     for found in engine.containers(project.name):
-        by_service.setdefault(found.service, found)
+        by_service.setdefault(found.service, []).append(found)
     rows = []
     for name in sorted(set(project.services) | set(by_service)):
-        container = by_service.get(name)
         service = project.services.get(name)
-        rows.append(
-            ServiceStatus(
-                service=name,
-                profiles=service.profiles if service else (),
-                container=container.name if container else "",
-                state=container.status if container else "not created",
-                health=container.health if container else "",
-                exit_code=container.exit_code
-                if container and container.status == "exited"
-                else None,
-                ports=tuple(str(p) for p in container.ports) if container else (),
-                in_compose_file=service is not None,
+        profiles = service.profiles if service else ()
+        containers = sorted(by_service.get(name, []), key=lambda c: c.number)
+        if not containers:
+            rows.append(ServiceStatus(name, profiles, "", "not created", "", None, ()))
+        for container in containers:
+            rows.append(
+                ServiceStatus(
+                    service=name,
+                    profiles=profiles,
+                    container=container.name,
+                    state=container.status,
+                    health=container.health,
+                    exit_code=container.exit_code if container.status == "exited" else None,
+                    ports=tuple(str(p) for p in container.ports),
+                    in_compose_file=service is not None,
+                )
             )
-        )
     return rows
 
 
@@ -71,11 +76,13 @@ def service_logs(
     follow: bool,
     tail: int | None,
 ) -> Iterator[bytes]:
-    """The service container's output (stdout and stderr), optionally followed."""
+    """The output (stdout and stderr) of the service's containers, optionally followed.
+    One container: as it wrote it. Several (replicas): line by line as they come, each
+    prefixed with `<service>-<n> | ` as Compose does."""
     if service not in project.services:
         known = ", ".join(sorted(project.services))
         raise UserError(f"unknown service {service!r}: the compose files define {known}.")
-    found = engine.containers(project.name, service)
+    found = sorted(engine.containers(project.name, service), key=lambda c: c.number)
     if not found:
         raise UserError(
             f"service {service!r} has no container in project {project.name!r}: start it with "
@@ -83,4 +90,39 @@ def service_logs(
             + "".join(f" --profile {p}" for p in project.services[service].profiles[:1])
             + "`."
         )
-    yield from engine.logs(found[0].id, tail=tail, follow=follow)
+    if len(found) == 1:
+        yield from engine.logs(found[0].id, tail=tail, follow=follow)
+        return
+    names = [f"{service}-{c.number}" for c in found]
+    width = max(len(n) for n in names) + 1
+    lines: queue.Queue[bytes | None] = queue.Queue()
+
+    def pump(container: ContainerState, prefix: bytes) -> None:
+        try:
+            for line in _lines(engine.logs(container.id, tail=tail, follow=follow)):
+                lines.put(prefix + line)
+        finally:
+            lines.put(None)  # this container's stream ended
+
+    for container, name in zip(found, names, strict=True):
+        prefix = f"{name:<{width}} | ".encode()
+        threading.Thread(target=pump, args=(container, prefix), daemon=True).start()
+    running = len(found)
+    while running:
+        line = lines.get()
+        if line is None:
+            running -= 1
+        else:
+            yield line
+
+
+def _lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """Whole lines (ending in a newline) from a stream of arbitrary chunks."""
+    rest = b""
+    for chunk in chunks:
+        rest += chunk
+        *complete, rest = rest.split(b"\n")
+        for line in complete:
+            yield line + b"\n"
+    if rest:
+        yield rest + b"\n"

@@ -3,9 +3,16 @@
 Order of work: make the images present (nothing is touched if one is missing), create
 networks and volumes, check published ports, then walk the dependency graph: each
 service converges in its own thread as soon as its `depends_on` conditions hold, and
-finally `up` waits until every service is ready. A container whose config hash and
-image are unchanged is left alone; a changed one is replaced. Every step is idempotent,
-so a run cut short by Ctrl-C or a crash is finished by running `up` again.
+finally `up` waits until every service is ready. A service runs `replicas` containers
+(`scale` / `deploy.replicas`), numbered 1..n; scaling down removes the highest numbers.
+A container whose config hash and image are unchanged is left alone; a changed one is
+replaced. Every step is idempotent, so a run cut short by Ctrl-C or a crash is finished
+by running `up` again.
+
+Ready means what the engine says, as with `docker compose up --wait`: healthy for a
+service with a healthcheck. To start dependents sooner, a `service_healthy` dependency
+counts as healthy as soon as its own check passes when run in the container (the engine
+runs it only one `interval` after start); `up` still returns only once the engine agrees.
 
 All engine work goes through `Engine` (vpmigrate.engine.backend): the decisions here
 are tested against an in-memory engine, and the whole against a real daemon.
@@ -26,12 +33,21 @@ from vpmigrate.compose.model import Project, Service
 from vpmigrate.engine import hostconfig, labels, ports, resources, spec
 from vpmigrate.engine.backend import Engine, PortInUse, engine_error_text
 from vpmigrate.engine.events import Event, Reporter, silent
-from vpmigrate.engine.readiness import Condition, Readiness, judge
+from vpmigrate.engine.readiness import Condition, Probe, Readiness, judge
 from vpmigrate.engine.state import RUNNING, ContainerState
 from vpmigrate.errors import UserError
 
-# What `up` did to a service's container.
-Action = Literal["created", "recreated", "started", "restarted", "unchanged"]
+# What `up` did to a service's containers: the strongest of what it did to each, in
+# this order; `scaled` when it only removed some (scaling down).
+Action = Literal["recreated", "created", "restarted", "started", "scaled", "unchanged"]
+_STRONGEST_FIRST: tuple[Action, ...] = (
+    "recreated",
+    "created",
+    "restarted",
+    "started",
+    "scaled",
+    "unchanged",
+)
 
 POLL_S = 0.1
 LOG_LINES = 15
@@ -40,7 +56,7 @@ LOG_LINES = 15
 @dataclass(frozen=True)
 class ServiceOutcome:
     service: str
-    container_id: str
+    container_ids: tuple[str, ...]  # by container number; () with `replicas: 0`
     action: Action
 
 
@@ -109,11 +125,12 @@ class _UpRun:
         self.deadline = time.monotonic() + timeout_s
         self.timeout_s = timeout_s
         self.report = report
-        self.probe = engine.probe if probe_health else None
+        self.probe: Probe | None = engine.probe if probe_health else None
         self.poll_s = POLL_S
         self.cancel = threading.Event()
         self.outcomes: dict[str, ServiceOutcome] = {}
         self.failures: dict[str, _Failure] = {}
+        self.probed: set[str] = set()  # services whose own check passed before the engine's
         self.lock = threading.Lock()
 
     # -- orchestration ---------------------------------------------------------------
@@ -131,18 +148,20 @@ class _UpRun:
             self.engine.ensure_network(self.project, network, self.report)
         for volume in resources.volumes_used(self.project, services):
             self.engine.ensure_volume(self.project, volume, self.report)
-        existing = {c.service: c for c in self.engine.containers(self.project.name)}
-        self.existing = existing
-        for orphan in sorted(set(existing) - set(self.project.services)):
+        self.existing: dict[str, list[ContainerState]] = {}
+        for found in sorted(self.engine.containers(self.project.name), key=lambda c: c.number):
+            self.existing.setdefault(found.service, []).append(found)
+        for orphan in sorted(set(self.existing) - set(self.project.services)):
+            names = ", ".join(c.name for c in self.existing[orphan])
             self.report(
                 Event(
                     orphan,
                     "orphan",
-                    f"container {existing[orphan].name} belongs to no service in the compose "
-                    "files; `inv local.down` (without --profile) removes it",
+                    f"container {names} belongs to no service in the compose files; "
+                    "`inv local.down` (without --profile) removes it",
                 )
             )
-        ports.check_free(self.engine, self.project, services, existing)
+        ports.check_free(self.engine, self.project, services, self.existing)
 
         with ThreadPoolExecutor(max_workers=max(1, len(self.services))) as pool:
             try:
@@ -153,7 +172,8 @@ class _UpRun:
             raise UpFailed(self._failure_message())
         return [self.outcomes[n] for n in self.services if n in self.outcomes]
 
-    def _converge_when_ready(self, name: str) -> ContainerState | None:
+    def _converge_when_ready(self, name: str) -> bool:
+        """Wait for the service's dependencies, then converge it; False if it failed."""
         service = self.services[name]
         try:
             if self.cancel.is_set():
@@ -167,7 +187,7 @@ class _UpRun:
                     raise _Cancelled
                 if dep.service not in self.outcomes:  # the walk ran it already: it failed
                     self._fail(name, f"not started: its dependency {dep.service} failed", None)
-                    return None
+                    return False
                 verdict = self._wait_for(dep.service, dep.condition)
                 if not verdict.done:
                     self._fail(
@@ -176,38 +196,72 @@ class _UpRun:
                         f"(condition {dep.condition})",
                         None,
                     )
-                    return None
+                    return False
                 action = self.outcomes[dep.service].action
                 dependency_changed |= action != "unchanged"
                 if dep.restart:
                     restart_needed |= action in ("created", "recreated")
-            return self._converge(service, restart_needed, dependency_changed)
+            self._converge(service, restart_needed, dependency_changed)
+            return True
         except _Cancelled:
-            return None
+            return False
         except UserError as exc:
             self._fail(name, exc.message, None)
-            return None
+            return False
         except Exception as exc:  # engine errors: report them against the service
             self._fail(name, engine_error_text(exc), None)
-            return None
+            return False
 
     def _wait_for(self, name: str, condition: Condition) -> Readiness:
-        service = self.services[name]
-        container_id = self.outcomes[name].container_id
+        """Until the dependency `name` meets `condition` (our probe may answer for the
+        engine's first health check), or can no longer."""
         while True:
             if self.cancel.is_set():
                 raise _Cancelled
-            state = self.engine.inspect(container_id)
-            if state is None:
-                return Readiness(False, True, "was removed")
-            verdict = judge(condition, service, state, self.probe)
+            verdict, _ = self._verdict(name, condition, self.probe)
+            if verdict.reason == "healthcheck passed":
+                self._note_probe(name)
             if verdict.done or verdict.failed:
                 return verdict
             if time.monotonic() > self.deadline:
                 return Readiness(False, True, f"did not get there within {self.timeout_s:g}s")
             self.cancel.wait(self.poll_s)
 
-    def _wait_all_ready(self, futures: dict[str, Future[ContainerState | None]]) -> None:
+    def _verdict(
+        self, name: str, condition: Condition, probe: Probe | None
+    ) -> tuple[Readiness, list[ContainerState]]:
+        """`condition` for every container of the service: done when each is, failed as
+        soon as one is (that container's state comes first)."""
+        service = self.services[name]
+        judged: list[tuple[Readiness, ContainerState]] = []
+        for container_id in self.outcomes[name].container_ids:
+            state = self.engine.inspect(container_id)
+            if state is None:
+                return Readiness(False, True, "lost a container (removed)"), []
+            judged.append((judge(condition, service, state, probe), state))
+        # The container that decides comes first: a failed one, else one still waiting.
+        judged.sort(key=lambda pair: (not pair[0].failed, pair[0].done))
+        states = [state for _, state in judged]
+        if judged and not judged[0][0].done:
+            return judged[0][0], states
+        reasons = [verdict.reason for verdict, _ in judged if verdict.reason]
+        return Readiness(True, reason=reasons[0] if reasons else ""), states
+
+    def _note_probe(self, name: str) -> None:
+        with self.lock:
+            if name in self.probed:
+                return
+            self.probed.add(name)
+        self.report(
+            Event(
+                name,
+                "healthcheck passed",
+                "its dependents start now; it counts as ready when the engine's own check "
+                "says healthy",
+            )
+        )
+
+    def _wait_all_ready(self, futures: dict[str, Future[bool]]) -> None:
         pending = set(futures)
         while pending:
             for name in sorted(pending):
@@ -217,23 +271,19 @@ class _UpRun:
                         self._fail(name, f"not started within {self.timeout_s:g}s", None)
                         pending.discard(name)
                     continue
-                if future.result() is None:
+                if not future.result():
                     pending.discard(name)
                     continue
-                state = self.engine.inspect(self.outcomes[name].container_id)
-                if state is None:
-                    self._fail(name, "its container was removed while starting", None)
-                    pending.discard(name)
-                    continue
-                verdict = judge(self.goal[name], self.services[name], state, self.probe)
+                # The engine's word only: what `docker ps` and `local.status` will say.
+                verdict, states = self._verdict(name, self.goal[name], None)
                 if verdict.done:
-                    self.report(Event(name, verdict.reason or _ready_word(state)))
+                    self.report(Event(name, _ready_word(verdict, states)))
                     pending.discard(name)
                 elif verdict.failed:
-                    self._fail(name, verdict.reason, state)
+                    self._fail(name, verdict.reason, _first(states))
                     pending.discard(name)
                 elif time.monotonic() > self.deadline:
-                    self._fail(name, f"not ready within {self.timeout_s:g}s", state)
+                    self._fail(name, f"not ready within {self.timeout_s:g}s", _first(states))
                     pending.discard(name)
             converging = [futures[n] for n in pending if not futures[n].done()]
             if converging:  # wake up when one finishes, or to look at the engine again
@@ -244,36 +294,66 @@ class _UpRun:
 
     # -- one service -------------------------------------------------------------------
 
-    def _converge(
-        self, service: Service, restart_needed: bool, dependency_changed: bool
-    ) -> ContainerState | None:
+    def _converge(self, service: Service, restart_needed: bool, dependency_changed: bool) -> None:
         image_id = self.image_ids[service.image]
         peers = self._peers(service)
-        current = self.existing.get(service.name)  # inspected moments ago, before the ports check
+        current = {c.number: c for c in self.existing.get(service.name, [])}
+        actions: list[Action] = []
+        for number in sorted((n for n in current if n > service.replicas), reverse=True):
+            gone = current.pop(number)  # scaling down: the highest numbers go first
+            self.engine.stop_and_remove(gone, service.stop_grace_period_s)
+            self.report(Event(service.name, "removed", gone.name))
+            actions.append("scaled")
+        ids: list[str] = []
+        for number in range(1, service.replicas + 1):
+            if self.cancel.is_set():
+                raise _Cancelled
+            action, container_id = self._converge_container(
+                service, number, current.get(number), image_id, peers, restart_needed,
+                dependency_changed,
+            )  # fmt: skip
+            self.report(Event(_label(service, number), action))
+            actions.append(action)
+            ids.append(container_id)
+        strongest: Action = next((a for a in _STRONGEST_FIRST if a in actions), "unchanged")
+        with self.lock:
+            self.outcomes[service.name] = ServiceOutcome(service.name, tuple(ids), strongest)
+
+    def _converge_container(
+        self,
+        service: Service,
+        number: int,
+        current: ContainerState | None,
+        image_id: str,
+        peers: dict[str, list[ContainerState]],
+        restart_needed: bool,
+        dependency_changed: bool,
+    ) -> tuple[Action, str]:
         why = self._why_recreate(service, current, image_id, peers)
         if current is not None and why is None:
-            return self._reuse(service, current, restart_needed, dependency_changed)
+            return self._reuse(service, current, restart_needed, dependency_changed), current.id
         action: Action = "created"
         if current is not None:
-            self.report(Event(service.name, "recreating", why or ""))
+            self.report(Event(_label(service, number), "recreating", why or ""))
             self.engine.stop_and_remove(current, service.stop_grace_period_s)
             action = "recreated"
         if self.cancel.is_set():
             raise _Cancelled
-        container_id = self.engine.create(self.project, service, image_id, peers, self.report)
+        container_id = self.engine.create(
+            self.project, service, image_id, peers, self.report, number
+        )
         self._start(service, container_id)
-        self._record(service.name, container_id, action)
-        return self.engine.inspect(container_id)
+        return action, container_id
 
     def _peers(self, service: Service) -> dict[str, list[ContainerState]]:
         """The containers of the services that `network_mode`/`ipc`/`pid: service:X`,
-        `volumes_from` and `links` name (dependencies, so the walk has converged them already)."""
-        named = spec.peer_services(service)
+        `volumes_from` and `links` name (dependencies, so the walk has converged them
+        already), by container number."""
         peers: dict[str, list[ContainerState]] = {}
-        for name in sorted(named):
+        for name in sorted(spec.peer_services(service)):
             outcome = self.outcomes.get(name)
-            state = self.engine.inspect(outcome.container_id) if outcome is not None else None
-            peers[name] = [state] if state is not None else []
+            found = [self.engine.inspect(i) for i in (outcome.container_ids if outcome else ())]
+            peers[name] = [state for state in found if state is not None]
         return peers
 
     def _why_recreate(
@@ -311,13 +391,13 @@ class _UpRun:
         current: ContainerState,
         restart_needed: bool,
         dependency_changed: bool,
-    ) -> ContainerState | None:
+    ) -> Action:
         if current.status == "running" and restart_needed:
             self.engine.restart(current.id)
-            self._record(service.name, current.id, "restarted")
-        elif current.status in RUNNING:
-            self._record(service.name, current.id, "unchanged")
-        elif (
+            return "restarted"
+        if current.status in RUNNING:
+            return "unchanged"
+        if (
             current.status == "exited"
             and current.exit_code == 0
             and judge("ready", service, current).done
@@ -326,11 +406,9 @@ class _UpRun:
             # A one-shot job that already did its work with this very definition, against
             # the same dependencies. When one of them was (re)created it runs again: its
             # work (a bucket, a migration) may be missing there.
-            self._record(service.name, current.id, "unchanged")
-        else:
-            self._start(service, current.id)
-            self._record(service.name, current.id, "started")
-        return self.engine.inspect(current.id)
+            return "unchanged"
+        self._start(service, current.id)
+        return "started"
 
     def _start(self, service: Service, container_id: str) -> None:
         try:
@@ -339,11 +417,6 @@ class _UpRun:
             raise UserError(
                 ports.conflict_message(self.engine, self.project, service, str(exc))
             ) from None
-
-    def _record(self, name: str, container_id: str, action: Action) -> None:
-        with self.lock:
-            self.outcomes[name] = ServiceOutcome(name, container_id, action)
-        self.report(Event(name, action))
 
     def _fail(self, name: str, reason: str, state: ContainerState | None) -> None:
         with self.lock:
@@ -358,10 +431,13 @@ class _UpRun:
         for failure in sorted(self.failures.values(), key=lambda f: f.service):
             state = failure.state
             if state is None and failure.service in self.outcomes:
-                state = self.engine.inspect(self.outcomes[failure.service].container_id)
+                ids = self.outcomes[failure.service].container_ids
+                state = self.engine.inspect(ids[0]) if ids else None
             text = f"service {failure.service!r} {failure.reason}"
             if state is not None:
-                text += f" [state: {state.description}]"
+                several = self.services[failure.service].replicas > 1
+                text += f" [{'container ' + state.name + ', ' if several else ''}"
+                text += f"state: {state.description}]"
                 tail = _last_log_lines(self.engine, state.id)
                 if tail:
                     text += "; last log lines:\n    " + "\n    ".join(tail)
@@ -375,10 +451,22 @@ class _UpRun:
         )
 
 
-def _ready_word(state: ContainerState) -> str:
-    if state.status == "exited":
-        return "completed"
-    return "healthy" if state.health else "running"
+def _label(service: Service, number: int) -> str:
+    """How events name a container: the service, or `<service>-<n>` among replicas."""
+    return service.name if service.replicas == 1 and number == 1 else f"{service.name}-{number}"
+
+
+def _first(states: list[ContainerState]) -> ContainerState | None:
+    return states[0] if states else None
+
+
+def _ready_word(verdict: Readiness, states: list[ContainerState]) -> str:
+    if not states:
+        return "no containers (replicas: 0)"
+    state = states[0]
+    word = verdict.reason or ("completed" if state.status == "exited" else state.health)
+    word = word or "running"
+    return word if len(states) == 1 else f"{word} ({len(states)} containers)"
 
 
 def _last_log_lines(engine: Engine, container_id: str) -> list[str]:

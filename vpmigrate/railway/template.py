@@ -73,8 +73,3 @@ def render(template: str, lookup: Lookup) -> Resolved:
         parts.append(template[i])
         i += 1
     return Resolved("".join(parts), secret)
-
-
-def has_reference(value: str) -> bool:
-    """True when ``value`` contains a Railway ``${{...}}`` reference."""
-    return bool(_REFERENCE.search(value))

@@ -36,7 +36,6 @@ class PostgresTarget:
 class MlflowTarget:
     service: str
     url: str  # reachable from this machine
-    artifact_root: str  # as configured, e.g. s3://bucket/mlflow-artifacts ("" if unset)
 
 
 @dataclass(frozen=True)
@@ -226,8 +225,7 @@ def _mlflow_target(
     where = locate.address(service.name, port)
     if isinstance(where, Problem):
         return where
-    root = options.get("default-artifact-root") or options.get("artifacts-destination") or ""
-    return MlflowTarget(service.name, f"http://{where[0]}:{where[1]}", root)
+    return MlflowTarget(service.name, f"http://{where[0]}:{where[1]}")
 
 
 def _s3_target(

@@ -1,0 +1,242 @@
+"""What a migration would do: per experiment, the runs to create, to complete and those
+already copied; per registered model, the versions to create or bring in line.
+
+A run's copy on the target is found by its tag `vpmigrate.source_run_id`. It is complete
+when its `vpmigrate.source_fingerprint` tag (written last) equals the source run's
+fingerprint; otherwise it is completed from where it stopped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+
+from vpmigrate.errors import UserError
+from vpmigrate.migrate.artifacts import ArtifactFile
+from vpmigrate.migrate.records import (
+    FINGERPRINT,
+    SOURCE_VERSION,
+    Experiment,
+    ModelVersion,
+    RegisteredModel,
+    Run,
+)
+from vpmigrate.migrate.side import Side
+
+
+@dataclass
+class RunPlan:
+    source: Run
+    target: Run | None  # None: to create
+    files: list[ArtifactFile] = field(default_factory=list)  # source artifacts (to copy)
+
+    @property
+    def state(self) -> str:
+        if self.target is None:
+            return "new"
+        complete = self.target.tags.get(FINGERPRINT) == self.source.fingerprint()
+        return "done" if complete and self.target.lifecycle == self.source.lifecycle else "resume"
+
+
+@dataclass
+class ExperimentPlan:
+    source: Experiment
+    target: Experiment | None
+    runs: list[RunPlan]
+    duplicates: dict[str, list[str]] = field(default_factory=dict)  # source run -> copies
+
+    @property
+    def action(self) -> str:
+        if self.target is None:
+            return "create"
+        changes = self.tag_changes() or self.lifecycle_change()
+        return "update" if changes else "exists"
+
+    def tag_changes(self) -> dict[str, str]:
+        have = self.target.tags if self.target else {}
+        return {k: v for k, v in self.source.own_tags().items() if have.get(k) != v}
+
+    def lifecycle_change(self) -> str | None:
+        if self.target is None or self.target.lifecycle == self.source.lifecycle:
+            return None
+        return "delete" if self.source.lifecycle == "deleted" else "restore"
+
+    def count(self, state: str) -> int:
+        return sum(1 for r in self.runs if r.state == state)
+
+    @property
+    def to_copy(self) -> list[RunPlan]:
+        return [r for r in self.runs if r.state != "done"]
+
+    @property
+    def bytes(self) -> int:
+        return sum(f.size for r in self.to_copy for f in r.files)
+
+    @property
+    def files(self) -> int:
+        return sum(len(r.files) for r in self.to_copy)
+
+
+@dataclass
+class VersionPlan:
+    source: ModelVersion
+    target: ModelVersion | None
+
+
+@dataclass
+class ModelPlan:
+    source: RegisteredModel
+    target: RegisteredModel | None
+    versions: list[VersionPlan]
+    skipped: list[str] = field(default_factory=list)  # versions whose run is not copied
+
+    def pending(self) -> list[VersionPlan]:
+        return [v for v in self.versions if version_changes(v) or v.target is None]
+
+    @property
+    def action(self) -> str:
+        if self.target is None:
+            return "create"
+        t = self.target
+        own = {k: v for k, v in self.source.tags.items() if not k.startswith("vpmigrate.")}
+        in_sync = (
+            not self.pending()
+            and t.description == self.source.description
+            and all(t.tags.get(k) == v for k, v in own.items())
+            and self.alias_changes() == {}
+        )
+        return "exists" if in_sync else "update"
+
+    def alias_changes(self, copies: dict[str, str] | None = None) -> dict[str, str]:
+        """alias -> source version whose copy it must point at (when it does not yet);
+        `copies`: source version -> its copy's version (default: the copies planned)."""
+        if copies is None:
+            copies = {v.source.version: v.target.version for v in self.versions if v.target}
+        have = self.target.aliases if self.target else {}
+        changes = {}
+        for alias, version in self.source.aliases.items():
+            if version in {v.source.version for v in self.versions} and have.get(
+                alias
+            ) != copies.get(version):
+                changes[alias] = version
+        return changes
+
+
+def version_changes(plan: VersionPlan) -> list[str]:
+    """What differs between a version and its copy (besides the copy existing)."""
+    if plan.target is None:
+        return ["missing"]
+    s, t = plan.source, plan.target
+    changes = []
+    if s.stage != t.stage:
+        changes.append("stage")
+    if s.description != t.description:
+        changes.append("description")
+    own = {k: v for k, v in s.tags.items() if not k.startswith("vpmigrate.")}
+    if any(t.tags.get(k) != v for k, v in own.items()):
+        changes.append("tags")
+    return changes
+
+
+@dataclass
+class Plan:
+    experiments: list[ExperimentPlan]
+    models: list[ModelPlan]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def nothing_to_do(self) -> bool:
+        return all(e.action == "exists" and not e.to_copy for e in self.experiments) and all(
+            m.action == "exists" for m in self.models
+        )
+
+    def runs_to_copy(self) -> list[RunPlan]:
+        return [r for e in self.experiments for r in e.to_copy]
+
+
+def select_experiments(found: list[Experiment], names: tuple[str, ...]) -> list[Experiment]:
+    if not names:
+        return found
+    by_name = {e.name: e for e in found}
+    missing = [n for n in names if n not in by_name]
+    if missing:
+        import difflib
+
+        close = difflib.get_close_matches(missing[0], list(by_name), n=3)
+        hint = f" (closest: {', '.join(close)})" if close else ""
+        raise UserError(
+            f"the source MLflow has no experiment named {missing[0]!r}{hint}; "
+            f"it has: {', '.join(sorted(by_name)) or 'none'}. Fix --experiment and re-run."
+        )
+    return [by_name[n] for n in names]
+
+
+def make_plan(
+    source: Side,
+    target: Side,
+    *,
+    names: tuple[str, ...],
+    include_deleted: bool,
+    models: bool,
+    pool: Executor,
+    list_files: Callable[[RunPlan], list[ArtifactFile]],
+) -> Plan:
+    chosen = select_experiments(source.experiments(include_deleted), names)
+    target_experiments = {e.name: e for e in target.experiments(include_deleted=True)}
+    source_runs = source.runs([e.experiment_id for e in chosen], include_deleted)
+    mapped = [target_experiments[e.name] for e in chosen if e.name in target_experiments]
+    copies: dict[str, list[Run]] = {}
+    for run in target.runs([e.experiment_id for e in mapped], include_deleted=True):
+        if run.source_id:
+            copies.setdefault(run.source_id, []).append(run)
+    plans: list[ExperimentPlan] = []
+    for experiment in chosen:
+        runs = [r for r in source_runs if r.experiment_id == experiment.experiment_id]
+        one = ExperimentPlan(experiment, target_experiments.get(experiment.name), [])
+        for run in runs:
+            found = sorted(copies.get(run.run_id, []), key=lambda r: r.lifecycle != "active")
+            if len(found) > 1:
+                one.duplicates[run.run_id] = [r.run_id for r in found]
+            one.runs.append(RunPlan(run, found[0] if found else None))
+        plans.append(one)
+    # Source artifacts of what is to be copied: sizes for the plan and the progress bar.
+    pending = [r for p in plans for r in p.to_copy]
+    for run_plan, files in zip(pending, pool.map(list_files, pending), strict=True):
+        run_plan.files = files
+    plan = Plan(plans, [])
+    if models:
+        copied_runs = {r.run_id for r in source_runs}
+        plan.models = _model_plans(source, target, copied_runs, bool(names), plan.notes)
+    return plan
+
+
+def _model_plans(
+    source: Side, target: Side, copied_runs: set[str], filtered: bool, notes: list[str]
+) -> list[ModelPlan]:
+    source_models = source.models()
+    target_models = {m.name: m for m in target.models()}
+    plans = []
+    for model in source_models:
+        versions = source.versions(model.name)
+        keep = [v for v in versions if (v.run_id in copied_runs) or (not v.run_id and not filtered)]
+        skipped = [v.version for v in versions if v not in keep]
+        if filtered and not keep:
+            continue
+        existing = target_models.get(model.name)
+        by_source: dict[str, ModelVersion] = {}
+        if existing is not None:
+            for version in target.versions(model.name):
+                origin = version.tags.get(SOURCE_VERSION)
+                if origin:
+                    by_source.setdefault(origin, version)
+        plan = ModelPlan(
+            model, existing, [VersionPlan(v, by_source.get(v.version)) for v in keep], skipped
+        )
+        if skipped:
+            notes.append(
+                f"model {model.name}: version(s) {', '.join(skipped)} left out: their runs "
+                "are not among the experiments copied"
+            )
+        plans.append(plan)
+    return plans
