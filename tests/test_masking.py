@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 
 import pytest
@@ -177,3 +178,12 @@ def test_short_values_are_masked_only_where_they_stand_alone() -> None:
     )
     mask = Masker(["admin", "a-long-random-token"])
     assert mask("pgadmin admin xa-long-random-tokenx") == "pgadmin *** x***x"
+
+
+def test_the_masker_hides_basic_credentials_but_not_the_word() -> None:
+    """An MLflow server echoing the request shows `Authorization: Basic <base64 of
+    user:password>`: the password is in it, encoded."""
+    mask = Masker()
+    encoded = base64.b64encode(b"alice:s3cret-pw").decode()
+    assert mask(f'{{"Authorization": "Basic {encoded}"}}') == '{"Authorization": "Basic ***"}'
+    assert mask("Basic authentication failed") == "Basic authentication failed"

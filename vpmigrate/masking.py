@@ -41,6 +41,7 @@ Use it on anything that may carry a credential before it reaches stdout, stderr,
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
@@ -182,6 +183,19 @@ def printable(text: str) -> str:
 
 
 _BEARER = re.compile(r"(?P<head>\bBearer\s+)[^\s\"',;]+", re.IGNORECASE)
+# Basic authentication's credentials as an echoed header shows them: base64 of
+# `user:password` (decoded to check, so that "Basic authentication" stays as it is).
+_BASIC = re.compile(r"(?P<head>\bBasic\s+)(?P<b64>[A-Za-z0-9+/]{4,}={0,2})", re.IGNORECASE)
+
+
+def _mask_basic(match: re.Match[str]) -> str:
+    try:
+        decoded = base64.b64decode(match.group("b64"), validate=True)
+    except ValueError:
+        return match.group(0)
+    return match.group("head") + PLACEHOLDER if b":" in decoded else match.group(0)
+
+
 # "NAME": "value" (or NAME: "value") pairs of secret-looking names, as a server echoing
 # a request shows its variables.
 _PAIR = re.compile(r'(?P<head>"?(?P<name>[A-Za-z_][A-Za-z0-9_]*)"?\s*:\s*")(?:[^"\\]|\\.)*"')
@@ -232,6 +246,7 @@ class Masker:
                 text = self._pattern.sub(PLACEHOLDER, text)
         text = mask_url_passwords(text)
         text = _BEARER.sub(lambda m: m.group("head") + PLACEHOLDER, text)
+        text = _BASIC.sub(_mask_basic, text)
         return _PAIR.sub(
             lambda m: (
                 f'{m.group("head")}{PLACEHOLDER}"'

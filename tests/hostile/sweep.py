@@ -5,12 +5,18 @@ marker in any output or in any file the run wrote)."""
 
 from __future__ import annotations
 
+import functools
+import json
 import os
 import subprocess
 import sys
+import threading
+import time
 import uuid
+import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -132,3 +138,145 @@ def assert_clean(
             if value.encode() in data and not any(value.encode() in s for s in sources)
         ]
         assert not planted, f"{path} holds secrets ({', '.join(planted)}):\n{outcome.shown}"
+
+
+@functools.cache
+def gzip_bomb(mebibytes: int) -> bytes:
+    """`mebibytes` MiB of zeros, gzip-compressed (about a thousandth of that)."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    block = bytes(1 << 20)
+    return b"".join(packer.compress(block) for _ in range(mebibytes)) + packer.flush()
+
+
+@dataclass
+class MlflowRequest:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def writes(self) -> bool:
+        """Whether the request would change the server (searches are POSTs that read)."""
+        return self.method != "GET" and not self.path.split("?")[0].endswith("/search")
+
+
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A client that gave up (the drip, the bomb cut short) is expected here."""
+
+
+class MlflowStandIn:
+    """A real HTTP server on 127.0.0.1 that answers the MLflow REST calls of a migration
+    with `experiments` and no runs, and records every request; `fault` makes it hostile:
+    `echo` (an error quoting the request, headers included), `500`, `html` (a login
+    page), `403`, `drip` (an answer that never ends, one byte a second), `gzip-bomb`.
+    Creations add experiments, so a migration into it completes and verifies."""
+
+    def __init__(self, experiments: Iterable[str] = (), fault: str | None = None) -> None:
+        self.experiments = [
+            {
+                "experiment_id": str(i + 1),
+                "name": name,
+                "artifact_location": f"mlflow-artifacts:/{i + 1}",
+                "lifecycle_stage": "active",
+                "tags": [],
+            }
+            for i, name in enumerate(experiments)
+        ]
+        self.fault = fault
+        self.requests: list[MlflowRequest] = []
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def writes(self) -> list[MlflowRequest]:
+        return [r for r in self.requests if r.writes]
+
+    def __enter__(self) -> MlflowStandIn:
+        standin = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def answer(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                request = MlflowRequest(self.command, self.path, dict(self.headers), body)
+                with standin._lock:
+                    standin.requests.append(request)
+                status, content_type, data, extra = standin.reply(request)
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                for key, value in extra.items():
+                    self.send_header(key, value)
+                if standin.fault == "drip" and request.path != "/version":
+                    self.send_header("Transfer-Encoding", "chunked")
+                    self.end_headers()
+                    try:
+                        while True:
+                            self.wfile.write(b"1\r\n \r\n")
+                            self.wfile.flush()
+                            time.sleep(1)
+                    except OSError:  # the client gave up
+                        return
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PATCH = do_DELETE = do_PUT = answer
+
+            def log_message(self, format: str, *args: object) -> None:
+                return None
+
+        self._server = _QuietServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._server is not None
+        self._server.shutdown()
+        self._server.server_close()
+
+    def reply(self, request: MlflowRequest) -> tuple[int, str, bytes, dict[str, str]]:
+        path = request.path.split("?")[0]
+        as_json = "application/json"
+        if path == "/version":
+            return 200, "text/plain", b"2.9.2", {}
+        if self.fault == "echo":
+            quoted = f"{json.dumps(request.headers)} {request.body.decode('utf-8', 'replace')}"
+            error = {"error_code": "INVALID_PARAMETER_VALUE", "message": f"bad request: {quoted}"}
+            return 400, as_json, json.dumps(error).encode(), {}
+        if self.fault == "500":
+            return 500, as_json, b'{"message": "Internal Server Error"}', {}
+        if self.fault == "html":
+            return 200, "text/html", b"<html><body><form>Sign in</form></body></html>", {}
+        if self.fault == "403":
+            return 403, "text/plain", b"Permission denied", {}
+        if self.fault == "gzip-bomb":
+            return 200, as_json, gzip_bomb(128), {"Content-Encoding": "gzip"}
+        if path.endswith("/experiments/search"):
+            return 200, as_json, json.dumps({"experiments": self.experiments}).encode(), {}
+        if path.endswith("/search"):
+            return 200, as_json, b"{}", {}
+        if path.endswith("/experiments/create"):
+            name = json.loads(request.body or b"{}").get("name", "")
+            with self._lock:
+                new_id = str(100 + len(self.experiments))
+                self.experiments.append(
+                    {
+                        "experiment_id": new_id,
+                        "name": name,
+                        "artifact_location": f"mlflow-artifacts:/{new_id}",
+                        "lifecycle_stage": "active",
+                        "tags": json.loads(request.body or b"{}").get("tags", []),
+                    }
+                )
+            return 200, as_json, json.dumps({"experiment_id": new_id}).encode(), {}
+        error = {"error_code": "RESOURCE_DOES_NOT_EXIST", "message": f"no {path}"}
+        return 404, as_json, json.dumps(error).encode(), {}

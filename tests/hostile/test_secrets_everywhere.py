@@ -15,6 +15,7 @@ stand-in (tests/railway/standin.py) as a real HTTP server, the real `inv` CLI.
 
 from __future__ import annotations
 
+import base64
 import shutil
 import socket
 import tempfile
@@ -859,6 +860,151 @@ def test_bench_prints_no_secret(tmp_path: Path, case: Case) -> None:
     args = [fill(a, world) for a in case.args]
     outcome = run_and_collect(tmp_path, *args, env=BENCH_ENV)
     assert_clean(outcome, BENCH, code=case.code, phrases=case.phrases)
+
+
+# ---------------------------------------------------------------------------------------
+# mlflow.migrate: tracking credentials and S3 keys in the environment and .env, against
+# MLflow stand-ins (tests/hostile/sweep.py) that answer, fail or echo what they are sent.
+
+ML = {
+    name: marker(name)
+    for name in (
+        "MlPassword",
+        "MlToken",
+        "MlAwsSecret",
+        "MlUrlPw",
+        "MlRailwayToken",
+        "MlS3Secret",
+    )
+}
+# What Basic authentication sends: the password, base64-encoded, must not show either.
+ML["MlBasicAuth"] = base64.b64encode(f"alice:{ML['MlPassword']}".encode()).decode()
+ML_BASIC = {"MLFLOW_TRACKING_USERNAME": "alice", "MLFLOW_TRACKING_PASSWORD": ML["MlPassword"]}
+
+
+@dataclass(frozen=True)
+class MlflowCase(Case):
+    """`source` / `target`: a stand-in's fault (`ok` answers; `none`: no server, the
+    URL is closed); `token`: MLFLOW_TRACKING_TOKEN from .env instead of Basic
+    authentication; `railway_fault`: no --target, the target comes from Railway (the
+    stand-in, failing that way)."""
+
+    source: str = "ok"
+    target: str = "ok"
+    token: bool = False
+    railway_fault: str | None = None
+
+
+@dataclass
+class MlflowWorld:
+    folder: Path
+    source: Any
+    target: Any
+    env: dict[str, str]
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def mlflow_world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MlflowWorld]:
+    from tests.hostile.sweep import MlflowStandIn
+    from tests.railway.conftest import seed
+    from tests.railway.standin import RailwayStandIn, RailwayState
+
+    case: MlflowCase = request.node.callspec.params["case"]
+    dotenv = (
+        f"AWS_ACCESS_KEY_ID=key-id\nAWS_SECRET_ACCESS_KEY={ML['MlS3Secret']}\n"
+        f"RAILWAY_API_TOKEN={ML['MlRailwayToken']}\n"
+    )
+    if case.token:
+        dotenv += f"MLFLOW_TRACKING_TOKEN={ML['MlToken']}\n"
+    (tmp_path / ".env").write_text(dotenv)
+    state = RailwayState()
+    project = seed(state)
+    state.account_tokens.add(ML["MlRailwayToken"])
+    source = MlflowStandIn(["exp-a", "exp-b"], fault=None if case.source == "ok" else case.source)
+    target = MlflowStandIn([], fault=None if case.target == "ok" else case.target)
+    with source, target, RailwayStandIn(state) as railway:
+        if case.railway_fault:
+            railway.fail(case.railway_fault, times=99, message="Problem processing request")
+        env = {
+            **({} if case.token else ML_BASIC),
+            "AWS_SECRET_ACCESS_KEY": ML["MlAwsSecret"],
+            "INVOKE_RAILWAY_DOTENV": str(tmp_path / ".env"),
+            "RAILWAY_API_URL": railway.url,
+            "RAILWAY_PROJECT_ID": project.id,
+            "INVOKE_MLFLOW_TIMEOUT": "3",
+        }
+        yield MlflowWorld(tmp_path, source, target, env)
+
+
+def _ends(world: MlflowWorld, case: MlflowCase) -> list[str]:
+    closed = f"http://127.0.0.1:{_closed_port()}"
+    args = ["--source", closed if case.source == "none" else world.source.url]
+    if case.railway_fault is None:
+        args += ["--target", closed if case.target == "none" else world.target.url]
+    return args
+
+
+MLFLOW_CASES = cases(
+    MlflowCase("dry-run", ("mlflow.migrate", "--dry-run")),
+    MlflowCase("dry-run-json", ("mlflow.migrate", "--dry-run", "--json")),
+    MlflowCase("migrate", ("mlflow.migrate",), phrases=("verified",)),
+    MlflowCase("migrate-json-token", ("mlflow.migrate", "--json"), token=True),
+    MlflowCase("inv-dry", ("--dry", "mlflow.migrate")),
+    MlflowCase("source-echoes", ("mlflow.migrate",), 1, source="echo"),
+    MlflowCase("target-echoes", ("mlflow.migrate",), 1, target="echo"),
+    MlflowCase("target-echoes-token", ("mlflow.migrate",), 1, target="echo", token=True),
+    MlflowCase("source-500", ("mlflow.migrate", "--dry-run"), 1, source="500"),
+    MlflowCase("target-login-page", ("mlflow.migrate",), 1, target="html"),
+    MlflowCase("source-refuses-login", ("mlflow.migrate",), 1, source="403"),
+    MlflowCase("source-drips", ("mlflow.migrate", "--dry-run"), 1, ("within 3 s",), source="drip"),
+    MlflowCase(
+        "source-gzip-bomb", ("mlflow.migrate", "--dry-run"), 1, ("64 MiB",), source="gzip-bomb"
+    ),
+    MlflowCase("source-unreachable", ("mlflow.migrate",), 1, source="none"),
+    MlflowCase("target-unreachable", ("mlflow.migrate",), 1, target="none"),
+    MlflowCase(
+        "password-in-url",
+        ("mlflow.migrate", "--source", f"http://alice:{ML['MlUrlPw']}@127.0.0.1:9"),
+        1,
+    ),
+    MlflowCase("railway-target-echoes", ("mlflow.migrate", "--dry-run"), 1, railway_fault="echo"),
+    MlflowCase(
+        "railway-target-refused",
+        ("mlflow.migrate", "--dry-run"),
+        1,
+        railway_fault="not_authorized",
+    ),
+    MlflowCase(
+        "no-local-stack",
+        ("mlflow.migrate", "--file", "{dir}/compose.yml", "--target", "http://127.0.0.1:9"),
+        1,
+    ),
+)
+
+
+@pytest.mark.parametrize("case", MLFLOW_CASES)
+def test_mlflow_migrate_prints_no_secret(mlflow_world: MlflowWorld, case: MlflowCase) -> None:
+    (mlflow_world.folder / "compose.yml").write_text(
+        "services:\n  mlflow:\n    image: busybox\n    environment:\n"
+        f"      AWS_SECRET_ACCESS_KEY: {ML['MlS3Secret']}\n"
+    )
+    args = [fill(a, mlflow_world) for a in case.args]
+    if "--source" not in args and "--file" not in args:
+        args += _ends(mlflow_world, case)
+    outcome = run_and_collect(mlflow_world.folder, *args, env={**mlflow_world.env, **case.env})
+    assert_clean(outcome, ML, code=case.code, phrases=case.phrases)
+    assert mlflow_world.source.writes() == []  # a migration only reads its source
+    if case.name in ("dry-run", "dry-run-json", "inv-dry"):
+        assert mlflow_world.target.writes() == []
+    if case.name == "migrate":
+        names = {e["name"] for e in mlflow_world.target.experiments}
+        assert names >= {"exp-a", "exp-b"}, outcome.shown
 
 
 # ---------------------------------------------------------------------------------------

@@ -53,6 +53,7 @@ class Options:
     workers: int = 4
     verify: bool = True
     models: bool = True
+    deadline: float = 120.0  # seconds for one JSON answer of a tracking server
 
 
 @dataclass
@@ -100,8 +101,12 @@ def _migrate(
     started = time.perf_counter()
     stop = threading.Event()
     connections = options.workers * 2 + 2
-    source_rest = RestClient(source_end.server, counter, connections=connections, stop=stop)
-    target_rest = RestClient(target_end.server, counter, connections=connections, stop=stop)
+    source_rest, target_rest = (
+        RestClient(
+            end.server, counter, connections=connections, stop=stop, deadline=options.deadline
+        )
+        for end in (source_end, target_end)
+    )
     pool = ThreadPoolExecutor(max_workers=options.workers, thread_name_prefix="migrate")
     try:
         progress.phase("connecting")
