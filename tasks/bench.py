@@ -52,22 +52,13 @@ def run(
 
 
 def _import_bench_package() -> None:
-    """Invoke puts the tasks/ folder first on sys.path, where this very module would be
-    found as `bench` and shadow the repository's bench/ package: load the package from
-    the repository root instead."""
+    """The repository's bench/ package is not installed: import it from the checkout."""
     import sys
 
     from tasks._cli import REPO_ROOT
 
-    shadow = sys.modules.get("bench")
-    if shadow is not None and not hasattr(shadow, "__path__"):
-        del sys.modules["bench"]
     if str(REPO_ROOT) not in sys.path:
         sys.path.insert(0, str(REPO_ROOT))
-    tasks_dir = str(REPO_ROOT / "tasks")
-    if tasks_dir in sys.path:
-        sys.path.remove(tasks_dir)
-        sys.path.append(tasks_dir)
 
 
 ns = Collection("bench")

@@ -240,3 +240,21 @@ def test_a_short_secret_value_does_not_garble_messages():
     result = inv("local.status", "--file", "/tmp/no-such-file-1.yml", env={"DISABLE_AUTH": "1"})
     assert result.returncode == 1
     assert "/tmp/no-such-file-1.yml" in result.stderr
+
+
+def test_namespace_modules_do_not_shadow_the_packages_the_tasks_use():
+    """Invoke imports tasks/ by putting that folder on sys.path; `local.verify` then
+    imported tasks/mlflow.py as `mlflow` and its tracking check failed on every stack."""
+    repo = Path(__file__).resolve().parents[2]
+    probe = (
+        "from invoke.config import Config\n"
+        "from invoke.loader import FilesystemLoader\n"
+        "FilesystemLoader(config=Config()).load('tasks')\n"
+        "import mlflow\n"
+        "print(mlflow.__file__)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=repo, capture_output=True, text=True, check=True
+    )
+    loaded = Path(done.stdout.strip())
+    assert repo / "tasks" not in loaded.parents, loaded
