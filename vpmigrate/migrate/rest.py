@@ -165,7 +165,22 @@ class RestClient:
         self, method: str, path: str, once: bool, **kwargs: Any
     ) -> tuple[httpx.Response, bytes]:
         """The answer (closed) and its body, read within the overall deadline and the
-        size cap."""
+        size cap. A connection lost while reading is retried as `_send` retries."""
+        what = f"{method} {path}"
+        for attempt in range(1, self.attempts + 1):
+            try:
+                return self._read_answer(method, path, once, **kwargs)
+            except httpx.TransportError as exc:
+                if once:
+                    raise MaybeSent(what) from exc
+                if attempt == self.attempts:
+                    raise self._gave_up(what, type(exc).__name__) from None
+                self._sleep(min(self.backoff * 2**attempt, 8.0))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _read_answer(
+        self, method: str, path: str, once: bool, **kwargs: Any
+    ) -> tuple[httpx.Response, bytes]:
         response = self._send(method, path, once=once, stream=True, **kwargs)
         started = time.monotonic()
         what = f"{method} {path}"
@@ -188,10 +203,6 @@ class RestClient:
                 f"{MAX_JSON_BYTES // (1024 * 1024)} MiB of JSON once decompressed; reading "
                 "stopped there. Is this URL an MLflow tracking server?"
             ) from None
-        except httpx.TransportError as exc:
-            if once:
-                raise MaybeSent(what) from exc
-            raise self._gave_up(what, type(exc).__name__) from None
         except zlib.error:
             raise self._gave_up(what, "a corrupt compressed answer") from None
         finally:
