@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import struct
 import subprocess
 import sys
 import threading
@@ -54,13 +55,15 @@ def inv(
     env: Mapping[str, str] | None = None,
     cwd: Path = REPO,
     timeout: float = HANG,
+    wrapper: Iterable[str] = (),
 ) -> subprocess.CompletedProcess[str]:
-    """`inv ARGS` through the real CLI, with only `env` on top of a clean environment."""
+    """`inv ARGS` through the real CLI, with only `env` on top of a clean environment;
+    `wrapper`: a command that runs it (e.g. GNU time)."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(_FOREIGN)}
     full_env.pop("VPM_DEBUG", None)
     full_env.update(env or {})
     return subprocess.run(
-        [sys.executable, "-m", "invoke", "--search-root", str(REPO), *map(str, args)],
+        [*wrapper, sys.executable, "-m", "invoke", "--search-root", str(REPO), *map(str, args)],
         cwd=cwd,
         env=full_env,
         capture_output=True,
@@ -142,10 +145,18 @@ def assert_clean(
 
 @functools.cache
 def gzip_bomb(mebibytes: int) -> bytes:
-    """`mebibytes` MiB of zeros, gzip-compressed (about a thousandth of that)."""
-    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    """`mebibytes` MiB of zeros as a valid gzip stream of about a thousandth of that,
+    built in well under a second: after a full flush deflate keeps no history, so one
+    compressed MiB repeats byte for byte."""
     block = bytes(1 << 20)
-    return b"".join(packer.compress(block) for _ in range(mebibytes)) + packer.flush()
+    packer = zlib.compressobj(9, zlib.DEFLATED, -15)
+    unit = packer.compress(block) + packer.flush(zlib.Z_FULL_FLUSH)
+    crc = 0
+    for _ in range(mebibytes):
+        crc = zlib.crc32(block, crc)
+    header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
+    trailer = struct.pack("<II", crc, (mebibytes << 20) & 0xFFFFFFFF)
+    return header + unit * mebibytes + b"\x03\x00" + trailer
 
 
 @dataclass
@@ -170,10 +181,14 @@ class MlflowStandIn:
     """A real HTTP server on 127.0.0.1 that answers the MLflow REST calls of a migration
     with `experiments` and no runs, and records every request; `fault` makes it hostile:
     `echo` (an error quoting the request, headers included), `500`, `html` (a login
-    page), `403`, `drip` (an answer that never ends, one byte a second), `gzip-bomb`.
+    page), `403`, `drip` (an answer that never ends, one byte a second), `gzip-bomb`
+    (`bomb_mib` MiB of zeros, gzipped, as an answer; `error-gzip-bomb`: as an HTTP 400).
     Creations add experiments, so a migration into it completes and verifies."""
 
-    def __init__(self, experiments: Iterable[str] = (), fault: str | None = None) -> None:
+    def __init__(
+        self, experiments: Iterable[str] = (), fault: str | None = None, bomb_mib: int = 128
+    ) -> None:
+        self.bomb_mib = bomb_mib
         self.experiments = [
             {
                 "experiment_id": str(i + 1),
@@ -259,7 +274,9 @@ class MlflowStandIn:
         if self.fault == "403":
             return 403, "text/plain", b"Permission denied", {}
         if self.fault == "gzip-bomb":
-            return 200, as_json, gzip_bomb(128), {"Content-Encoding": "gzip"}
+            return 200, as_json, gzip_bomb(self.bomb_mib), {"Content-Encoding": "gzip"}
+        if self.fault == "error-gzip-bomb":
+            return 400, as_json, gzip_bomb(self.bomb_mib), {"Content-Encoding": "gzip"}
         if path.endswith("/experiments/search"):
             return 200, as_json, json.dumps({"experiments": self.experiments}).encode(), {}
         if path.endswith("/search"):

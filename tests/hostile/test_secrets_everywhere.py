@@ -966,6 +966,13 @@ MLFLOW_CASES = cases(
     MlflowCase(
         "source-gzip-bomb", ("mlflow.migrate", "--dry-run"), 1, ("64 MiB",), source="gzip-bomb"
     ),
+    MlflowCase(
+        "target-error-gzip-bomb",
+        ("mlflow.migrate", "--dry-run"),
+        1,
+        ("HTTP 400",),
+        target="error-gzip-bomb",
+    ),
     MlflowCase("source-unreachable", ("mlflow.migrate",), 1, source="none"),
     MlflowCase("target-unreachable", ("mlflow.migrate",), 1, target="none"),
     MlflowCase(

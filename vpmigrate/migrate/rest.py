@@ -251,8 +251,7 @@ class RestClient:
                 continue
             if response.status_code >= 400:
                 if stream:
-                    response.read()
-                    response.close()
+                    response = _settled(response, time.monotonic() + self.deadline)
                 raise self._refused(what, response)
             return response
         raise AssertionError("unreachable")  # pragma: no cover
@@ -391,6 +390,25 @@ def _read_capped(response: httpx.Response, deadline: float) -> bytes:
         if size > MAX_JSON_BYTES:
             raise _TooBig()
     return b"".join(parts)
+
+
+def _settled(response: httpx.Response, deadline: float) -> httpx.Response:
+    """A streamed error answer, read within the same bounds as any JSON answer and
+    closed; a body that breaks them is left out (the status still tells the story)."""
+    try:
+        body = _read_capped(response, deadline)
+    except (_Late, _TooBig, httpx.TransportError, zlib.error):
+        body = b""
+    finally:
+        response.close()
+    headers = [
+        (k, v)
+        for k, v in response.headers.multi_items()
+        if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")
+    ]
+    return httpx.Response(
+        response.status_code, headers=headers, content=body, request=response.request
+    )
 
 
 def _writes(method: str, path: str) -> bool:
