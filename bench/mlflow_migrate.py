@@ -1,11 +1,11 @@
 """Benchmark 5: `inv mlflow.migrate` against `mlflow-export-import` (PyPI), both copying
 the same seeded source server to a fresh, empty target.
 
-Servers: MLflow tracking servers from the e2e image (tests/e2e/kit.py builds it when
+Servers: MLflow tracking servers from the e2e image (devkit/e2e_image.py builds it when
 missing), SQLite stores, served artifacts (`mlflow-artifacts:/`, the MLflow 2 and 3
 default), so every byte of both tools passes through the tracking servers. Requests are
 counted from the servers' own access logs (source and target), so the count is the same
-whichever client sends them. The source holds 21 runs (tests/migrate/seed.py: nested
+whichever client sends them. The source holds 21 runs (devkit/mlflow_seed.py: nested
 runs, metric histories, params, dataset inputs, artifact trees, a 5 MB file, registered
 models with versions, stages and aliases).
 
@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import BenchmarkError, Report, Row, clean_env, inv_command, median, run_timed
-from tests import dockerkit
+from devkit import dockerkit
 
 REFERENCE = "mlflow-export-import"
 REFERENCE_VERSION = "1.2.0"
@@ -54,11 +54,11 @@ class Measured:
 def run(count: int, report: Report, *, quick: bool = False) -> None:
     import docker
 
-    from tests.e2e import kit
-    from tests.migrate.seed import Sizes, seed
+    from devkit import e2e_image
+    from devkit.mlflow_seed import Sizes, seed
 
     client = docker.from_env(timeout=600)
-    image, _ = kit.ensure_image(client, log=lambda m: print(m, file=sys.stderr))
+    image, _ = e2e_image.ensure_image(client, log=lambda m: print(m, file=sys.stderr))
     python = _reference_venv()
     sizes = Sizes(sweep_children=15, extra_runs=3, points=500, keys=3, tree_files=6, big_file_mb=5)
     if quick:  # the smoke run: the same shape, smaller

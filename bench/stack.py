@@ -26,7 +26,7 @@ from bench.common import (
     run_timed,
     timed,
 )
-from tests import dockerkit
+from devkit import dockerkit
 
 HEALTH = {"interval": "1s", "timeout": "2s", "retries": 5}
 

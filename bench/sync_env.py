@@ -91,7 +91,7 @@ class _World:
     """A fresh stand-in project with the services, served with added latency."""
 
     def __init__(self, services: tuple[str, ...]) -> None:
-        from tests.railway.standin import RailwayStandIn, RailwayState
+        from devkit.railway_standin import RailwayStandIn, RailwayState
 
         self.state = RailwayState()
         self.project = self.state.add_project("vision-platform", [ENVIRONMENT, "staging"])

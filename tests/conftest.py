@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests import dockerkit
+from devkit import dockerkit
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests import dockerkit
+from devkit import dockerkit
 from vpmigrate.compose.loader import load_project
 from vpmigrate.compose.model import Project
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tests import dockerkit
+from devkit import dockerkit
 from tests.codescan.conftest import run_cleanup
 from vpmigrate.codescan.backup import restore_volume
 

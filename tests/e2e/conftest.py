@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from tests import dockerkit
-from tests.e2e import kit
+from devkit import dockerkit
+from devkit.e2e_image import ensure_image, remove_image
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = Path(__file__).resolve().parent / "compose" / "mvp-stack.yml"
@@ -30,9 +30,9 @@ CLI_TIMEOUT_S = 900
 
 @pytest.fixture(scope="session")
 def e2e_image(docker_client: Any) -> Iterator[str]:
-    tag, built = kit.ensure_image(docker_client, log=lambda m: print(m, file=sys.stderr))
+    tag, built = ensure_image(docker_client, log=lambda m: print(m, file=sys.stderr))
     yield tag
-    if built and not KEEP_IMAGES and not kit.remove_image(docker_client, tag):
+    if built and not KEEP_IMAGES and not remove_image(docker_client, tag):
         print(f"e2e kit: {tag} is still used by another session's containers", file=sys.stderr)
 
 

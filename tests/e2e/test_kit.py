@@ -11,8 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests import dockerkit
-from tests.e2e import kit
+from devkit import dockerkit, e2e_image
 
 DEB822 = """Types: deb
 URIs: http://mirror.example/debian-security
@@ -33,23 +32,23 @@ def test_mirror_comes_from_the_bookworm_stanza_of_apt_sources(
     monkeypatch.delenv("VPM_E2E_DEBIAN_MIRROR", raising=False)
     (tmp_path / "debian.sources").write_text(DEB822)
 
-    assert kit.debian_mirror(tmp_path) == "http://mirror.example/debian"
+    assert e2e_image.debian_mirror(tmp_path) == "http://mirror.example/debian"
 
 
 def test_mirror_override_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "debian.sources").write_text(DEB822)
     monkeypatch.setenv("VPM_E2E_DEBIAN_MIRROR", "http://other.example/debian")
 
-    assert kit.debian_mirror(tmp_path) == "http://other.example/debian"
+    assert e2e_image.debian_mirror(tmp_path) == "http://other.example/debian"
 
 
 def test_image_tag_is_stable_and_follows_every_input(monkeypatch: pytest.MonkeyPatch) -> None:
-    first = kit.image_tag()
-    assert first == kit.image_tag()
-    assert first.startswith(f"{kit.IMAGE_REPOSITORY}:")
+    first = e2e_image.image_tag()
+    assert first == e2e_image.image_tag()
+    assert first.startswith(f"{e2e_image.IMAGE_REPOSITORY}:")
 
-    monkeypatch.setattr(kit, "PIP_REQUIREMENTS", (*kit.PIP_REQUIREMENTS, "extra==1.0"))
-    assert kit.image_tag() != first
+    monkeypatch.setattr(e2e_image, "PIP_REQUIREMENTS", (*e2e_image.PIP_REQUIREMENTS, "extra==1.0"))
+    assert e2e_image.image_tag() != first
 
 
 def test_image_tag_follows_the_launcher_scripts(
@@ -58,12 +57,12 @@ def test_image_tag_follows_the_launcher_scripts(
     launchers = tmp_path / "image"
     launchers.mkdir()
     (launchers / "kit-init").write_text("#!/usr/bin/python3\n")
-    monkeypatch.setattr(kit, "LAUNCHERS", launchers)
-    before = kit.image_tag()
+    monkeypatch.setattr(e2e_image, "LAUNCHERS", launchers)
+    before = e2e_image.image_tag()
 
     (launchers / "kit-init").write_text("#!/usr/bin/python3\nprint('changed')\n")
 
-    assert kit.image_tag() != before
+    assert e2e_image.image_tag() != before
 
 
 def import_unique_image(client: Any, tag: str) -> None:
@@ -85,12 +84,12 @@ def test_image_in_use_by_a_container_is_kept_then_removed_when_free() -> None:
     try:
         container = client.api.create_container(tag, command=["/marker"])
         try:
-            assert kit.remove_image(client, tag) is False  # another session's stack uses it
-            assert kit.image_exists(client, tag)
+            assert e2e_image.remove_image(client, tag) is False  # another session's stack uses it
+            assert e2e_image.image_exists(client, tag)
         finally:
             client.api.remove_container(container["Id"], force=True)
-        assert kit.remove_image(client, tag) is True
-        assert not kit.image_exists(client, tag)
+        assert e2e_image.remove_image(client, tag) is True
+        assert not e2e_image.image_exists(client, tag)
     finally:
-        if kit.image_exists(client, tag):
+        if e2e_image.image_exists(client, tag):
             client.api.remove_image(tag, force=True)

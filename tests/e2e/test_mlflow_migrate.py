@@ -24,9 +24,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests import dockerkit
+from devkit import dockerkit
+from devkit.mlflow_seed import Sizes, seed
 from tests.e2e.conftest import CLI_TIMEOUT_S, REPO_ROOT
-from tests.migrate.seed import Sizes, seed
 
 pytestmark = pytest.mark.e2e
 

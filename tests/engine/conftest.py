@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests import dockerkit
+from devkit import dockerkit
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

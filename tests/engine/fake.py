@@ -159,8 +159,19 @@ class FakeEngine:
         peers: Mapping[str, Sequence[ContainerState]],
         report: Reporter,
         number: int = 1,
+        inherit: Mapping[str, str] | None = None,
     ) -> str:
         container_labels = labels.container_labels(project, service, image_id, number)
+        volumes = tuple(
+            (
+                v.target,
+                project.volumes[v.source].name
+                if v.source
+                else (inherit or {}).get(v.target) or f"{next(self._ids):064x}",
+            )
+            for v in service.volumes
+            if v.type == "volume"
+        )
         state = ContainerState(
             id=f"c{next(self._ids):04d}",
             name=labels.container_name(project, service, number),
@@ -177,6 +188,7 @@ class FakeEngine:
             ipc_mode=hostconfig.shared_namespace(service.ipc, "ipc", service, peers) or "",
             pid_mode=hostconfig.shared_namespace(service.pid, "pid", service, peers) or "",
             volumes_from=tuple(spec.volumes_from(service, peers)),
+            volumes=volumes,
         )
         with self._lock:
             if any(r.state.name == state.name for r in self._containers.values()):

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from tests import dockerkit
+from devkit import dockerkit
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 _ID = re.compile(r"\b[0-9a-f]{64}\b|\b[0-9a-f]{12}\b")

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests import dockerkit
+from devkit import dockerkit
 from vpmigrate.compose.model import (
     BindOptions,
     BlkioConfig,

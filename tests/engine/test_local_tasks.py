@@ -11,7 +11,7 @@ import sys
 import time
 from datetime import datetime
 
-from tests import dockerkit
+from devkit import dockerkit
 from tests.engine.conftest import REPO_ROOT, Stack
 
 IDLE = dockerkit.IDLE_COMMAND

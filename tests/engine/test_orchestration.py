@@ -110,6 +110,20 @@ def test_a_changed_service_is_recreated_alone(tmp_path: Path) -> None:
     assert engine.services_called("stop") == ["app"]
 
 
+def test_a_recreated_container_keeps_its_anonymous_volumes(tmp_path: Path) -> None:
+    cache = "    environment: {SIZE:"
+    text = STACK.replace(cache, "    volumes: [/cache]\n" + cache)
+    engine = FakeEngine(JOB_DONE)
+    run_up(engine, load(tmp_path, text))
+    first = engine.container("cache")
+    outcomes = run_up(engine, load(tmp_path, text, SIZE="2"))
+    assert actions(outcomes)["cache"] == "recreated"
+    assert engine.container("cache").id != first.id  # a new container...
+    assert engine.container("cache").volumes == first.volumes  # ...on the same volume
+    assert len(dict(first.volumes)["/cache"]) == 64
+    assert dict(engine.container("db").volumes) == {"/data": "demo_data"}
+
+
 def test_restart_true_dependents_restart_when_their_dependency_is_recreated(
     tmp_path: Path,
 ) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests import dockerkit
+from devkit import dockerkit
 from tests.engine import parity
 
 # The idle loop of dockerkit.IDLE_COMMAND for a Dockerfile's JSON CMD, and for YAML.

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests import dockerkit
+from devkit import dockerkit
 from tests.engine.conftest import Stack
 
 IDLE = dockerkit.IDLE_COMMAND
@@ -62,6 +62,10 @@ def references(containers: dict[str, dict[str, Any]], project: str) -> dict[str,
     }
 
 
+def anonymous(attrs: dict[str, Any]) -> dict[str, str]:
+    return {m["Destination"]: m["Name"] for m in attrs["Mounts"] if m["Type"] == "volume"}
+
+
 def exec_output(client: Any, container: str, *argv: str) -> str:
     exec_id = client.api.exec_create(container, list(argv))
     return client.api.exec_start(exec_id).decode()
@@ -100,6 +104,10 @@ def test_references_match_compose_and_follow_a_new_container(stack: Stack) -> No
         for name in ("web", "sidecar", "reader"):
             assert after[name]["Id"] != ours[name]["Id"], name
             assert theirs_after[name]["Id"] != theirs[name]["Id"], name
+        # Both keep web's anonymous volume (/www) in its new container: the data
+        # survives, and no volume is left behind.
+        for before, now in ((ours, after), (theirs, theirs_after)):
+            assert anonymous(now["web"]) == anonymous(before["web"]) != {}
         assert references(after, stack.name) == references(theirs_after, reference)
         sidecar = after["sidecar"]["Id"]
         assert exec_output(stack.client, sidecar, "wget", "-qO-", "127.0.0.1:8080") == "hello\n"
@@ -108,3 +116,38 @@ def test_references_match_compose_and_follow_a_new_container(stack: Stack) -> No
         assert stack.ids() == {name: attrs["Id"] for name, attrs in after.items()}
     finally:
         dockerkit.remove_project(stack.client, reference)
+
+
+def test_a_recreated_container_keeps_the_anonymous_volume_its_image_declares(
+    stack: Stack,
+) -> None:
+    # An image's VOLUME (as postgres declares its data folder) without a named volume in
+    # the file: recreating the container must not lose what is in it (Compose keeps it).
+    stack.write(
+        f"""
+services:
+  store:
+    build:
+      context: .
+      dockerfile_inline: |
+        FROM IMAGE
+        VOLUME /state
+    image: {stack.name}-store:test
+    command: ["sh", "-c", 'test -f /state/seen || date > /state/seen; {IDLE}']
+    environment:
+      VERSION: "${{VERSION:-1}}"
+"""
+    )
+    try:
+        stack.inv("local.up", "--timeout", "60")
+        first = stack.containers()["store"]
+        seen = exec_output(stack.client, first["Id"], "cat", "/state/seen")
+        stack.inv("local.up", "--timeout", "60", env={"VERSION": "2"})
+        second = stack.containers()["store"]
+        assert second["Id"] != first["Id"]
+        assert anonymous(second) == anonymous(first) != {}
+        assert exec_output(stack.client, second["Id"], "cat", "/state/seen") == seen
+    finally:
+        dockerkit.remove_project(stack.client, stack.name)
+        for image in stack.client.api.images(name=f"{stack.name}-store"):
+            stack.client.api.remove_image(image["Id"], force=True)

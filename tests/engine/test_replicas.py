@@ -9,7 +9,7 @@ import subprocess
 from datetime import datetime, timedelta
 from typing import Any
 
-from tests import dockerkit
+from devkit import dockerkit
 from tests.engine.conftest import Stack
 
 IDLE = dockerkit.IDLE_COMMAND

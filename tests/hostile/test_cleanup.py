@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from tests import dockerkit
+from devkit import dockerkit
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE = """\

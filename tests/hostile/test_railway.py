@@ -2,7 +2,7 @@
 each case ends with its exit code, never a traceback, never a hang, and no secret
 (the tokens, the S3 keys, values read from Railway, a URL's password) in any output.
 
-The faults are the stand-in's (tests/railway/standin.py): raw bodies, HTTP errors, a
+The faults are the stand-in's (devkit/railway_standin.py): raw bodies, HTTP errors, a
 gzip bomb, an answer dripped one byte at a time, an error that echoes the request
 (headers included), an answer lost after the request was applied.
 """

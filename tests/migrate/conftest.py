@@ -21,9 +21,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests import dockerkit
+from devkit import dockerkit
+from devkit.mlflow_seed import Seeded, Sizes, seed
 from tests.e2e.conftest import e2e_image as e2e_image  # noqa: F401 - the image fixture
-from tests.migrate.seed import Seeded, Sizes, seed
 
 S3_KEY, S3_SECRET = "test-key", "test-secret-3b9d"
 SMALL = Sizes(sweep_children=2, extra_runs=1, points=300, keys=2, tree_files=3, big_file_mb=0)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests import dockerkit
+from devkit import dockerkit
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

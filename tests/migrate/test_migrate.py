@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
+from devkit.mlflow_seed import Seeded, seed
 from tests.migrate.conftest import S3, SMALL, Server
-from tests.migrate.seed import Seeded, seed
 from vpmigrate.errors import UserError
 from vpmigrate.migrate.artifacts import S3Config
 from vpmigrate.migrate.migration import Endpoint, Options, Report, migrate
@@ -19,8 +19,9 @@ from vpmigrate.migrate.rest import RequestCounter, TrackingServer
 
 Source = Callable[[str], tuple[Server, Seeded]]
 
-# On the worker that holds the e2e image (tests/conftest.py): one build, one owner.
-pytestmark = pytest.mark.xdist_group("e2e")
+# These need the e2e image (tests/conftest.py keeps every `e2e` test on the one xdist
+# worker that builds it), so `pytest -m 'not e2e'` skips them and builds nothing.
+pytestmark = pytest.mark.e2e
 API = "/api/2.0/mlflow"
 
 

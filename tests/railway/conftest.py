@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.railway.standin import SUBSET_SCHEMA, Project, RailwayStandIn, RailwayState
+from devkit.railway_standin import SUBSET_SCHEMA, Project, RailwayStandIn, RailwayState
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ACCOUNT_TOKEN = "acct-token-7c1d9e"

@@ -10,7 +10,7 @@ import graphql
 import pytest
 
 from bench import per_variable
-from tests.railway.standin import REFERENCE_SCHEMA, SUBSET_SCHEMA
+from devkit.railway_standin import REFERENCE_SCHEMA, SUBSET_SCHEMA
 from vpmigrate.railway.api import DOCUMENTS, sample_documents
 
 EVERY_DOCUMENT = {**DOCUMENTS, **sample_documents()}
@@ -110,7 +110,7 @@ def test_documents_validate_against_the_subset_the_standin_falls_back_to() -> No
 
 def test_the_reference_schema_is_found_from_a_worktree_too() -> None:
     """A checkout one level deeper (a git worktree) still finds ../shared/reference."""
-    from tests.railway.standin import REPO_ROOT
+    from devkit.railway_standin import REPO_ROOT
 
     candidates = [
         folder / "shared" / "reference" / "railway" / "schema.graphql"

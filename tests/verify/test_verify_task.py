@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests import dockerkit
+from devkit import dockerkit
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = "tests/e2e/compose/mvp-stack.yml"

@@ -17,7 +17,7 @@ Mappings merge key by key and scalars are replaced, with these rules per path:
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, overload
 
 from vpmigrate.compose.mounts import volume_target
 from vpmigrate.compose.tree import (
@@ -338,6 +338,10 @@ _UNIQUE: Rules[Indexer] = Rules(
 )
 
 
+@overload
+def enforce_unicity(value: LocatedDict, path: TreePath = ()) -> LocatedDict: ...
+@overload
+def enforce_unicity(value: Any, path: TreePath = ()) -> Any: ...
 def enforce_unicity(value: Any, path: TreePath = ()) -> Any:
     """Drop duplicate entries in the lists Compose keeps unique: a later entry with the
     same key replaces the earlier one, in the earlier one's place."""

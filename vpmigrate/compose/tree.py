@@ -8,7 +8,7 @@ merge, uniqueness, type-cast and normalisation rules to such patterns.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 from vpmigrate.compose.model import Location
 from vpmigrate.compose.yamlsource import LocatedDict, LocatedList
@@ -44,8 +44,9 @@ def lookup(rules: Mapping[TreePath, T], path: TreePath) -> T | None:
     if isinstance(rules, Rules):
         if not path:
             return None
+        index: dict[tuple[int, str], list[tuple[TreePath, T]]] = rules.index
         for last in (path[-1], "*"):
-            for pat, rule in rules.index.get((len(path), last), ()):
+            for pat, rule in index.get((len(path), last), ()):
                 if matches(path, pat):
                     return rule
         return None
@@ -89,6 +90,10 @@ def copy_dict(source: LocatedDict) -> LocatedDict:
     return result
 
 
+@overload
+def deep_copy(value: LocatedDict) -> LocatedDict: ...
+@overload
+def deep_copy(value: Any) -> Any: ...
 def deep_copy(value: Any) -> Any:
     """A copy of a located tree (scalars are shared; they are immutable)."""
     if isinstance(value, LocatedDict):

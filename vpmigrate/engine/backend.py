@@ -99,10 +99,13 @@ class Engine(Protocol):
         peers: Mapping[str, Sequence[ContainerState]],
         report: Reporter,
         number: int = 1,
+        inherit: Mapping[str, str] | None = None,
     ) -> str:
         """Create (not start) the service's container `number`, attached to all its
         networks and with its secrets and configs in place; returns its ID. `peers`: the
-        containers that `network_mode: service:X`, `volumes_from` and `links` refer to."""
+        containers that `network_mode: service:X`, `volumes_from` and `links` refer to;
+        `inherit`: the volumes (target -> name) of the container it replaces, whose
+        anonymous ones it keeps."""
         ...
 
     def start(self, container_id: str, service: Service) -> None:
@@ -227,13 +230,16 @@ class DockerEngine:
         peers: Mapping[str, Sequence[ContainerState]],
         report: Reporter,
         number: int = 1,
+        inherit: Mapping[str, str] | None = None,
     ) -> str:
         from vpmigrate.engine import hostconfig, spec
 
         for note in hostconfig.warnings(self._api, service):
             report(Event(service.name, "warning", note))
         files = hostconfig.files_to_copy(project, service)
-        container_id = spec.create_container(self._api, project, service, image_id, peers, number)
+        container_id = spec.create_container(
+            self._api, project, service, image_id, peers, number, inherit
+        )
         for extra in spec.ordered_networks(service)[1:]:
             self._api.connect_container_to_network(
                 container_id,

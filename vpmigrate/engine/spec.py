@@ -128,14 +128,18 @@ def create_args(
     image_id: str,
     peers: Mapping[str, Sequence[ContainerState]] | None = None,
     number: int = 1,
+    inherit: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Keyword arguments for `APIClient.create_container` (first network attached at
     create time, the rest before start). `peers`: the containers of the services this
     one names in `network_mode: service:X`, `volumes_from` and `links`; `number`: which
-    of the service's replicas."""
+    of the service's replicas; `inherit`: the volumes (target -> name) of the container
+    this one replaces."""
     peers = peers or {}
     exposed, bindings = port_bindings(service)
     binds, mounts = hostconfig.mounts(api, project, service)
+    if inherit:
+        mounts = inherited_volumes(api, service, image_id, mounts, inherit)
     networks = ordered_networks(service)
     first_network = networks[0] if networks else None
     host_config = api.create_host_config(
@@ -201,10 +205,11 @@ def create_container(
     image_id: str,
     peers: Mapping[str, Sequence[ContainerState]] | None = None,
     number: int = 1,
+    inherit: Mapping[str, str] | None = None,
 ) -> str:
     """Create the container `number` (not started, first network attached); returns its
     ID. Like Compose for `up -d`, it asks for stdout and stderr to be attachable."""
-    args = create_args(api, project, service, image_id, peers, number)
+    args = create_args(api, project, service, image_id, peers, number, inherit)
     name, platform = args.pop("name"), args.pop("platform")
     args.pop("detach")
     # The proxy settings of ~/.docker/config.json, as `docker run` and Compose add them.
@@ -212,6 +217,26 @@ def create_container(
     config = api.create_container_config(detach=True, **args)
     config["AttachStdout"] = config["AttachStderr"] = True
     return str(api.create_container_from_config(config, name, platform)["Id"])
+
+
+def inherited_volumes(
+    api: APIClient, service: Service, image_id: str, mounts: list[Any], inherit: Mapping[str, str]
+) -> list[Any]:
+    """A container created again keeps the anonymous volumes of the one it replaces, as
+    Compose does: those of the service (`- /data`) and those its image declares
+    (`VOLUME`), so their data survives a changed definition."""
+    from docker.types import Mount
+
+    by_target = {str(m["Target"]): m for m in mounts}
+    declared = {v.target for v in service.volumes}
+    image_volumes = (api.inspect_image(image_id).get("Config") or {}).get("Volumes") or {}
+    for target, name in inherit.items():
+        mount = by_target.get(target)
+        if mount is not None and mount["Type"] == "volume" and not mount.get("Source"):
+            mount["Source"] = name  # the service's anonymous volume
+        elif target not in declared and target in image_volumes:
+            mounts.append(Mount(target=target, source=name, type="volume"))
+    return mounts
 
 
 def ordered_networks(service: Service) -> list[ServiceNetwork]:

@@ -68,6 +68,7 @@ class ContainerState:
     ipc_mode: str = ""
     pid_mode: str = ""
     volumes_from: tuple[str, ...] = ()  # `<container id>[:ro|:rw]`
+    volumes: tuple[tuple[str, str], ...] = ()  # (target, volume name) of its volume mounts
 
     @property
     def description(self) -> str:
@@ -115,6 +116,11 @@ def container_state(attrs: dict[str, Any]) -> ContainerState:
         ipc_mode=host_config.get("IpcMode") or "",
         pid_mode=host_config.get("PidMode") or "",
         volumes_from=tuple(host_config.get("VolumesFrom") or ()),
+        volumes=tuple(
+            (str(m.get("Destination", "")), str(m.get("Name", "")))
+            for m in attrs.get("Mounts") or []
+            if m.get("Type") == "volume" and m.get("Name")
+        ),
     )
 
 

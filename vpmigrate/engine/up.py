@@ -333,14 +333,16 @@ class _UpRun:
         if current is not None and why is None:
             return self._reuse(service, current, restart_needed, dependency_changed), current.id
         action: Action = "created"
+        inherit: dict[str, str] = {}
         if current is not None:
             self.report(Event(_label(service, number), "recreating", why or ""))
             self.engine.stop_and_remove(current, service.stop_grace_period_s)
             action = "recreated"
+            inherit = dict(current.volumes)  # its anonymous volumes live on in the new one
         if self.cancel.is_set():
             raise _Cancelled
         container_id = self.engine.create(
-            self.project, service, image_id, peers, self.report, number
+            self.project, service, image_id, peers, self.report, number, inherit
         )
         self._start(service, container_id)
         return action, container_id

@@ -36,6 +36,7 @@ from vpmigrate.migrate.records import (
     SOURCE_RUN,
     SOURCE_VERSION,
     Facts,
+    ModelVersion,
     Point,
     Run,
     input_key,
@@ -453,7 +454,7 @@ class Copier:
             )
             self.outcome.add(aliases_set=1)
 
-    def _create_version(self, source: Any) -> Any:
+    def _create_version(self, source: ModelVersion) -> ModelVersion | None:
         rest = self.target.rest
         run_id = self.outcome.copies.get(source.run_id, "") if source.run_id else ""
         location = self.version_source(source, run_id)
@@ -483,7 +484,7 @@ class Copier:
                 ) from None
         return None
 
-    def version_source(self, version: Any, target_run_id: str) -> str:
+    def version_source(self, version: ModelVersion, target_run_id: str) -> str:
         """The version's source on the target: the same path inside the copied run."""
         source = version.source
         if not version.run_id or not target_run_id:

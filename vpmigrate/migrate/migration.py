@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from vpmigrate.errors import UserError
+from vpmigrate.masking import mask_text
 from vpmigrate.migrate.artifacts import ArtifactFile, S3Config, S3Service
 from vpmigrate.migrate.execute import Copier, NoProgress, Outcome, Progress
 from vpmigrate.migrate.plan import Plan, RunPlan, make_plan
@@ -27,7 +28,6 @@ from vpmigrate.migrate.rest import (
 )
 from vpmigrate.migrate.side import Side
 from vpmigrate.migrate.verify import Verification, verify
-from vpmigrate.verify.result import Redactor
 
 
 @dataclass(frozen=True)
@@ -39,10 +39,11 @@ class Endpoint:
     s3_unknown: str | None = None  # why the S3 keys are unknown (when s3 is None)
 
     def secrets(self) -> list[str]:
+        """The values no message may show: tracking password or token, S3 keys."""
         values = self.server.secrets()
         if self.s3 is not None:
-            values.append(self.s3.secret_access_key)
-        return values
+            values += [self.s3.access_key_id, self.s3.secret_access_key]
+        return [value for value in values if value]
 
 
 @dataclass(frozen=True)
@@ -80,13 +81,14 @@ def migrate(
     counter: RequestCounter | None = None,
 ) -> Report:
     """Run one pass. Raises UserError (secrets masked) for what the user must fix."""
-    redact = Redactor.of([*source.secrets(), *target.secrets()])
+    secrets = [*source.secrets(), *target.secrets()]
     try:
         return _migrate(
             source, target, options, progress or NoProgress(), counter or RequestCounter()
         )
     except UserError as exc:
-        raise type(exc)(redact(exc.message), exit_code=exc.exit_code) from None
+        # The project's one masker: these values, and any URL's password, become `***`.
+        raise type(exc)(mask_text(exc.message, secrets), exit_code=exc.exit_code) from None
 
 
 def _migrate(

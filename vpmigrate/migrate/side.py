@@ -103,7 +103,7 @@ class Side:
             params: list[tuple[str, str | int]] = [("run_id", r) for r in run_ids]
             params += [("metric_key", key), ("max_results", BULK_POINTS)]
             try:
-                data = self.rest.get("/ajax-api/2.0/mlflow/metrics/get-history-bulk", params)  # type: ignore[arg-type]
+                data = self.rest.get("/ajax-api/2.0/mlflow/metrics/get-history-bulk", params)
             except ApiError as exc:
                 if exc.status != 404 and exc.code != "ENDPOINT_NOT_FOUND":
                     raise

@@ -5,7 +5,7 @@ Build (about 3 to 5 minutes cold, two steps in parallel):
   1. `debootstrap --variant=minbase --include=postgresql,python3 bookworm ROOTFS MIRROR`
   2. `pip install --target SITE <PIP_REQUIREMENTS>` with this interpreter (Python 3.11,
      the same minor version as bookworm's python3, so compiled wheels fit)
-then SITE goes to ROOTFS/opt/site, the launchers of tests/e2e/image to ROOTFS/opt/kit, and
+then SITE goes to ROOTFS/opt/site, the launchers of devkit/e2e_launchers/ to ROOTFS/opt/kit, and
 `tar -C ROOTFS -c . | docker import` makes the image.
 
 The tag is a digest of every input (suite, packages, pins, launcher scripts), so an
@@ -62,7 +62,7 @@ PIP_REQUIREMENTS = (
     "moto[s3]==5.2.5",
 )
 IMAGE_REPOSITORY = "vpm-e2e-stack"
-LAUNCHERS = Path(__file__).resolve().parent / "image"
+LAUNCHERS = Path(__file__).resolve().parent / "e2e_launchers"
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 BUILD_PARENT = Path(os.environ.get("VPM_E2E_BUILD_DIR", "/var/tmp"))
 
@@ -310,7 +310,7 @@ def remove_image(client: Any, tag: str) -> bool:
 
 
 if __name__ == "__main__":
-    # `python -m tests.e2e.kit`: build (or find) the image and print its tag, for
+    # `python -m devkit.e2e_image`: build (or find) the image and print its tag, for
     # running the e2e compose file by hand (docs/e2e.md).
     import docker
 

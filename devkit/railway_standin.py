@@ -28,7 +28,7 @@ from typing import Any
 
 import graphql
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[1]
 SUBSET_SCHEMA = Path(__file__).with_name("railway_subset.graphql")
 _REFERENCE = re.compile(r"\$\{\{\s*([^}]+?)\s*\}\}")
 

@@ -1,5 +1,5 @@
-"""Helpers for tests that use the real Docker engine: a busybox image built FROM scratch
-(no registry needed) and clean-up of everything a Compose project left behind."""
+"""Helpers for tests and benchmarks that use the real Docker engine: a busybox image built
+FROM scratch (no registry needed) and clean-up of everything a Compose project left behind."""
 
 from __future__ import annotations
 
@@ -23,7 +23,8 @@ def docker_client() -> Any:
         client.ping()
     except Exception as exc:  # pragma: no cover - only without an engine
         raise RuntimeError(
-            f"these tests need a running Docker engine ({exc}); .ci/run installs and starts one"
+            f"the tests and benchmarks need a running Docker engine ({exc}); "
+            ".ci/run installs and starts one"
         ) from exc
     return client
 
