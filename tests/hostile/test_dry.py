@@ -2,7 +2,7 @@
 
 One world holds everything a task could change: a running stack on the real engine
 (two services, two named volumes, one service the code does not use), the files of a
-compose split, a Railway stand-in (tests/railway/standin.py) and an MLflow target
+compose split, a Railway stand-in (devkit/railway_standin.py) and an MLflow target
 stand-in (tests/hostile/sweep.py). Every task of `inv --list` runs under `--dry` with
 the flags that would make it write (`--yes`, `--force`, `--volumes`, `--prune`), and
 afterwards the engine's containers (state, image), volumes and networks of the project,
@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from tests import dockerkit
+from devkit import dockerkit
 from tests.hostile.kit import snapshot
 from tests.hostile.sweep import REPO, MlflowStandIn, inv, task_names, task_of
 
@@ -82,8 +82,8 @@ class World:
 
 @pytest.fixture(scope="module")
 def world(docker_client: Any, busybox_image: str) -> Iterator[World]:
+    from devkit.railway_standin import RailwayStandIn, RailwayState
     from tests.railway.conftest import ACCESS_KEY, ACCOUNT_TOKEN, SECRET_KEY, seed
-    from tests.railway.standin import RailwayStandIn, RailwayState
 
     folder = Path(tempfile.mkdtemp(prefix="vpm-dry-"))
     project = dockerkit.unique_name("vpmdry")

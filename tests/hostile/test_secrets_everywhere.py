@@ -8,8 +8,8 @@ unreachable engine or server, a refused token, a server that echoes the request)
 with `--json` where it has one. No marker may appear on stdout or stderr, nor in a
 file the task wrote unless the user's own file it read holds it literally.
 
-Real parts: the Docker engine with a busybox image (tests/dockerkit.py), the Railway
-stand-in (tests/railway/standin.py) as a real HTTP server, the real `inv` CLI.
+Real parts: the Docker engine with a busybox image (devkit/dockerkit.py), the Railway
+stand-in (devkit/railway_standin.py) as a real HTTP server, the real `inv` CLI.
 `test_every_task_is_swept` fails when a task exists that no case here runs.
 """
 
@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from tests import dockerkit
+from devkit import dockerkit
 from tests.hostile.sweep import (
     REPO,
     Outcome,
@@ -450,8 +450,8 @@ class RailwayWorld:
 
 @pytest.fixture
 def railway_world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RailwayWorld]:
+    from devkit.railway_standin import RailwayStandIn, RailwayState
     from tests.railway.conftest import seed
-    from tests.railway.standin import RailwayStandIn, RailwayState
 
     case: RailwayCase = request.node.callspec.params["case"]
     state = RailwayState()
@@ -911,9 +911,9 @@ def _closed_port() -> int:
 
 @pytest.fixture
 def mlflow_world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MlflowWorld]:
+    from devkit.railway_standin import RailwayStandIn, RailwayState
     from tests.hostile.sweep import MlflowStandIn
     from tests.railway.conftest import seed
-    from tests.railway.standin import RailwayStandIn, RailwayState
 
     case: MlflowCase = request.node.callspec.params["case"]
     dotenv = (
