@@ -76,7 +76,9 @@ def unused(
     settings = {name: setting(c, "cleanup", name) for name in DEFAULTS}
     scan_settings = parse_settings(settings)
     roots = [_code_path(p) for p in setting(c, "cleanup", "paths", path)]
-    project = load_local_project(c, file or [], project_name, env_file)
+    # An audit reads the model, not the secrets: a fresh clone's gitignored env files
+    # (`.envs/.production/.django`, `server.env`) need not exist for it.
+    project = load_local_project(c, file or [], project_name, env_file, missing_env_files_ok=True)
     base = _display_base(roots, list(project.config_files))
     started = time.perf_counter()
     result = audit(project, roots, scan_settings, display_base=base)

@@ -42,12 +42,18 @@ DEFAULTS: dict[str, Any] = {
 
 
 def load_local_project(
-    c: Context, files: list[str], project_name: str | None, env_file: str | None
+    c: Context,
+    files: list[str],
+    project_name: str | None,
+    env_file: str | None,
+    *,
+    missing_env_files_ok: bool = False,
 ) -> Project:
     """The compose project as every task that reads the local stack sees it: `--file`
     beats `local.files`, `--env-file` beats the repository's `.env` (default files only),
     `--project-name` beats `local.project_name`. Loader warnings go to stderr. The
-    project's secret values join the mask of everything the task prints."""
+    project's secret values join the mask of everything the task prints.
+    `missing_env_files_ok`: a service's missing env file is a warning, not an error."""
     from vpmigrate.compose.loader import load_project_with_warnings
     from vpmigrate.compose.secrets import project_secrets
     from vpmigrate.userfiles import is_missing
@@ -60,7 +66,10 @@ def load_local_project(
         env_files = None if is_missing(default_env) else [default_env]
     paths = [repo_path(f) for f in setting(c, "local", "files", files)]
     loaded = load_project_with_warnings(
-        paths, project_name=setting(c, "local", "project_name", project_name), env_files=env_files
+        paths,
+        project_name=setting(c, "local", "project_name", project_name),
+        env_files=env_files,
+        missing_env_files_ok=missing_env_files_ok,
     )
     keep_secret(*project_secrets(loaded.project))
     for warning in loaded.warnings:

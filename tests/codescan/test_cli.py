@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from pathlib import Path
+
+import pytest
 
 from tests.codescan.conftest import SMALL_LIMIT, run_cleanup
 from tests.codescan.test_audit import EXPECTED
@@ -88,3 +91,35 @@ def test_apply_refuses_to_edit_a_split_output(platform: Path) -> None:
     assert "split-plan.yml" in result.stderr
     assert "Traceback" not in result.stderr
     assert compose.read_text() == generated  # nothing changed
+
+
+REALWORLD = Path(__file__).parent / "realworld"
+
+
+def test_missing_env_files_are_a_warning_not_a_refusal(tmp_path: Path) -> None:
+    # f-gozie/auddy-backend@5d0cd73 and bluewave-labs/Checkmate@096cfcc as published: the
+    # env files their services name are gitignored, so a fresh clone has none, and the
+    # audit refused the compose file (Compose's error for `up`). An audit reads the model,
+    # not the secrets: it warns, naming file:line, and gives every verdict.
+    root = tmp_path / "shop"
+    shutil.copytree(REALWORLD / "missing_env_files", root)
+    result = run_cleanup(root, "--path", ".", "--file", "compose.yml", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    verdicts = {s["service"]: s["verdict"] for s in json.loads(result.stdout)["services"]}
+    assert verdicts == {"web": "app", "db": "required", "cache": "unused"}
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning: ")]
+    compose = root / "compose.yml"
+    assert warnings == [
+        f"warning: {compose}:6: env_file: env file {root}/.envs/.production/.web does not "
+        "exist; read as empty (Compose refuses it: create it before `docker compose up`).",
+        f"warning: {compose}:7: env_file: env file {root}/.envs/.production/.db does not "
+        "exist; read as empty (Compose refuses it: create it before `docker compose up`).",
+        f"warning: {compose}:11: env_file: env file {root}/.envs/.production/.db does not "
+        "exist; read as empty (Compose refuses it: create it before `docker compose up`).",
+    ]
+    # The tasks that start the stack still refuse, as Compose does.
+    from vpmigrate.compose.loader import load_project
+    from vpmigrate.errors import UserError
+
+    with pytest.raises(UserError, match=r"compose\.yml:6: service 'web': env_file: env file"):
+        load_project([compose], environ={})

@@ -316,3 +316,62 @@ def test_identity_from_image_name_parts(tmp_path: Path, image: str, expected: st
         assert report.verdict == "unknown" and "no identity" in report.reason
     else:
         assert report.verdict == "unused" and expected in report.identity
+
+
+def test_a_prebuilt_image_the_code_names_is_the_app(tmp_path: Path) -> None:
+    # guumaster/mlflow-poc@4dfa356: `mlflow-diabetes-model` runs an image that the
+    # project's Dagster job builds from its registered model (`build_docker` with
+    # f"mlflow-diabetes-model:{version}"); its name part `mlflow` made it an MLflow server,
+    # "required" through the code's `import mlflow`. An image that the application code
+    # names as a whole string is the application's own.
+    compose = (
+        "services:\n"
+        "  tracking:\n    image: ghcr.io/mlflow/mlflow:v2.9.2\n"
+        "    command: mlflow server --host 0.0.0.0\n    ports: ['5000:5000']\n"
+        "  model:\n    image: shop-mlflow-model:${MODEL_VERSION:-1}\n"
+        "    ports: ['7000:8080']\n    depends_on: [tracking]\n"
+        "  cache:\n    image: redis:7\n"
+    )
+    job = (
+        "import mlflow\nfrom mlflow.models import build_docker\n\n\n"
+        "def publish(version: str) -> None:\n"
+        '    mlflow.set_tracking_uri("http://localhost:5000")\n'
+        '    build_docker(model_uri="models:/shop@dev", name=f"shop-mlflow-model:{version}")\n'
+    )
+    result = scan(tmp_path / "named", {"compose.yml": compose, "jobs/publish.py": job})
+    assert verdicts(result) == {
+        "tracking": "required",
+        "model": "app",
+        "cache": "unused",
+    }
+    assert result.report("model").reason.startswith(
+        "runs the scanned code (the code names its image, jobs/publish.py:7)"
+    )
+    # Named only in a test, or only in a comment, it is what its name says (MLflow,
+    # reached through the code's mlflow import), as before.
+    result = scan(
+        tmp_path / "tests-only",
+        {
+            "compose.yml": compose,
+            "jobs/publish.py": job.replace('f"shop-mlflow-model:{version}"', "image_name")
+            + '# image_name = "shop-mlflow-model:1"\n',
+            "tests/test_publish.py": 'IMAGE = "shop-mlflow-model:1"\n',
+        },
+    )
+    assert verdicts(result)["model"] == "required"
+    # The same in a template literal.
+    result = scan(
+        tmp_path / "js",
+        {
+            "compose.yml": compose,
+            "jobs/publish.ts": "export const image = (v: string) => `shop-mlflow-model:${v}`;\n",
+        },
+    )
+    assert verdicts(result)["model"] == "app"
+    # An image of the table named in the code (a Docker SDK call that runs `redis:7`)
+    # stays what the table says.
+    result = scan(
+        tmp_path / "table",
+        {"compose.yml": compose, "jobs/publish.py": job + 'RUN = "redis:7"\n'},
+    )
+    assert verdicts(result)["cache"] != "app"

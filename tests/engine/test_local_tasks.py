@@ -507,3 +507,71 @@ networks:
         assert time.monotonic() < deadline, stack.inv("local.logs", "caller").stdout
         time.sleep(0.5)
     assert f"{stack.name}_back" in reader["NetworkSettings"]["Networks"]
+
+
+def test_a_changed_secret_gives_a_new_container_that_holds_it(stack: Stack) -> None:
+    token = stack.folder / "token.txt"
+    token.write_text("first token")
+    stack.write(
+        f"""
+services:
+  app:
+    image: IMAGE
+    command: ["sh", "-c", '{IDLE}']
+    secrets: [token, key]
+  other:
+    image: IMAGE
+    command: ["sh", "-c", '{IDLE}']
+secrets:
+  token:
+    file: ./token.txt
+  key:
+    environment: APP_KEY
+"""
+    )
+
+    def read(path: str) -> str:
+        exec_id = stack.client.api.exec_create(stack.ids()["app"], ["cat", path])
+        return str(stack.client.api.exec_start(exec_id).decode())
+
+    stack.inv("local.up", env={"APP_KEY": "key one"})
+    first = stack.ids()
+    stack.inv("local.up", env={"APP_KEY": "key one"})
+    assert stack.ids() == first  # nothing changed: both kept
+    # Replaced as an editor saves it (a new file): the old bind mount would not show it.
+    token.with_suffix(".new").write_text("second token")
+    token.with_suffix(".new").replace(token)
+    stack.inv("local.up", env={"APP_KEY": "key one"})
+    second = stack.ids()
+    assert second["app"] != first["app"] and second["other"] == first["other"]
+    assert read("/run/secrets/token") == "second token"
+    stack.inv("local.up", env={"APP_KEY": "key two"})  # an `environment:` source
+    third = stack.ids()
+    assert third["app"] != second["app"] and third["other"] == first["other"]
+    assert read("/run/secrets/key") == "key two"
+    values = stack.containers()["app"]["Config"]["Labels"].values()
+    assert not any("token" in v or "key two" in v for v in values)
+
+
+def test_a_job_is_judged_on_the_restart_policy_its_container_gets(stack: Stack) -> None:
+    # deploy.restart_policy wins over `restart:` (as in Compose): the container gets
+    # on-failure, so exiting 0 finishes the job instead of failing the wait.
+    stack.write(
+        f"""
+services:
+  job:
+    image: IMAGE
+    command: ["sh", "-c", "echo done; exit 0"]
+    restart: always
+    deploy:
+      restart_policy:
+        condition: on-failure
+  app:
+    image: IMAGE
+    command: ["sh", "-c", '{IDLE}']
+"""
+    )
+    stack.inv("local.up", "--timeout", "60")
+    job = stack.containers()["job"]
+    assert job["HostConfig"]["RestartPolicy"]["Name"] == "on-failure"
+    assert (job["State"]["Status"], job["State"]["ExitCode"]) == ("exited", 0)

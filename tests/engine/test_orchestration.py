@@ -9,6 +9,7 @@ from __future__ import annotations
 import signal
 import textwrap
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from tests.engine.fake import Behaviour, FakeEngine
 from vpmigrate.compose.loader import load_project
 from vpmigrate.compose.model import Project
 from vpmigrate.compose.profiles import active_profiles, select_services
+from vpmigrate.engine import labels
 from vpmigrate.engine.down import down, plan_down
 from vpmigrate.engine.events import Event
 from vpmigrate.engine.status import project_status, service_logs
@@ -122,6 +124,42 @@ def test_a_recreated_container_keeps_its_anonymous_volumes(tmp_path: Path) -> No
     assert engine.container("cache").volumes == first.volumes  # ...on the same volume
     assert len(dict(first.volumes)["/cache"]) == 64
     assert dict(engine.container("db").volumes) == {"/data": "demo_data"}
+
+
+def test_a_changed_secret_or_config_content_recreates_only_its_users(tmp_path: Path) -> None:
+    secret, config = tmp_path / "token.txt", tmp_path / "conf.d"
+    secret.write_text("first")
+    config.mkdir()
+    (config / "a.ini").write_text("x=1")
+    text = STACK.replace(
+        "  extra:\n",
+        "  user:\n    image: img\n    secrets: [token, key]\n    configs: [conf, inline]\n"
+        "  extra:\n",
+    ) + (
+        "secrets:\n  token: {file: ./token.txt}\n  key: {environment: KEY}\n"
+        "configs:\n  conf: {file: ./conf.d}\n  inline: {content: 'a=${INLINE:-1}'}\n"
+    )
+    engine = FakeEngine(JOB_DONE)
+    run_up(engine, load(tmp_path, text, KEY="k1"))
+    first = engine.container("user").id
+    assert set(actions(run_up(engine, load(tmp_path, text, KEY="k1"))).values()) == {"unchanged"}
+    changes: list[tuple[Callable[[], None], dict[str, str]]] = [
+        (lambda: secret.write_text("s3cr3t-two"), {"KEY": "k1"}),  # file: source
+        (lambda: None, {"KEY": "k3y-two"}),  # environment: source
+        (lambda: (config / "b.ini").write_text(""), {"KEY": "k3y-two"}),  # a file in a folder
+        (lambda: None, {"KEY": "k3y-two", "INLINE": "2"}),  # inline content
+    ]
+    for change, environ in changes:
+        change()
+        outcomes = actions(run_up(engine, load(tmp_path, text, **environ)))
+        assert outcomes.pop("user") == "recreated", environ
+        assert set(outcomes.values()) == {"unchanged"}  # the others use no secret
+        assert engine.container("user").id != first
+        first = engine.container("user").id
+    # The values are hashed: none of them is in a label.
+    project = load(tmp_path, text, KEY="k3y-two")
+    container_labels = labels.container_labels(project, project.services["user"], "image")
+    assert not any("s3cr3t" in v or "k3y" in v for v in container_labels.values())
 
 
 def test_restart_true_dependents_restart_when_their_dependency_is_recreated(

@@ -18,6 +18,7 @@ KIND_STRENGTH: dict[str, int] = {"use": 4, "test": 3, "declared": 2, "mentioned"
 CATEGORY_STRENGTH: dict[str, int] = {
     "import": 9,
     "call": 8,
+    "image": 8,
     "url": 7,
     "host": 6,
     "port": 5,

@@ -18,7 +18,13 @@ from vpmigrate.codescan.composefacts import ServiceFacts, compose_facts
 from vpmigrate.codescan.evidence import Found, Kind
 from vpmigrate.codescan.identity import Identity, identify
 from vpmigrate.codescan.settings import UsageSettings
-from vpmigrate.codescan.signatures import Role, Signature, all_families
+from vpmigrate.codescan.signatures import (
+    Role,
+    Signature,
+    all_families,
+    family_for_image,
+    image_repository,
+)
 from vpmigrate.compose.model import Project
 from vpmigrate.errors import UserError
 
@@ -66,6 +72,9 @@ class ServiceSignals:
     # a user signature describes it; else only its host names and ports are known
     known: bool = True
     identity: Identity | None = None
+    # its image's repository, when the code may be what builds it: a prebuilt image
+    # (no `build:`) that the table does not know and that no command identifies
+    image: str = ""
 
 
 class SignalIndex:
@@ -86,6 +95,7 @@ class SignalIndex:
         self.local_ports: dict[int, set[str]] = defaultdict(set)
         self.words: dict[str, set[str]] = defaultdict(set)
         self.drivers: dict[str, set[str]] = defaultdict(set)
+        self.images: dict[str, set[str]] = defaultdict(set)
         # Words as the signatures spell them: the prefilter is case-sensitive, so a brand's
         # own casing (MLflow, MinIO, pgAdmin) must be one of its literals.
         self.spellings: set[str] = set()
@@ -113,6 +123,8 @@ class SignalIndex:
                 self.spellings.add(word)
             for driver in sig.drivers:
                 self.drivers[driver.lower()].add(name)
+            if s.image:
+                self.images[s.image].add(name)
 
     # --- matching -----------------------------------------------------------------
 
@@ -185,6 +197,15 @@ class SignalIndex:
     def driver(self, text: str) -> frozenset[str]:
         """Services of the engine a whole string names (`"mariadb"`, `"mysql2"`)."""
         return frozenset(self.drivers.get(text.strip().lower(), ()))
+
+    def image(self, text: str) -> tuple[str, frozenset[str]] | None:
+        """The image a whole string names (`"shop-model:3"`, an f-string
+        `f"shop-model:{version}"`): the code builds or runs that service's image."""
+        if len(text) > 200 or any(c.isspace() for c in text.strip()):
+            return None
+        repository = image_repository(text.strip())
+        services = self.images.get(repository)
+        return (repository, frozenset(services)) if services else None
 
     def env_key(self, name: str) -> str | None:
         """The name as the index knows it (without a `NEXT_PUBLIC_`-style prefix), if
@@ -276,6 +297,8 @@ class SignalIndex:
             found.update(f"{q}{host}{q}" for q in "'\"`")
         for driver in self.drivers:
             found.update(_quoted_if_short(driver) if len(driver) < 6 else [driver])
+        for image in self.images:
+            found.update(f"{q}{image}{end}" for q in "'\"`" for end in (":", q))
         if self.local_ports.keys() & {80, 443}:
             # `http://localhost` is port 80 without saying so
             found.update(f"//{h}" for h in LOCAL_HOSTS)
@@ -358,6 +381,13 @@ def build_index(
         ports = {p.target for p in service.ports} | facts[name].expose
         published = {p.published for p in service.ports if p.published is not None}
         direct = {e for e in signature.env if e in user_env}
+        prebuilt = (
+            service.build is None
+            and service.image
+            and role != "app"
+            and family_for_image(service.image, table) is None
+            and not identity.how.startswith("command")
+        )
         services[name] = ServiceSignals(
             name=name,
             role=role,
@@ -370,6 +400,7 @@ def build_index(
             generic_env=set(signature.env) - direct,
             known=identity.known or name in service_extras,
             identity=identity,
+            image=image_repository(service.image) if prebuilt else "",
         )
     index = SignalIndex(services)
     # Variables whose value points at a service (in .env, env files or other services'

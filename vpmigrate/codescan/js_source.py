@@ -165,7 +165,11 @@ def js_evidence(text: str, index: SignalIndex) -> list[Found]:
             body = _without_substitutions(token.text) if token.kind == "template" else token.text
             signals = index.signals(body)
             short = len(body) < 64
-            if signals:
+            image = index.image(body)
+            if image:
+                signal = f"image {image[0]} named in the code"
+                found.append(Found(token.line, signal, "image", "use", image[1]))
+            elif signals:
                 found += matches_found(signals, body, token.line, "use")
             elif short and index.driver(body):
                 driver = body.strip().lower()

@@ -118,6 +118,9 @@ def _string_found(body: str, line: int, index: SignalIndex) -> list[Found]:
     """A string in code: a URL, host or env name is use, and so is a whole string that
     names a database engine's driver (`"mariadb"`, `"postgresql+psycopg2"`); a product
     name is a mention."""
+    image = index.image(body)
+    if image:
+        return [Found(line, f"image {image[0]} named in the code", "image", "use", image[1])]
     signals = index.signals(body)
     if signals:
         return matches_found(signals, body, line, "use")

@@ -1,8 +1,9 @@
 """From evidence to a verdict per service, with the reason in a few words.
 
 - `app`: the service runs the scanned code (its build context, a bind-mounted code
-  folder, or a module its command runs is inside a scanned path). Never unused, never
-  retired; the reason names the backing services its code uses.
+  folder, or a module its command runs is inside a scanned path), or a prebuilt image
+  that the application code names as a whole string (the code builds or runs it).
+  Never unused, never retired; the reason names the backing services its code uses.
 - `dev-tool`: a developer tool (pgAdmin, Adminer, Flower, Jupyter, `mlflow ui` ...), or a
   mail sink (Mailpit, MailHog) that something sends to. What a dev tool needs does not
   become used through it.
@@ -85,6 +86,17 @@ def decide(
     uses = {
         name: [e for e in evidence.get(name, ()) if e.kind == "use"] for name in project.services
     }
+    # A prebuilt image the application's code names (`f"shop-model:{version}"` passed to
+    # a build or run call) is the application's own: the code makes or runs it.
+    named_image = {
+        name: found
+        for name in project.services
+        if index.services[name].image
+        for found in [next((e for e in uses[name] if e.category == "image"), None)]
+        if found is not None
+    }
+    for name in named_image:
+        roles[name] = "app"
     for name in project.services:
         if roles[name] == "app":
             level[name] = REQUIRED
@@ -156,7 +168,9 @@ def decide(
         service = project.services[name]
         verdict: Verdict
         if role == "app":
-            verdict, reason = "app", _app_reason(how, name, evidence, index, base, identity)
+            if name in named_image:
+                how = f"the code names its image, {named_image[name].where()}"
+            verdict, reason = "app", _app_reason(how, name, evidence, roles, base, identity)
         elif role == "dev-tool":
             verdict, reason = "dev-tool", f"developer tool ({how})" if how else "developer tool"
             items.append(
@@ -208,7 +222,14 @@ def decide(
             reason = _unused_reason(items, how)
         items.sort(key=lambda e: (-e.strength[0], -e.strength[1], e.file, e.line))
         reports.append(
-            ServiceReport(name, verdict, tuple(dict.fromkeys(items)), reason, signals.known, how)
+            ServiceReport(
+                name,
+                verdict,
+                tuple(dict.fromkeys(items)),
+                reason,
+                signals.known or name in named_image,
+                how,
+            )
         )
     reports.sort(key=lambda r: (VERDICT_ORDER[r.verdict], r.service))
     return reports
@@ -237,7 +258,7 @@ def _app_reason(
     how: str,
     name: str,
     evidence: Mapping[str, list[Evidence]],
-    index: SignalIndex,
+    roles: Mapping[str, str],
     base: Path,
     identity: object,
 ) -> str:
@@ -246,9 +267,7 @@ def _app_reason(
     folders = [display_path(Path(c).resolve(), base) for c in code]
     used = []
     for other, items in evidence.items():
-        if other == name or index.services.get(other) is None:
-            continue
-        if index.services[other].role == "app":
+        if other == name or roles.get(other, "app") == "app":
             continue
         for item in items:
             if item.kind != "use":

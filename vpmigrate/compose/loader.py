@@ -84,11 +84,16 @@ def load_project_with_warnings(
     project_directory: Path | None = None,
     env_files: Sequence[Path] | None = None,
     environ: Mapping[str, str] | None = None,
+    missing_env_files_ok: bool = False,
 ) -> LoadResult:
-    """`load_project`, plus the warnings Compose would print (unset variables)."""
+    """`load_project`, plus the warnings Compose would print (unset variables).
+    `missing_env_files_ok`: a service's missing `env_file` is a warning and reads as
+    empty, instead of Compose's error (for tasks that only read the model)."""
     notes = Notes()
     try:
-        return _load(files, project_name, project_directory, env_files, environ, notes)
+        return _load(
+            files, project_name, project_directory, env_files, environ, notes, missing_env_files_ok
+        )
     except UserError as exc:
         # Messages quote values as written (`Interpolated`), but one may quote a piece
         # of a value: what a secret variable holds is shown as `${NAME}` instead.
@@ -103,6 +108,7 @@ def _load(
     env_files: Sequence[Path] | None,
     environ: Mapping[str, str] | None,
     notes: Notes,
+    missing_env_files_ok: bool = False,
 ) -> LoadResult:
     if not files:
         raise UserError("No compose file given; pass --file compose/docker-compose.yml.")
@@ -156,6 +162,7 @@ def _load(
         secrets=frozenset(secrets),
         configs=frozenset(configs),
         warn=notes.warn,
+        missing_env_files_ok=missing_env_files_ok,
     )
     services = {
         service_name: build_service(service_name, data, raw_services.loc(service_name), context)

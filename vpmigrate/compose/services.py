@@ -133,6 +133,10 @@ class ServiceContext:
     secrets: Collection[str] = ()
     configs: Collection[str] = ()
     warn: Warn = lambda message: None
+    # A missing required env file: an error, as in Compose (False), or a warning, the
+    # file read as empty (True: for tasks that only read the model, such as an audit of
+    # a fresh clone whose gitignored env files were never created).
+    missing_env_files_ok: bool = False
 
 
 def build_service(name: str, data: Any, location: Location, ctx: ServiceContext) -> Service:
@@ -411,7 +415,14 @@ class _ServiceReader:
             path = Path(str(entry.get("path")))
             required = entry.get("required") is not False
             if is_missing(path):  # anything else is read, and refused with its reason
-                if required:
+                if required and self.ctx.missing_env_files_ok:
+                    # Said once per line: services that share it through a YAML
+                    # anchor point at the same line.
+                    self.ctx.warn(
+                        f"{entry.location}: env_file: env file {path} does not exist; read "
+                        "as empty (Compose refuses it: create it before `docker compose up`)."
+                    )
+                elif required:
                     raise problem(
                         entry.location,
                         self.at("env_file"),

@@ -10,11 +10,13 @@ the difference is written down. Conflicts the engine refuses (`cpus` with
 
 from __future__ import annotations
 
+import hashlib
 import io
 import posixpath
 import tarfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vpmigrate.compose.model import (
@@ -371,6 +373,49 @@ def _target(kind: str, reference: FileReference) -> str:
         return target if target.startswith("/") else posixpath.join(SECRETS_DIR, target)
     target = reference.target or reference.source
     return target if target.startswith("/") else "/" + target
+
+
+def content_digests(project: Project, service: Service) -> list[dict[str, str | None]]:
+    """What the service's secrets and configs hold, as SHA-256 digests (never the values):
+    a `file:` source's bytes (every file under it, for a folder), an `environment:`
+    source's value, inline `content`. Part of the config hash, so that a changed secret
+    gives a new container."""
+    result = []
+    for reference, definition, _ in file_objects(project, service):
+        if definition.file is not None:
+            digest = _path_digest(Path(definition.file))
+        elif definition.environment is not None:
+            value = project.environment.get(definition.environment)
+            digest = None if value is None else hashlib.sha256(value.encode()).hexdigest()
+        else:
+            digest = hashlib.sha256((definition.content or "").encode()).hexdigest()
+        result.append(
+            {
+                "source": reference.source,
+                "file": definition.file,
+                "environment": definition.environment,
+                "sha256": digest,
+            }
+        )
+    return result
+
+
+def _path_digest(path: Path) -> str | None:
+    """The digest of a file, or of a folder's files and their relative names; None when
+    it cannot be read (the engine then refuses the mount and says why)."""
+    digest = hashlib.sha256()
+    try:
+        if not path.is_dir():
+            digest.update(path.read_bytes())
+            return digest.hexdigest()
+        for item in sorted(p for p in path.rglob("*") if p.is_file()):
+            name = item.relative_to(path).as_posix().encode()
+            digest.update(len(name).to_bytes(8, "big") + name)
+            content = item.read_bytes()
+            digest.update(len(content).to_bytes(8, "big") + content)
+    except OSError:
+        return None
+    return digest.hexdigest()
 
 
 def files_to_copy(project: Project, service: Service) -> list[FileToCopy]:

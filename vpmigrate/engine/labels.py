@@ -6,6 +6,7 @@ import hashlib
 import json
 
 from vpmigrate.compose.model import Project, Service
+from vpmigrate.engine import hostconfig
 
 PROJECT = "com.docker.compose.project"
 SERVICE = "com.docker.compose.service"
@@ -29,10 +30,16 @@ def container_name(project: Project, service: Service, number: int = 1) -> str:
     return service.container_name or f"{project.name}-{service.name}-{number}"
 
 
-def config_hash(service: Service) -> str:
+def config_hash(project: Project, service: Service) -> str:
     """A digest of everything in the service definition that shapes its container. How
     many containers run (`scale`, `deploy.replicas`) does not shape one, so scaling
-    recreates nothing, as with Compose."""
+    recreates nothing, as with Compose.
+
+    Beyond Compose (2.27 leaves the container as it is), the content of the secrets and
+    configs it uses is in it too, as digests: a changed secret gives a new container
+    that holds it. (Compose bind-mounts a `file:` source, so a file rewritten in place
+    shows through, but a file replaced by an editor or a changed `environment:` source,
+    copied in at creation, does not.)"""
     config = {key: value for key, value in service.config.items() if key != "scale"}
     deploy = config.get("deploy")
     if isinstance(deploy, dict):
@@ -41,6 +48,9 @@ def config_hash(service: Service) -> str:
             config["deploy"] = deploy
         else:
             del config["deploy"]
+    contents = hostconfig.content_digests(project, service)
+    if contents:  # a service without secrets or configs keeps the hash it had
+        config["secrets and configs content"] = contents
     payload = json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(payload.encode()).hexdigest()
 
@@ -61,7 +71,7 @@ def container_labels(
             SERVICE: service.name,
             NUMBER: str(number),
             ONEOFF: "False",
-            CONFIG_HASH: config_hash(service),
+            CONFIG_HASH: config_hash(project, service),
             WORKING_DIR: str(project.working_dir),
             CONFIG_FILES: ",".join(str(f) for f in project.config_files),
             DEPENDS_ON: depends_on_label(service),

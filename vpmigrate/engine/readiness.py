@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from vpmigrate.compose.model import DependencyCondition, Healthcheck, Service
+from vpmigrate.engine import hostconfig
 from vpmigrate.engine.state import ContainerState
 
 # Compose's three `depends_on` conditions, and `ready`: what `up` waits for at the end.
@@ -32,8 +33,10 @@ WAITING = Readiness(done=False)
 
 
 def is_one_shot(service: Service) -> bool:
-    """A job that is expected to exit: it never restarts by itself."""
-    return service.restart in ("", "no") or service.restart.startswith("on-failure")
+    """A job that is expected to exit: the engine does not start it again after exit 0.
+    Judged on the policy its container gets (`deploy.restart_policy` or `restart:`)."""
+    policy = hostconfig.effective_restart(service)
+    return policy == "no" or policy.startswith("on-failure")
 
 
 def has_healthcheck(service: Service, state: ContainerState) -> bool:

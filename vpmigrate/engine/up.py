@@ -367,7 +367,7 @@ class _UpRun:
     ) -> str | None:
         if current is None:
             return None
-        if current.config_hash != labels.config_hash(service):
+        if current.config_hash != labels.config_hash(self.project, service):
             return "configuration changed"
         if current.image_label != image_id:
             return "image changed"
