@@ -180,15 +180,8 @@ def reference(item: Input, profiles: list[str]) -> Outcome:
     options = [f"--profile={p}" for p in profiles]
     try:
         files = [option for f in item.files for option in ("-f", f.name)]
-        done = subprocess.run(
-            ["docker", "compose", *files, *options, "config", "--format", "json"],
-            cwd=item.file.parent,
-            env=_environment(),
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=TIME_LIMIT,
-            preexec_fn=_limit_memory,
+        done = _run_limited(
+            ["docker", "compose", *files, *options, "config", "--format", "json"], item
         )
     except subprocess.TimeoutExpired:
         # Remote includes (git, http) wait for a network that is not there.
@@ -254,11 +247,22 @@ def ours(item: Input, cli: bool, worker: _Worker, profiles: list[str]) -> Outcom
 
 def _ours_cli(item: Input, profiles: list[str]) -> Outcome:
     inv = REPO_ROOT / ".venv" / "bin" / "inv"
-    done = subprocess.run(
+    done = _run_limited(
         [str(inv), "-r", str(REPO_ROOT), "local.config"]
         + [option for f in item.files for option in ("--file", str(f))]
         + [f"--profile={p}" for p in profiles]
         + ["--format", "json"],
+        item,
+    )
+    if done.returncode != 0:
+        return Outcome(False, error=done.stderr.strip(), traceback="Traceback" in done.stderr)
+    return Outcome(True, config=json.loads(done.stdout))
+
+
+def _run_limited(command: list[str], item: Input) -> subprocess.CompletedProcess[str]:
+    """`command` in the input's folder, with the time and memory limits of every side."""
+    return subprocess.run(
+        command,
         cwd=item.file.parent,
         env=_environment(),
         capture_output=True,
@@ -267,9 +271,6 @@ def _ours_cli(item: Input, profiles: list[str]) -> Outcome:
         timeout=TIME_LIMIT,
         preexec_fn=_limit_memory,
     )
-    if done.returncode != 0:
-        return Outcome(False, error=done.stderr.strip(), traceback="Traceback" in done.stderr)
-    return Outcome(True, config=json.loads(done.stdout))
 
 
 # --- comparing --------------------------------------------------------------------------

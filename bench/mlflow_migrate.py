@@ -169,7 +169,7 @@ def _servers(client: Any, image: str) -> Iterator[Any]:
         client.networks.get(network).remove()
 
 
-def _wait(url: str, container: Any, timeout: float = 300) -> None:
+def _wait(url: str, container: Any, timeout: float = 900) -> None:
     import httpx
 
     deadline = time.monotonic() + timeout

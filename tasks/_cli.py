@@ -172,6 +172,11 @@ def reporting(doing: str = "the task") -> Iterator[None]:
     except Exception as exc:
         if debugging():
             raise
+        from vpmigrate.engine.client import unanswered
+
+        expected = unanswered(exc)
+        if expected is not None:
+            raise Exit(f"error: {_masked(expected.message)}", code=expected.exit_code) from None
         invoke_debug(f"unexpected failure in {doing}", exc_info=True)
         detail = printable(_masked(_one_line(str(exc))))
         raise Exit(

@@ -163,28 +163,20 @@ def _target(
 
 def _public_domain(c: Context, env: dict[str, str], environment: str, service: str) -> str | None:
     """mlflow-service's public domain on Railway, when it has one and a token is set."""
-    from tasks.railway import DEFAULTS as RAILWAY_DEFAULTS
+    from tasks.railway import retry_policy
     from vpmigrate.errors import UserError
     from vpmigrate.railway.api import GraphQLRailway
     from vpmigrate.railway.settings import connection_from
     from vpmigrate.railway.target import resolve_target
-    from vpmigrate.railway.transport import GraphQLTransport, RetryPolicy
+    from vpmigrate.railway.transport import GraphQLTransport
 
     try:
         connection = connection_from(env)
     except UserError:
         info("no Railway token: the target is mlflow-service's private address (see below)")
         return None
-    retry = {**RAILWAY_DEFAULTS["retry"], **dict(setting(c, "railway", "retry") or {})}
-    policy = RetryPolicy(
-        attempts=int(retry["attempts"]),
-        backoff=float(retry["backoff"]),
-        max_backoff=float(retry["max_backoff"]),
-        max_retry_after=float(retry["max_retry_after"]),
-        timeout=float(retry["timeout"]),
-    )
     try:
-        with GraphQLTransport(connection, policy) as transport:
+        with GraphQLTransport(connection, retry_policy(c)) as transport:
             backend = GraphQLRailway(transport)
             found = resolve_target(backend, connection, environment)
             if service not in found.services:

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from vpmigrate.railway.secrets import Masker
     from vpmigrate.railway.settings import Connection
     from vpmigrate.railway.target import Project, Target
-    from vpmigrate.railway.transport import GraphQLTransport
+    from vpmigrate.railway.transport import GraphQLTransport, RetryPolicy
 
 DEFAULTS: dict[str, Any] = {
     "file": "env/railway.yml",
@@ -109,7 +109,7 @@ def _session(c: Context, file: str | None, s3_provider: str | None) -> Iterator[
     from vpmigrate.railway.desired import DesiredFile
     from vpmigrate.railway.secrets import Masker, is_secret_name
     from vpmigrate.railway.settings import connection_from, merged_environment, read_dotenv
-    from vpmigrate.railway.transport import GraphQLTransport, RetryPolicy
+    from vpmigrate.railway.transport import GraphQLTransport
 
     dotenv = repo_path(setting(c, "railway", "dotenv"))
     env = merged_environment(dotenv)
@@ -119,8 +119,20 @@ def _session(c: Context, file: str | None, s3_provider: str | None) -> Iterator[
     desired_file = DesiredFile(
         repo_path(setting(c, "railway", "file", file)), env, s3_provider=s3_provider
     )
-    retry = {**DEFAULTS["retry"], **dict(setting(c, "railway", "retry"))}
-    policy = RetryPolicy(
+    policy = retry_policy(c)
+    key = env.get("RAILWAY_FINGERPRINT_KEY") or connection.credentials.token
+    mask.add(key)
+    with GraphQLTransport(connection, policy, mask=mask) as transport:
+        backend = GraphQLRailway(transport, notice=info)
+        yield _Session(connection, transport, backend, desired_file, key, mask)
+
+
+def retry_policy(c: Context) -> RetryPolicy:
+    """The Railway client's retry and size limits: config `railway.retry` over DEFAULTS."""
+    from vpmigrate.railway.transport import RetryPolicy
+
+    retry = {**DEFAULTS["retry"], **dict(setting(c, "railway", "retry") or {})}
+    return RetryPolicy(
         attempts=int(retry["attempts"]),
         backoff=float(retry["backoff"]),
         max_backoff=float(retry["max_backoff"]),
@@ -128,11 +140,6 @@ def _session(c: Context, file: str | None, s3_provider: str | None) -> Iterator[
         timeout=float(retry["timeout"]),
         max_response_bytes=int(float(retry["max_response_mb"]) * 1024 * 1024),
     )
-    key = env.get("RAILWAY_FINGERPRINT_KEY") or connection.credentials.token
-    mask.add(key)
-    with GraphQLTransport(connection, policy, mask=mask) as transport:
-        backend = GraphQLRailway(transport, notice=info)
-        yield _Session(connection, transport, backend, desired_file, key, mask)
 
 
 def _environments(

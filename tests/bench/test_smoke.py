@@ -15,27 +15,23 @@ def _stamp() -> float | None:
     return RESULTS.stat().st_mtime_ns if RESULTS.exists() else None
 
 
-def test_one_part_prints_the_table_and_writes_only_where_asked(tmp_path: Path) -> None:
-    before = _stamp()
-    output = tmp_path / "results.md"
-
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench",
-            "--only",
-            "startup",
-            "--runs",
-            "1",
-            "--output",
-            str(output),
-        ],
+def _startup_only(*command: str, output: Path) -> subprocess.CompletedProcess[str]:
+    """`command` (python's -m runner and module) running only the start-up benchmark once."""
+    return subprocess.run(
+        [sys.executable, "-m", *command, "--only", "startup", "--runs", "1"]
+        + ["--output", str(output)],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
         timeout=120,
     )
+
+
+def test_one_part_prints_the_table_and_writes_only_where_asked(tmp_path: Path) -> None:
+    before = _stamp()
+    output = tmp_path / "results.md"
+
+    done = _startup_only("bench", output=output)
 
     assert done.returncode == 0, done.stderr
     header, _, row = done.stdout.splitlines()[:3]
@@ -65,24 +61,7 @@ def test_inv_bench_finds_the_bench_package_not_its_own_task_module(tmp_path: Pat
     """Invoke puts tasks/ first on sys.path, where tasks/bench.py would pass for `bench`."""
     output = tmp_path / "results.md"
 
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "invoke",
-            "bench",
-            "--only",
-            "startup",
-            "--runs",
-            "1",
-            "--output",
-            str(output),
-        ],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = _startup_only("invoke", "bench", output=output)
 
     assert done.returncode == 0, done.stderr
     assert "| inv --list start-up |" in output.read_text()

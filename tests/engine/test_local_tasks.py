@@ -3,11 +3,13 @@ profile-scoped down, volumes, and the errors a user meets."""
 
 from __future__ import annotations
 
+import http.server
 import json
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from datetime import datetime
 
@@ -398,6 +400,45 @@ def test_unreachable_daemon_says_how_to_start_it(stack: Stack) -> None:
     assert result.returncode != 0
     assert "not reachable" in result.stderr and "dockerd" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+class _StallingEngine(http.server.BaseHTTPRequestHandler):
+    """An engine that answers the SDK's handshake (/version, /_ping) and then nothing
+    in time, as a daemon does under heavy load."""
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        if self.path.endswith("/_ping"):
+            body = b"OK"
+        elif self.path.endswith("/version"):
+            body = json.dumps({"ApiVersion": "1.41", "MinAPIVersion": "1.12"}).encode()
+        else:
+            time.sleep(4)
+            body = b"[]"
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_a_daemon_that_does_not_answer_in_time_is_an_error_not_a_bug(stack: Stack) -> None:
+    stack.write(three_tier(free_port()))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _StallingEngine)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        host = f"tcp://127.0.0.1:{server.server_address[1]}"
+        env = {"DOCKER_HOST": host, "COMPOSE_HTTP_TIMEOUT": "1"}
+        result = stack.inv("local.status", check=False, env=env)
+    finally:
+        server.shutdown()
+    assert result.returncode == 1, result.stderr
+    assert f"the Docker daemon at {host} did not answer in time" in result.stderr
+    assert "COMPOSE_HTTP_TIMEOUT" in result.stderr
+    assert "bug" not in result.stderr and "Traceback" not in result.stderr
 
 
 def test_interrupted_up_is_finished_by_a_rerun(stack: Stack) -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from vpmigrate.compose.model import Location
-from vpmigrate.compose.tree import deep_copy, new_dict, new_list
+from vpmigrate.compose.tree import copy_dict, deep_copy, new_dict, new_list
 from vpmigrate.compose.values import problem
 from vpmigrate.compose.yamlsource import LocatedDict, LocatedList
 
@@ -48,13 +48,6 @@ def canonical(document: LocatedDict) -> LocatedDict:
     return result
 
 
-def _copy(source: LocatedDict) -> LocatedDict:
-    result = LocatedDict(source.location)
-    for key, value in source.items():
-        result.put(key, value, source.loc(key))
-    return result
-
-
 def _map_values(mapping: LocatedDict, convert: Any) -> LocatedDict:
     result = LocatedDict(mapping.location)
     for key, value in mapping.items():
@@ -65,7 +58,7 @@ def _map_values(mapping: LocatedDict, convert: Any) -> LocatedDict:
 def _service(value: Any, name: str, location: Location) -> Any:
     if not isinstance(value, LocatedDict):
         return value
-    service = _copy(value)
+    service = copy_dict(value)
     where = f"services.{name}"
     for key, convert in _SERVICE_KEYS.items():
         if key in service:
@@ -278,7 +271,7 @@ def _depends_on(value: Any, location: Location, where: str) -> Any:
         result = LocatedDict(value.location)
         for name, options in value.items():
             if isinstance(options, LocatedDict):
-                options = _copy(options)
+                options = copy_dict(options)
                 if "condition" not in options:
                     options.put("condition", "service_started", options.location)
                 if "required" not in options:
@@ -307,7 +300,7 @@ def _env_file(value: Any, location: Location, where: str) -> Any:
         if isinstance(item, str):
             item = new_dict(item_location, {"path": item, "required": True})
         elif isinstance(item, LocatedDict) and "required" not in item:
-            item = _copy(item)
+            item = copy_dict(item)
             item.put("required", True, item.location)
         result.add(item, item_location)
     return result
@@ -324,7 +317,7 @@ def _build(value: Any, location: Location, where: str) -> Any:
         return new_dict(location, {"context": value})
     if not isinstance(value, LocatedDict):
         return value
-    build = _copy(value)
+    build = copy_dict(value)
     for key in ("additional_contexts", "ssh"):
         entries = build.get(key)
         if isinstance(entries, LocatedList):
@@ -382,7 +375,7 @@ def _external(value: Any, where: str) -> Any:
     external = value.get("external")
     if not isinstance(external, LocatedDict):
         return value
-    result = _copy(value)
+    result = copy_dict(value)
     result.put("external", True, value.loc("external"))
     if "name" in external:
         if "name" in value and value["name"] != external["name"]:

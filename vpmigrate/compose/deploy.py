@@ -25,21 +25,12 @@ from vpmigrate.compose.model import (
     Ulimit,
     WeightDevice,
 )
-from vpmigrate.compose.tree import go_string
+from vpmigrate.compose.tree import go_string, plain
 from vpmigrate.compose.values import byte_size, duration, integer, keyed, problem, text
 from vpmigrate.compose.yamlsource import LocatedDict, LocatedList
 
 Warn = Callable[[str], None]
 _SWARM_ONLY = ("placement", "update_config", "rollback_config", "endpoint_mode")
-
-
-def plain(value: Any) -> Any:
-    """A located value as plain JSON-able data."""
-    if isinstance(value, LocatedDict):
-        return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, LocatedList):
-        return [plain(v) for v in value]
-    return value
 
 
 def read_deploy(value: Any, location: Location, where: str, warn: Warn) -> Deploy | None:

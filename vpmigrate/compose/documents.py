@@ -26,7 +26,7 @@ from vpmigrate.compose.envfiles import read_env_file
 from vpmigrate.compose.interpolation import COMPOSE_CASTS, interpolate_tree
 from vpmigrate.compose.merge import enforce_unicity, extend_service, merge
 from vpmigrate.compose.model import Location
-from vpmigrate.compose.tree import copy_dict, deep_copy, new_dict, new_list
+from vpmigrate.compose.tree import copy_dict, deep_copy, new_dict, new_list, plain
 from vpmigrate.compose.values import problem
 from vpmigrate.compose.yamlsource import (
     LocatedDict,
@@ -354,7 +354,7 @@ def _import(imported: LocatedDict, root: LocatedDict, location: Location) -> Non
             target = copy_dict(target)
         for name, value in source.items():
             if name in target:
-                if _plain(target[name]) == _plain(value):
+                if plain(target[name]) == plain(value):
                     continue
                 raise problem(
                     target.loc(name),
@@ -365,14 +365,6 @@ def _import(imported: LocatedDict, root: LocatedDict, location: Location) -> Non
                 )
             target.put(name, value, source.loc(name))
         root.put(section, target, root.loc(section) if section in root else location)
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, LocatedDict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, LocatedList):
-        return [_plain(v) for v in value]
-    return value
 
 
 # --- checks and environment ---------------------------------------------------------------

@@ -41,7 +41,7 @@ from vpmigrate.compose.toplevel import (
     read_networks,
     read_volumes,
 )
-from vpmigrate.compose.tree import new_dict
+from vpmigrate.compose.tree import copy_dict, new_dict
 from vpmigrate.compose.values import problem
 from vpmigrate.compose.yamlsource import LocatedDict, LocatedList
 from vpmigrate.errors import UserError
@@ -283,7 +283,7 @@ def _implied_dependencies(service: LocatedDict) -> None:
     if not isinstance(depends_on, LocatedDict):
         depends_on = LocatedDict(service.location)
     else:
-        depends_on = _copy(depends_on)
+        depends_on = copy_dict(depends_on)
     for name, restart, location in implied:
         if name not in depends_on:
             entry = new_dict(
@@ -298,13 +298,6 @@ def _without_extensions(services: LocatedDict) -> LocatedDict:
     for key, value in services.items():
         if not key.startswith("x-"):
             result.put(key, value, services.loc(key))
-    return result
-
-
-def _copy(source: LocatedDict) -> LocatedDict:
-    result = LocatedDict(source.location)
-    for key, value in source.items():
-        result.put(key, value, source.loc(key))
     return result
 
 

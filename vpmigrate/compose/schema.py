@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from vpmigrate.compose.model import Location
+from vpmigrate.compose.tree import plain
 from vpmigrate.compose.values import duration, problem
 from vpmigrate.compose.yamlsource import LocatedDict, LocatedList
 from vpmigrate.errors import UserError
@@ -168,18 +169,10 @@ class ListOf(Check):
             where = f"{path}[{index}]"
             self.item.check(item, value.loc(index), where)
             if self.unique:
-                plain = _plain(item)
-                if plain in seen:
+                data = plain(item)
+                if data in seen:
                     raise problem(value.loc(index), path, f"{item!r} is listed twice.")
-                seen.append(plain)
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, LocatedDict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, LocatedList):
-        return [_plain(v) for v in value]
-    return value
+                seen.append(data)
 
 
 class Obj(Check):

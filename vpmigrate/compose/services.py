@@ -19,7 +19,6 @@ from types import MappingProxyType
 from typing import Any
 
 from vpmigrate.compose.deploy import (
-    plain,
     read_blkio,
     read_cpus,
     read_deploy,
@@ -43,7 +42,7 @@ from vpmigrate.compose.model import (
     volumes_from_parts,
 )
 from vpmigrate.compose.mounts import host_path, read_port, read_volume
-from vpmigrate.compose.tree import go_string
+from vpmigrate.compose.tree import go_string, plain
 from vpmigrate.compose.values import (
     boolean,
     byte_size,
@@ -879,7 +878,7 @@ class _ServiceReader:
             platforms=names("platforms"),
             isolation=opt("isolation"),
             buildkit_only=MappingProxyType(
-                {k: _plain(data[k]) for k in BUILDKIT_ONLY_KEYS if data.get(k) is not None}
+                {k: plain(data[k]) for k in BUILDKIT_ONLY_KEYS if data.get(k) is not None}
             ),
             location=location,
             key_locations=MappingProxyType({k: data.loc(k) for k in data}),
@@ -912,15 +911,6 @@ def _as_condition(condition: str) -> DependencyCondition:
     if condition == "service_completed_successfully":
         return "service_completed_successfully"
     return "service_started"
-
-
-def _plain(value: Any) -> Any:
-    """A YAML value without its locations, for the model."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
 
 
 def _extra_hosts(data: LocatedDict, where: str) -> tuple[str, ...]:

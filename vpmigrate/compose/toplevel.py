@@ -5,10 +5,9 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import Any
 
-from vpmigrate.compose.deploy import plain
 from vpmigrate.compose.model import FileObjectDef, Ipam, IpamPool, NetworkDef, VolumeDef
 from vpmigrate.compose.naming import resource_name
-from vpmigrate.compose.tree import go_string
+from vpmigrate.compose.tree import go_string, plain
 from vpmigrate.compose.values import keyed, text
 from vpmigrate.compose.yamlsource import LocatedDict
 

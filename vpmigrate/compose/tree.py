@@ -109,6 +109,15 @@ def deep_copy(value: Any) -> Any:
     return value
 
 
+def plain(value: Any) -> Any:
+    """A located tree as plain data (dicts, lists, scalars), without its locations."""
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value
+
+
 def go_string(value: Any) -> str:
     """A scalar as Go's fmt `%v` prints it (what Compose does when it turns a mapping
     entry into `KEY=value` text)."""

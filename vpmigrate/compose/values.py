@@ -150,22 +150,6 @@ def optional_text(data: LocatedDict, key: str, where: str) -> str | None:
     return None if value is None else text(value, data.loc(key), f"{where}: {key}")
 
 
-def optional_boolean(data: LocatedDict, key: str, where: str) -> bool | None:
-    value = data.get(key)
-    return None if value is None else boolean(value, data.loc(key), f"{where}: {key}")
-
-
-def names_or_mapping(value: Any, location: Location, where: str) -> LocatedDict:
-    """`depends_on` / `networks`: a list of names, or a mapping name -> options."""
-    if isinstance(value, LocatedDict):
-        return value
-    items = sequence(value, location, where)
-    result = LocatedDict(items.location)
-    for index, item in enumerate(items):
-        result.put(text(item, items.loc(index), where), None, items.loc(index))
-    return result
-
-
 def check_keys(
     data: LocatedDict, allowed: set[str] | frozenset[str], where: str, hint: str = ""
 ) -> None:

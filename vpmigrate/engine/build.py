@@ -252,12 +252,6 @@ def _context_digest(root: Path, files: Iterable[str]) -> str:
 # --- deciding what to build --------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class BuildReason:
-    service: str
-    why: str  # "image missing", "--build", "context changed", ...
-
-
 def image_labels(client: docker.DockerClient, reference: str) -> dict[str, str] | None:
     """The labels of a local image (None when it is not present)."""
     from docker.errors import ImageNotFound

@@ -46,6 +46,13 @@ def exclusive_volumes(
     )
 
 
+def _missing_external(kind: str, name: str) -> UserError:
+    return UserError(
+        f"{kind} {name!r} is declared `external: true` in the compose file but does "
+        f"not exist. Create it (`docker {kind} create {name}`) or drop `external`."
+    )
+
+
 def ensure_network(
     client: docker.DockerClient, project: Project, network: NetworkDef, report: Reporter
 ) -> None:
@@ -56,10 +63,7 @@ def ensure_network(
     if exact:
         return
     if network.external:
-        raise UserError(
-            f"network {network.name!r} is declared `external: true` in the compose file but does "
-            f"not exist. Create it (`docker network create {network.name}`) or drop `external`."
-        )
+        raise _missing_external("network", network.name)
     net_labels = _labels(project, network.labels, labels.NETWORK, network.key)
     try:
         client.api.create_network(
@@ -101,10 +105,7 @@ def ensure_volume(
     except NotFound:
         pass
     if volume.external:
-        raise UserError(
-            f"volume {volume.name!r} is declared `external: true` in the compose file but does "
-            f"not exist. Create it (`docker volume create {volume.name}`) or drop `external`."
-        )
+        raise _missing_external("volume", volume.name)
     vol_labels = _labels(project, volume.labels, labels.VOLUME, volume.key)
     client.api.create_volume(
         volume.name,

@@ -12,7 +12,6 @@ target does not have yet.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from functools import partial
@@ -553,6 +552,3 @@ def _refused(side: Side, what: str, exc: ApiError) -> UserError:
         f"the {s.role} MLflow at {s.url} refused to {what}: {exc.code}: {exc.message}. "
         "Fix the cause and re-run: what was copied is kept and not copied again."
     )
-
-
-ListFiles = Callable[[RunPlan], list[ArtifactFile]]

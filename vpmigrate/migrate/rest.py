@@ -148,9 +148,6 @@ class RestClient:
     def patch(self, path: str, body: Mapping[str, Any]) -> dict[str, Any]:
         return self._json("PATCH", path, json=body)
 
-    def delete(self, path: str, params: Mapping[str, Any]) -> dict[str, Any]:
-        return self._json("DELETE", path, params=params)
-
     def _json(self, method: str, path: str, once: bool = False, **kwargs: Any) -> dict[str, Any]:
         response, content = self._bounded_body(method, path, once, **kwargs)
         if not content:

@@ -29,7 +29,6 @@ from vpmigrate.migrate.rest import API
 from vpmigrate.migrate.side import Side
 
 WAVE = 20
-SHOWN = 20  # differences named in the report (all are counted)
 
 
 @dataclass

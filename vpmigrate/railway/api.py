@@ -222,12 +222,6 @@ class BatchResult:
     lost: str | None = None  # why an answer was lost, when one was
     error: str | None = None  # why a whole document failed, when one did
 
-    def by_scope(self) -> dict[str, tuple[Outcome, ...]]:
-        grouped: dict[str, list[Outcome]] = {}
-        for outcome in self.outcomes:
-            grouped.setdefault(outcome.scope, []).append(outcome)
-        return {scope: tuple(items) for scope, items in grouped.items()}
-
     @property
     def complete(self) -> bool:
         return all(o.state == "applied" for o in self.outcomes)
