@@ -46,3 +46,33 @@ def test_a_gzip_bomb_is_cut_off_not_inflated(fault: str, phrase: str) -> None:
     found = re.search(r"peak-rss-kib=(\d+)", result.stderr)
     assert found, shown
     assert int(found.group(1)) < PEAK_MIB * 1024, shown
+
+
+UPLOAD = """
+import sys
+from vpmigrate.migrate.rest import RequestCounter, RestClient, TrackingServer
+client = RestClient(TrackingServer("target", sys.argv[1]), RequestCounter())
+try:
+    client.put_stream("/api/2.0/mlflow-artifacts/artifacts/1/model.pkl", iter([b"abc"]), 3)
+except Exception as exc:
+    print(type(exc).__name__, str(exc)[:300])
+"""
+
+
+def test_the_answer_to_an_artifact_upload_is_bounded_too() -> None:
+    """The error page a server sends back for a PUT is read like any other answer."""
+    import subprocess
+    import sys
+
+    with MlflowStandIn([], fault="error-gzip-bomb", bomb_mib=BOMB_MIB) as target:
+        done = subprocess.run(
+            ["/usr/bin/time", "-f", "peak-rss-kib=%M", sys.executable, "-c", UPLOAD, target.url],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    shown = f"exit {done.returncode}\nstdout:\n{done.stdout}\nstderr:\n{done.stderr}"
+    assert "HTTP 400" in done.stdout, shown
+    found = re.search(r"peak-rss-kib=(\d+)", done.stderr)
+    assert found, shown
+    assert int(found.group(1)) < PEAK_MIB * 1024, shown

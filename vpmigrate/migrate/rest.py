@@ -274,11 +274,13 @@ class RestClient:
         if self.stop.is_set():
             raise Stopped()
         self.counter.add(self.server.role, write=True)
+        headers = {"Content-Length": str(size), "Content-Type": "application/octet-stream"}
         try:
-            response = self.http.put(
-                path,
-                content=chunks,
-                headers={"Content-Length": str(size), "Content-Type": "application/octet-stream"},
+            request = self.http.build_request("PUT", path, content=chunks, headers=headers)
+            # The answer is streamed and read within the usual bounds: an error page may be
+            # as hostile as any other answer (a gzip bomb, a byte at a time).
+            response = _settled(
+                self.http.send(request, stream=True), time.monotonic() + self.deadline
             )
         except httpx.ConnectError as exc:
             raise self.unreachable(exc) from None
