@@ -14,6 +14,12 @@ The decorator (`task`) makes every task behave the same way at the command line:
 - failures end in one `error:` paragraph and an exit code, never a traceback: expected
   ones (`UserError`) say what to do; unexpected ones say what was being done and how to
   see the traceback (`inv --debug ...` or `VPM_DEBUG=1`).
+
+Everything a task prints goes through one mask (`secrets()`): `out`, `info` and the
+error edge mask the run's known secret values — those of secret-looking variables of
+the environment and the repository's `.env` from the start, and whatever a task learns
+and hands to `keep_secret` (a compose project's secrets, Railway's values, tokens) —
+with every URL password.
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ from invoke.exceptions import ParseError
 from invoke.util import debug as invoke_debug
 
 from vpmigrate.errors import UserError
-from vpmigrate.masking import printable
+from vpmigrate.masking import Masker, printable
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -155,8 +161,10 @@ def reporting(doing: str = "the task") -> Iterator[None]:
     """Turn failures into one `error:` paragraph and an exit code (no traceback)."""
     try:
         yield
-    except Exit:
-        raise
+    except Exit as exc:
+        if not exc.message:
+            raise
+        raise Exit(_masked(str(exc.message)), code=exc.code) from None
     except UserError as exc:
         raise Exit(f"error: {_masked(exc.message)}", code=exc.exit_code) from None
     except KeyboardInterrupt:
@@ -179,12 +187,27 @@ def reporting(doing: str = "the task") -> Iterator[None]:
         ) from None
 
 
-def _masked(message: str) -> str:
-    """The last guard before a message is printed: URL passwords, and the values of
-    secret-looking variables of the environment and the repository's `.env`, masked.
-    (Tasks mask what only they know, such as values read back from Railway.)"""
-    from vpmigrate.masking import mask_text, secret_values
+_SECRETS: Masker | None = None
 
+
+def secrets() -> Masker:
+    """The run's known secret values, the one mask of everything printed: from the start
+    the secret-looking variables of the environment and of the repository's `.env`;
+    tasks add what they learn with `keep_secret`."""
+    global _SECRETS
+    if _SECRETS is None:
+        from vpmigrate.masking import secret_values
+
+        _SECRETS = Masker(secret_values(_known_environment()).values())
+    return _SECRETS
+
+
+def keep_secret(*values: str | None) -> None:
+    """Never print these values (each becomes `***` in every output from now on)."""
+    secrets().add(*values)
+
+
+def _known_environment() -> dict[str, str]:
     known = dict(os.environ)
     try:
         from vpmigrate.compose.envfiles import read_env_file
@@ -194,7 +217,17 @@ def _masked(message: str) -> str:
             known = {**read_env_file(dotenv, known), **known}
     except Exception:  # an unreadable .env must not hide the error being reported
         pass
-    return mask_text(message, secret_values(known))
+    return known
+
+
+def _masked(message: str) -> str:
+    """The last guard before a message is printed: the values of secret-looking
+    variables of the environment and the repository's `.env` named (`${NAME}`), then
+    every known secret and URL password masked."""
+    from vpmigrate.masking import mask_text, secret_values
+
+    named = mask_text(message, secret_values(_known_environment()))
+    return secrets()(named)
 
 
 def debugging() -> bool:
@@ -205,13 +238,13 @@ def debugging() -> bool:
 
 
 def info(message: str) -> None:
-    """A diagnostic for the user: goes to stderr so stdout stays parseable."""
-    print(message, file=sys.stderr, flush=True)
+    """A diagnostic for the user: goes to stderr so stdout stays parseable (masked)."""
+    print(secrets()(message), file=sys.stderr, flush=True)
 
 
 def out(message: str = "") -> None:
-    """A result: goes to stdout."""
-    print(message, flush=True)
+    """A result: goes to stdout (masked)."""
+    print(secrets()(message), flush=True)
 
 
 def repo_path(value: str | Path) -> Path:

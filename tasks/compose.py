@@ -40,8 +40,11 @@ def split(
     check: bool = False,
     force: bool = False,
 ) -> None:
-    """Split the monolith into docker-compose.mvp.yml and docker-compose.full.yml."""
+    """Split the monolith into docker-compose.mvp.yml and docker-compose.full.yml.
+
+    Diffs (`--dry-run`, `--check`) show values of secret-looking names as `***`."""
     from vpmigrate.errors import UserError
+    from vpmigrate.masking import mask_assignments
     from vpmigrate.split.outputs import apply_split, plan_split
 
     if check and force:
@@ -61,7 +64,7 @@ def split(
     stale = result.out_of_date
     if check:
         for planned in stale:
-            out(planned.diff())
+            out(mask_assignments(planned.diff()))
         if stale:
             names = ", ".join(f"{p.path.name} ({_CHECK_WORDS[p.state]})" for p in stale)
             raise Exit(
@@ -72,7 +75,7 @@ def split(
         return
     if dry_run:
         for planned in stale:
-            out(planned.diff())
+            out(mask_assignments(planned.diff()))
         for planned in result.files:
             for note in planned.notes:
                 info(f"note: {note}")

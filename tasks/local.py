@@ -15,7 +15,18 @@ from typing import TYPE_CHECKING, Any
 
 from invoke import Context
 
-from tasks._cli import DRY_READ_ONLY, info, namespace, out, render_table, repo_path, setting, task
+from tasks._cli import (
+    DRY_READ_ONLY,
+    info,
+    keep_secret,
+    namespace,
+    out,
+    render_table,
+    repo_path,
+    secrets,
+    setting,
+    task,
+)
 
 if TYPE_CHECKING:
     from vpmigrate.compose.model import Project, Service
@@ -40,9 +51,11 @@ def load_local_project(
 ) -> Project:
     """The compose project as every task that reads the local stack sees it: `--file`
     beats `local.files`, `--env-file` beats the repository's `.env` (default files only),
-    `--project-name` beats `local.project_name`. Loader warnings go to stderr.
+    `--project-name` beats `local.project_name`. Loader warnings go to stderr. The
+    project's secret values join the mask of everything the task prints.
     `missing_env_files_ok`: a service's missing env file is a warning, not an error."""
     from vpmigrate.compose.loader import load_project_with_warnings
+    from vpmigrate.compose.secrets import project_secrets
     from vpmigrate.userfiles import is_missing
 
     env_files: list[Path] | None = None
@@ -58,6 +71,7 @@ def load_local_project(
         env_files=env_files,
         missing_env_files_ok=missing_env_files_ok,
     )
+    keep_secret(*project_secrets(loaded.project))
     for warning in loaded.warnings:
         info(f"warning: {warning}")
     return loaded.project
@@ -251,16 +265,18 @@ def config(
     env_file: str | None = None,
     format: str = "yaml",
 ) -> None:
-    """Print the resolved compose model (what would run), as `docker compose config` does."""
+    """Print the resolved compose model (what would run), as `docker compose config` does;
+    secret values masked."""
     from vpmigrate.compose.config import project_config
     from vpmigrate.compose.profiles import active_profiles, select_services
     from vpmigrate.errors import UserError
+    from vpmigrate.masking import mask_tree
 
     if format not in ("yaml", "json"):
         raise UserError(f"Unknown --format {format!r}; use yaml or json.")
     project = load_local_project(c, file or [], project_name, env_file)
     services = select_services(project, active_profiles(profile or [], project))
-    document = project_config(project, [s.name for s in services])
+    document = mask_tree(project_config(project, [s.name for s in services]), secrets())
     if format == "json":
         out(json.dumps(document, indent=2, ensure_ascii=False))
         return
@@ -314,12 +330,14 @@ def logs(
     project_name: str | None = None,
     env_file: str | None = None,
 ) -> None:
-    """Show a service's container output."""
+    """Show a service's container output (the project's secret values masked)."""
     from vpmigrate.engine.client import connect
     from vpmigrate.engine.status import service_logs
+    from vpmigrate.masking import masked_chunks
 
     project = load_local_project(c, file or [], project_name, env_file)
-    for chunk in service_logs(connect(), project, service, follow=follow, tail=tail):
+    chunks = service_logs(connect(), project, service, follow=follow, tail=tail)
+    for chunk in masked_chunks(chunks, secrets()):
         sys.stdout.buffer.write(chunk)
         sys.stdout.buffer.flush()
 

@@ -24,6 +24,8 @@ DEFAULTS: dict[str, Any] = {
     "source": None,  # default: the local stack's MLflow
     "target": None,  # default: MLFLOW_TARGET_URI, else Railway's mlflow-service
     "workers": 4,
+    # Seconds one answer of a tracking server may take, end to end (INVOKE_MLFLOW_TIMEOUT).
+    "timeout": 120,
 }
 
 
@@ -93,6 +95,7 @@ def migrate(
         workers=int(setting(c, "mlflow", "workers", workers)),
         verify=not no_verify,
         models=not no_models,
+        deadline=float(setting(c, "mlflow", "timeout")),
     )
     progress = _Progress()
     try:

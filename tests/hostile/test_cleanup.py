@@ -119,6 +119,20 @@ def test_hostile_gitignore_is_matched_without_traceback_or_hang(
     assert verdicts(result)["postgres"] == "required"
 
 
+def test_a_huge_gitignore_is_not_read_into_memory(stack: Path) -> None:
+    """A 4 GiB .gitignore (sparse: no disk used) whose rules would hide the only use of
+    redis: it is skipped unread, so the scan sees more files, never fewer."""
+    code = stack / "code"
+    with (code / ".gitignore").open("wb") as handle:
+        handle.write(b"cache.py\n")
+        handle.truncate(4 * 1024**3)
+    (code / "cache.py").write_text("import redis\n")
+    result = scan(stack, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert_clean(result)
+    assert verdicts(result)["redis"] == "required"
+
+
 def test_invalid_range_matches_nothing_as_git_does(stack: Path) -> None:
     code = stack / "code"
     (code / ".gitignore").write_text("cache[z-a].py\n")

@@ -209,6 +209,39 @@ def test_the_edge_masks_secrets_in_every_error(monkeypatch):
     assert "\x1b" not in text and "\n" not in text
 
 
+def test_what_a_task_learns_is_secret_is_masked_in_all_it_prints(monkeypatch, capsys):
+    from tasks._cli import info, keep_secret, out
+
+    monkeypatch.delenv("VPM_DEBUG", raising=False)
+    keep_secret("learned-marker-31")
+    out("result: learned-marker-31 at redis://:pw-marker-32@cache:6379")
+    info("progress: learned-marker-31")
+
+    @task
+    def check(c):
+        raise Exit("out of date: learned-marker-31", code=1)
+
+    with pytest.raises(Exit) as caught:
+        check(Context())
+    captured = capsys.readouterr()
+    assert captured.out == "result: *** at redis://:***@cache:6379\n"
+    assert captured.err == "progress: ***\n"
+    assert caught.value.message == "out of date: ***" and caught.value.code == 1
+
+
+def test_the_current_folder_is_not_masked_as_a_password():
+    result = inv("local.status", "--file", "compose/no-such-file.yml")
+    assert result.returncode == 1
+    assert f"{REPO_ROOT}/compose/no-such-file.yml" in result.stderr
+    assert "${PWD}" not in result.stderr
+
+
+def test_a_short_secret_value_does_not_garble_messages():
+    result = inv("local.status", "--file", "/tmp/no-such-file-1.yml", env={"DISABLE_AUTH": "1"})
+    assert result.returncode == 1
+    assert "/tmp/no-such-file-1.yml" in result.stderr
+
+
 def test_namespace_modules_do_not_shadow_the_packages_the_tasks_use():
     """Invoke imports tasks/ by putting that folder on sys.path; `local.verify` then
     imported tasks/mlflow.py as `mlflow` and its tracking check failed on every stack."""

@@ -23,6 +23,10 @@ from pathlib import Path
 from typing import cast
 
 MAX_RULE_LENGTH = 4096  # longer lines are not patterns anyone meant (git caps at PATH_MAX)
+# A larger .gitignore is not read (a bound on memory, like the other user files): its
+# rules are not applied, so the scan reads more files, never fewer, and no service can
+# look unused because of it.
+MAX_FILE_BYTES = 8 * 1024 * 1024
 _SAFE_STARS = 2  # per segment: a regex with this many `*` cannot blow up
 
 
@@ -344,9 +348,13 @@ class IgnoreStack:
 
     def with_file(self, path: Path, base: str) -> IgnoreStack:
         try:
-            text = path.read_text(encoding="utf-8", errors="replace")
+            with path.open("rb") as handle:
+                data = handle.read(MAX_FILE_BYTES + 1)
         except OSError:
             return self
+        if len(data) > MAX_FILE_BYTES:
+            return self
+        text = data.decode("utf-8", errors="replace")
         return self.with_rules(parse_rules(text, base))
 
     def with_rules(self, rules: list[Rule]) -> IgnoreStack:

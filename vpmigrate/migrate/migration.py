@@ -54,6 +54,7 @@ class Options:
     workers: int = 4
     verify: bool = True
     models: bool = True
+    deadline: float = 120.0  # seconds for one JSON answer of a tracking server
 
 
 @dataclass
@@ -103,8 +104,12 @@ def _migrate(
     stop = threading.Event()
     # Per server: a request per run being copied, per file in flight, per history read.
     connections = options.workers * 3 + 4
-    source_rest = RestClient(source_end.server, counter, connections=connections, stop=stop)
-    target_rest = RestClient(target_end.server, counter, connections=connections, stop=stop)
+    source_rest, target_rest = (
+        RestClient(
+            end.server, counter, connections=connections, stop=stop, deadline=options.deadline
+        )
+        for end in (source_end, target_end)
+    )
     pool = ThreadPoolExecutor(max_workers=options.workers, thread_name_prefix="migrate")
     files = ThreadPoolExecutor(max_workers=options.workers, thread_name_prefix="migrate-files")
     try:

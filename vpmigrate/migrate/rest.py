@@ -9,7 +9,10 @@ retried with backoff; what remains becomes a `UserError` naming the server's rol
 
 from __future__ import annotations
 
+import json
 import threading
+import time
+import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -22,6 +25,9 @@ from vpmigrate.errors import UserError
 API = "/api/2.0/mlflow"
 ARTIFACTS_API = "/api/2.0/mlflow-artifacts/artifacts"
 SUPPORTED_MAJORS = (2, 3)
+# A JSON answer larger than this once decompressed is not MLflow's (its pages are a few
+# MiB at most): reading stops there, so a compression bomb cannot fill the memory.
+MAX_JSON_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -98,6 +104,7 @@ class RestClient:
         *,
         connections: int = 8,
         timeout: float = 60.0,
+        deadline: float = 120.0,
         attempts: int = 5,
         backoff: float = 0.5,
         stop: threading.Event | None = None,
@@ -107,6 +114,9 @@ class RestClient:
         self.attempts = attempts
         self.backoff = backoff
         self.stop = stop or threading.Event()
+        # Overall bound on one JSON exchange, answer included: a server that drips a byte
+        # at a time never trips httpx's per-read timeout.
+        self.deadline = deadline
         headers = {"User-Agent": "vpmigrate"}
         auth: httpx.Auth | None = None
         if server.token:
@@ -117,7 +127,7 @@ class RestClient:
             base_url=server.url.rstrip("/"),
             headers=headers,
             auth=auth,
-            timeout=httpx.Timeout(timeout, connect=10.0),
+            timeout=httpx.Timeout(min(timeout, deadline), connect=min(10.0, deadline)),
             limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
             follow_redirects=True,
         )
@@ -139,14 +149,61 @@ class RestClient:
         return self._json("PATCH", path, json=body)
 
     def _json(self, method: str, path: str, once: bool = False, **kwargs: Any) -> dict[str, Any]:
-        response = self._send(method, path, once=once, **kwargs)
-        if not response.content:
+        response, content = self._bounded_body(method, path, once, **kwargs)
+        if not content:
             return {}
         try:
-            data = response.json()
+            data = json.loads(content)
         except ValueError:
             raise self._not_mlflow(path, response) from None
         return data if isinstance(data, dict) else {"value": data}
+
+    def _bounded_body(
+        self, method: str, path: str, once: bool, **kwargs: Any
+    ) -> tuple[httpx.Response, bytes]:
+        """The answer (closed) and its body, read within the overall deadline and the
+        size cap. A connection lost while reading is retried as `_send` retries."""
+        what = f"{method} {path}"
+        for attempt in range(1, self.attempts + 1):
+            try:
+                return self._read_answer(method, path, once, **kwargs)
+            except httpx.TransportError as exc:
+                if once:
+                    raise MaybeSent(what) from exc
+                if attempt == self.attempts:
+                    raise self._gave_up(what, type(exc).__name__) from None
+                self._sleep(min(self.backoff * 2**attempt, 8.0))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _read_answer(
+        self, method: str, path: str, once: bool, **kwargs: Any
+    ) -> tuple[httpx.Response, bytes]:
+        response = self._send(method, path, once=once, stream=True, **kwargs)
+        started = time.monotonic()
+        what = f"{method} {path}"
+        try:
+            return response, _read_capped(response, started + self.deadline)
+        except _Late:
+            if once:
+                raise MaybeSent(what) from None
+            s = self.server
+            raise UserError(
+                f"the {s.role} MLflow at {s.url} sent no complete answer to {what} within "
+                f"{self.deadline:g} s (mlflow.timeout): see the server's logs or the network "
+                "in between, or raise INVOKE_MLFLOW_TIMEOUT. Everything copied so far is kept; "
+                "re-run the same command to finish the rest."
+            ) from None
+        except _TooBig:
+            s = self.server
+            raise UserError(
+                f"the {s.role} at {s.url} answered {what} with more than "
+                f"{MAX_JSON_BYTES // (1024 * 1024)} MiB of JSON once decompressed; reading "
+                "stopped there. Is this URL an MLflow tracking server?"
+            ) from None
+        except zlib.error:
+            raise self._gave_up(what, "a corrupt compressed answer") from None
+        finally:
+            response.close()
 
     def _send(
         self, method: str, path: str, once: bool = False, stream: bool = False, **kwargs: Any
@@ -191,8 +248,7 @@ class RestClient:
                 continue
             if response.status_code >= 400:
                 if stream:
-                    response.read()
-                    response.close()
+                    response = _settled(response, time.monotonic() + self.deadline)
                 raise self._refused(what, response)
             return response
         raise AssertionError("unreachable")  # pragma: no cover
@@ -218,11 +274,13 @@ class RestClient:
         if self.stop.is_set():
             raise Stopped()
         self.counter.add(self.server.role, write=True)
+        headers = {"Content-Length": str(size), "Content-Type": "application/octet-stream"}
         try:
-            response = self.http.put(
-                path,
-                content=chunks,
-                headers={"Content-Length": str(size), "Content-Type": "application/octet-stream"},
+            request = self.http.build_request("PUT", path, content=chunks, headers=headers)
+            # The answer is streamed and read within the usual bounds: an error page may be
+            # as hostile as any other answer (a gzip bomb, a byte at a time).
+            response = _settled(
+                self.http.send(request, stream=True), time.monotonic() + self.deadline
             )
         except httpx.ConnectError as exc:
             raise self.unreachable(exc) from None
@@ -238,10 +296,10 @@ class RestClient:
     def version(self) -> str:
         """The server's MLflow version ("" when it does not say: very old servers)."""
         try:
-            response = self._send("GET", "/version")
+            text = self._bounded_body("GET", "/version", False)[1].decode("utf-8", "replace")
         except ApiError:
             return ""
-        text = response.text.strip()
+        text = text.strip()
         return text if text[:1].isdigit() and len(text) < 40 else ""
 
     # -- errors -------------------------------------------------------------------------
@@ -290,6 +348,66 @@ class RestClient:
             f"no MLflow error ({response.headers.get('content-type', 'no content type')}): "
             "is this URL an MLflow tracking server (and not a proxy or login page)?"
         )
+
+
+class _Late(Exception):
+    """The answer did not complete within the overall deadline."""
+
+
+class _TooBig(Exception):
+    """The answer exceeds MAX_JSON_BYTES once decompressed."""
+
+
+def _read_capped(response: httpx.Response, deadline: float) -> bytes:
+    """The body, decompressed (gzip or deflate) chunk by chunk with every piece bounded,
+    given up at `deadline` (time.monotonic()) or past MAX_JSON_BYTES."""
+    encoding = response.headers.get("content-encoding", "").strip().lower()
+    codings = [c.strip() for c in encoding.split(",") if c.strip() not in ("", "identity")]
+    # 32 + 15: a zlib or gzip header, detected.
+    decoder = zlib.decompressobj(47) if codings else None
+    parts: list[bytes] = []
+    size = 0
+    for chunk in response.iter_raw():
+        if time.monotonic() > deadline:
+            raise _Late()
+        if decoder is None:
+            pieces = [chunk]
+        else:
+            pieces = []
+            data = chunk
+            while data:
+                piece = decoder.decompress(data, MAX_JSON_BYTES - size + 1)
+                pieces.append(piece)
+                size += len(piece)
+                if size > MAX_JSON_BYTES:
+                    raise _TooBig()
+                data = decoder.unconsumed_tail
+            size -= sum(map(len, pieces))
+        for piece in pieces:
+            parts.append(piece)
+            size += len(piece)
+        if size > MAX_JSON_BYTES:
+            raise _TooBig()
+    return b"".join(parts)
+
+
+def _settled(response: httpx.Response, deadline: float) -> httpx.Response:
+    """A streamed error answer, read within the same bounds as any JSON answer and
+    closed; a body that breaks them is left out (the status still tells the story)."""
+    try:
+        body = _read_capped(response, deadline)
+    except (_Late, _TooBig, httpx.TransportError, zlib.error):
+        body = b""
+    finally:
+        response.close()
+    headers = [
+        (k, v)
+        for k, v in response.headers.multi_items()
+        if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")
+    ]
+    return httpx.Response(
+        response.status_code, headers=headers, content=body, request=response.request
+    )
 
 
 def _writes(method: str, path: str) -> bool:
