@@ -2,17 +2,18 @@
 once), then registered models.
 
 Each run is copied in an order that makes an interruption harmless: the run is created
-with its source tag (so a later pass finds it), then params, tags and metric points are
-written in `log-batch` calls of at most 1,000 metrics / 100 params / 100 tags, then
-dataset inputs and artifacts, then status and end time, and last the fingerprint tag
-that marks the copy complete. A pass over an incomplete copy writes only what the
-target does not have yet.
+with its source tag (so a later pass finds it); then, at the same time, params, tags and
+metric points in `log-batch` calls of at most 1,000 metrics / 100 params / 100 tags (one
+after the other), and dataset inputs, artifacts, status and end time; and last, once all
+of that is written, the fingerprint tag that marks the copy complete. A child run starts
+as soon as its parent's copy exists (it needs only the new parent's id). A pass over an
+incomplete copy writes only what the target does not have yet.
 """
 
 from __future__ import annotations
 
 import threading
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Protocol
@@ -48,6 +49,9 @@ from vpmigrate.migrate.records import (
 )
 from vpmigrate.migrate.rest import API, ApiError, MaybeSent
 from vpmigrate.migrate.side import Side
+
+# Every point of some runs: by source run id on the source, by target run id on the target.
+Histories = tuple[dict[str, list[Point]], dict[str, list[Point]]]
 
 MAX_METRICS = 1000
 MAX_PARAMS = 100
@@ -113,10 +117,12 @@ class Copier:
         progress: Progress,
         stop: threading.Event,
         files: Executor | None = None,
+        steps: Executor | None = None,
     ) -> None:
         """`pool` copies runs; `files`, when given, copies artifact files (another
         executor than `pool`: a run's task waits on its files), else a run's files are
-        copied one after the other."""
+        copied one after the other; `steps`, when given, writes a run's params, tags and
+        metrics while the run's task copies its inputs and files, else they go first."""
         self.source = source
         self.target = target
         self.pool = pool
@@ -129,12 +135,19 @@ class Copier:
         self._locks: dict[str, threading.Lock] = {}
         self._locks_lock = threading.Lock()
         self.files = files
+        self.steps = steps
 
     def _lock_of(self, experiment_id: str) -> threading.Lock:
         with self._locks_lock:
             return self._locks.setdefault(experiment_id, threading.Lock())
 
     def run(self, plan: Plan) -> Outcome:
+        self.copy_runs(plan)
+        self.finish(plan)
+        return self.outcome
+
+    def copy_runs(self, plan: Plan) -> Outcome:
+        """Experiments, then runs: everything a run's verification reads."""
         self.progress.phase("experiments")
         for experiment in plan.experiments:
             self.experiment(experiment)
@@ -148,6 +161,11 @@ class Copier:
         self.progress.totals(len(todo), sum(f.size for r in todo for f in r.files))
         self.progress.phase("runs")
         self._copy_runs([run for level in _levels(todo) for run in level])
+        return self.outcome
+
+    def finish(self, plan: Plan) -> None:
+        """Registered models (their versions point at the copied runs), then the
+        experiments' lifecycle."""
         if plan.models:
             self.progress.phase("models")
             for model in plan.models:
@@ -157,7 +175,6 @@ class Copier:
             target_id = self.experiment_ids[experiment.source.experiment_id]
             if experiment.source.lifecycle == "deleted" and target_id not in self.deleted:
                 self.target.rest.post(f"{API}/experiments/delete", {"experiment_id": target_id})
-        return self.outcome
 
     # -- experiments --------------------------------------------------------------------
 
@@ -201,46 +218,41 @@ class Copier:
     # -- runs ---------------------------------------------------------------------------
 
     def _copy_runs(self, runs: list[RunPlan]) -> None:
-        """Copy `runs` (parents before children in the list) on the pool, each as soon as
-        its parent's copy is done, with no barrier between waves: while one wave of
-        WAVE runs is copied, the next wave's histories are read (one bulk request per
-        metric key), on their own threads. At most two waves' histories are in memory."""
+        """Copy `runs` (parents before children in the list) on the pool, each child as
+        soon as its parent's copy exists. Histories are read in waves of WAVE runs (one
+        bulk request per metric key, on threads of their own); a run's copy starts at
+        once and only its metric writes wait for its wave's histories. The next wave's
+        histories are read once the wave before the current one is copied, so at most
+        two waves' histories are in memory."""
         waves = [runs[i : i + WAVE] for i in range(0, len(runs), WAVE)]
         if not waves:
             return
-        copies: dict[str, Future[None]] = {}  # source run id -> its copy's task
+        created: dict[str, Future[None]] = {}  # source run id -> its copy exists
         readers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="migrate-read")
         try:
             histories = readers.submit(self._histories, waves[0])
             previous: list[Future[None]] = []
             for i, wave in enumerate(waves):
-                source_points, target_points = histories.result()
-                if i + 1 < len(waves):
-                    histories = readers.submit(self._histories, waves[i + 1])
                 current = []
                 for run_plan in wave:
-                    parent = copies.get(run_plan.source.parent_id or "")
-                    task = self.pool.submit(
-                        self._copy_after,
-                        parent,
-                        run_plan,
-                        source_points.get(run_plan.source.run_id, []),
-                        target_points.get(run_plan.target.run_id, []) if run_plan.target else [],
-                    )
-                    copies[run_plan.source.run_id] = task
+                    exists: Future[None] = Future()
+                    exists.set_running_or_notify_cancel()
+                    parent = created.get(run_plan.source.parent_id or "")
+                    task = self.pool.submit(self._copy_after, parent, exists, run_plan, histories)
+                    created[run_plan.source.run_id] = exists
                     current.append(task)
                 for task in previous:  # the wave before this one is done: its memory goes
                     task.result()
                 previous = current
+                if i + 1 < len(waves):
+                    histories = readers.submit(self._histories, waves[i + 1])
             for task in previous:
                 task.result()
         finally:
             # Not waiting: after a failure or Ctrl-C the stop event ends the reads.
             readers.shutdown(wait=False, cancel_futures=True)
 
-    def _histories(
-        self, runs: list[RunPlan]
-    ) -> tuple[dict[str, list[Point]], dict[str, list[Point]]]:
+    def _histories(self, runs: list[RunPlan]) -> Histories:
         """Every point of these runs on the source, and on the target for copies to
         complete; their bulk requests run on a pool of their own (the copy pool is busy)."""
         with ThreadPoolExecutor(max_workers=4, thread_name_prefix="migrate-history") as pool:
@@ -251,34 +263,46 @@ class Copier:
 
     def _copy_after(
         self,
-        parent: Future[None] | None,
+        parent_exists: Future[None] | None,
+        exists: Future[None],
         run_plan: RunPlan,
-        points: list[Point],
-        present: list[Point],
+        histories: Future[Histories],
     ) -> None:
+        """Copy one run once its parent's copy exists; `exists` is resolved as soon as
+        this run's copy does (or with the error that prevented it)."""
         # Tasks start in the order they were submitted and parents are submitted first,
         # so a parent's task is running or done here: waiting on it cannot deadlock.
-        if parent is not None:
-            parent.result()
-        self._copy_run(run_plan, points, present)
+        try:
+            if parent_exists is not None:
+                parent_exists.result()
+            target = self._target_run(run_plan)
+        except BaseException as exc:
+            exists.set_exception(exc)
+            raise
+        exists.set_result(None)
+        self._copy_run(run_plan, target, histories)
         self.progress.advance(runs=1)
 
-    def _copy_run(self, plan: RunPlan, points: list[Point], present: list[Point]) -> None:
+    def _target_run(self, plan: RunPlan) -> Run:
+        """The run's copy in the target: created now, or the one an earlier pass left."""
         source = plan.source
-        rest = self.target.rest
         target = plan.target
-        experiment_id = self.experiment_ids[source.experiment_id]
         if target is None:
-            target = self._create_run(source, experiment_id)
-            present = []
+            target = self._create_run(source, self.experiment_ids[source.experiment_id])
             self.outcome.add(runs_created=1)
         else:
             self.outcome.add(runs_completed=1)
             if target.lifecycle == "deleted":  # a deleted run takes no writes
-                rest.post(f"{API}/runs/restore", {"run_id": target.run_id})
+                self.target.rest.post(f"{API}/runs/restore", {"run_id": target.run_id})
         with self.outcome._lock:
             self.outcome.copies[source.run_id] = target.run_id
             self.artifact_uris[target.run_id] = target.artifact_uri
+        return target
+
+    def _copy_run(self, plan: RunPlan, target: Run, histories: Future[Histories]) -> None:
+        source = plan.source
+        rest = self.target.rest
+        experiment_id = self.experiment_ids[source.experiment_id]
         run_id = target.run_id
 
         wanted_tags = rewrite_tags(source.tags, source.run_id, run_id, self.outcome.copies)
@@ -295,15 +319,49 @@ class Copier:
                 )
         tags = [{"key": k, "value": v} for k, v in wanted_tags.items() if target.tags.get(k) != v]
         stale = [k for k in target.tags if not k.startswith(PREFIX) and k not in wanted_tags]
-        metrics = [
-            {"key": k, "value": wire_value(v), "timestamp": t, "step": s}
-            for k, s, t, v in missing_points(points, present)
-        ]
-        self._log_batches(run_id, params, tags, metrics)
-        for key in stale:
-            rest.post(f"{API}/runs/delete-tag", {"run_id": run_id, "key": key})
-        self.outcome.add(params=len(params), tags=len(tags), points=len(metrics))
 
+        def write_data() -> None:
+            source_points, target_points = histories.result()
+            points = source_points.get(source.run_id, [])
+            present = target_points.get(plan.target.run_id, []) if plan.target else []
+            metrics = [
+                {"key": k, "value": wire_value(v), "timestamp": t, "step": s}
+                for k, s, t, v in missing_points(points, present)
+            ]
+            self._log_batches(run_id, params, tags, metrics)
+            for key in stale:
+                rest.post(f"{API}/runs/delete-tag", {"run_id": run_id, "key": key})
+            self.outcome.add(params=len(params), tags=len(tags), points=len(metrics))
+
+        # The run's data and its inputs, files and status are written at the same time;
+        # the fingerprint waits for all of them.
+        data = self.steps.submit(write_data) if self.steps is not None else None
+        try:
+            if data is None:
+                write_data()
+            files = self._copy_rest(plan, target, run_id, experiment_id)
+        finally:
+            if data is not None:
+                wait([data])
+        if data is not None:
+            data.result()
+        rest.post(
+            f"{API}/runs/set-tag",
+            {"run_id": run_id, "key": FINGERPRINT, "value": source.fingerprint()},
+        )
+        if source.lifecycle == "deleted":  # last: until then the copy is not `done`
+            rest.post(f"{API}/runs/delete", {"run_id": run_id})
+        points = histories.result()[0].get(source.run_id, [])
+        facts = Facts(points_facts(points), {f.path: (f.size, f.checksum) for f in files})
+        with self.outcome._lock:
+            self.outcome.source_facts[source.run_id] = facts
+
+    def _copy_rest(
+        self, plan: RunPlan, target: Run, run_id: str, experiment_id: str
+    ) -> list[ArtifactFile]:
+        """A run's dataset inputs, artifact files, status, end time and name."""
+        source = plan.source
+        rest = self.target.rest
         have_inputs = {input_key(i) for i in target.inputs}
         new_inputs = [i for i in source.inputs if input_key(i) not in have_inputs]
         if new_inputs:
@@ -331,15 +389,7 @@ class Copier:
             source.name,
         ):
             rest.post(f"{API}/runs/update", update)
-        rest.post(
-            f"{API}/runs/set-tag",
-            {"run_id": run_id, "key": FINGERPRINT, "value": source.fingerprint()},
-        )
-        if source.lifecycle == "deleted":  # last: until then the copy is not `done`
-            rest.post(f"{API}/runs/delete", {"run_id": run_id})
-        facts = Facts(points_facts(points), {f.path: (f.size, f.checksum) for f in files})
-        with self.outcome._lock:
-            self.outcome.source_facts[source.run_id] = facts
+        return files
 
     def _create_run(self, source: Run, experiment_id: str) -> Run:
         rest = self.target.rest

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from vpmigrate.errors import UserError
@@ -27,7 +27,7 @@ from vpmigrate.migrate.rest import (
     check_versions,
 )
 from vpmigrate.migrate.side import Side
-from vpmigrate.migrate.verify import Verification, verify
+from vpmigrate.migrate.verify import Verification, verify_models, verify_runs
 
 
 @dataclass(frozen=True)
@@ -102,7 +102,8 @@ def _migrate(
         raise UserError("--workers must be at least 1.")
     started = time.perf_counter()
     stop = threading.Event()
-    # Per server: a request per run being copied, per file in flight, per history read.
+    # Per server: a request per run being copied and per run's data being written, per
+    # file in flight, per history read.
     connections = options.workers * 3 + 4
     source_rest, target_rest = (
         RestClient(
@@ -112,6 +113,8 @@ def _migrate(
     )
     pool = ThreadPoolExecutor(max_workers=options.workers, thread_name_prefix="migrate")
     files = ThreadPoolExecutor(max_workers=options.workers, thread_name_prefix="migrate-files")
+    steps = ThreadPoolExecutor(max_workers=options.workers, thread_name_prefix="migrate-data")
+    verifier = ThreadPoolExecutor(max_workers=1, thread_name_prefix="migrate-verify")
     try:
         progress.phase("connecting")
         source_version, target_version = check_versions(source_rest, target_rest)
@@ -134,17 +137,24 @@ def _migrate(
         )
         report = Report(source_version, target_version, plan)
         if not options.dry_run:
-            report.outcome = Copier(source, target, pool, progress, stop, files).run(plan)
-            if options.verify:
-                progress.phase("verifying")
-                report.verification = verify(
+            copier = Copier(source, target, pool, progress, stop, files, steps)
+            outcome = report.outcome = copier.copy_runs(plan)
+            checking: Future[Verification] | None = None
+            if options.verify:  # the runs are checked while the models are copied
+                checking = verifier.submit(
+                    verify_runs,
                     source,
                     target,
                     plan,
-                    report.outcome,
+                    outcome,
                     pool,
                     lambda run: list_run_files(source, run),
                 )
+            copier.finish(plan)
+            if checking is not None:
+                progress.phase("verifying")
+                report.verification = checking.result()
+                verify_models(target, plan, outcome, report.verification)
         report.requests = dict(counter.counts)
         report.writes = dict(counter.writes)
         report.seconds = time.perf_counter() - started
@@ -162,6 +172,8 @@ def _migrate(
         stop.set()
         pool.shutdown(wait=True, cancel_futures=True)
         files.shutdown(wait=True, cancel_futures=True)
+        steps.shutdown(wait=True, cancel_futures=True)
+        verifier.shutdown(wait=True, cancel_futures=True)
         source_rest.close()
         target_rest.close()
 

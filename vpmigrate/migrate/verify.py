@@ -64,7 +64,7 @@ class Verification:
         return not self.differences
 
 
-def verify(
+def verify_runs(
     source: Side,
     target: Side,
     plan: Plan,
@@ -154,9 +154,7 @@ def verify(
                         f"{API}/runs/set-tag",
                         {"run_id": copy.run_id, "key": FINGERPRINT, "value": STALE},
                     )
-    result = Verification(checks, differences)
-    _verify_models(source, target, plan, outcome, result)
-    return result
+    return Verification(checks, differences)
 
 
 def _compare_run(
@@ -208,9 +206,8 @@ def _compare_run(
     return problems
 
 
-def _verify_models(
-    source: Side, target: Side, plan: Plan, outcome: Outcome, result: Verification
-) -> None:
+def verify_models(target: Side, plan: Plan, outcome: Outcome, result: Verification) -> None:
+    """Add the registered models' checks (versions, stages, aliases) to `result`."""
     for model_plan in plan.models:
         name = model_plan.source.name
         result.models += 1
