@@ -45,6 +45,7 @@ from typing import Any
 
 from bench.common import BenchmarkError, Report, Row, clean_env, inv_command, median, run_timed
 from devkit import dockerkit
+from devkit.railway_target import railway_file
 
 REFERENCE = "mlflow-export-import"
 REFERENCE_VERSION = "1.2.0"
@@ -223,7 +224,7 @@ class _ProjectStacks:
 
     @contextmanager
     def setup(self, sizes: Any) -> Iterator[_Setup]:
-        self.railway_file.write_text(RAILWAY_FILE)
+        self.railway_file.write_text(railway_file("target-bucket"))
         try:
             label = "S3 artifacts, PostgreSQL target"
             yield _Setup(label, sizes, self.source, self.target, self.ours)
@@ -250,8 +251,8 @@ class _ProjectStacks:
                 "--project-name", self.source_project, "--target", target.tracking,
                 "--railway-file", str(self.railway_file)]  # fmt: skip
         env = clean_env(MLFLOW_TRACKING_USERNAME="", MLFLOW_TARGET_URI="",
-                        BENCH_TARGET_S3=target.s3 or "", BENCH_TARGET_KEY=target.keys[0],
-                        BENCH_TARGET_SECRET=target.keys[1])  # fmt: skip
+                        TARGET_S3_ENDPOINT=target.s3 or "", TARGET_S3_KEY=target.keys[0],
+                        TARGET_S3_SECRET=target.keys[1])  # fmt: skip
         return argv, env
 
     def _up(
@@ -298,31 +299,6 @@ class _ProjectStacks:
         container = self._container(project, service)
         host_port = container.attrs["NetworkSettings"]["Ports"][f"{port}/tcp"][0]["HostPort"]
         return f"http://127.0.0.1:{host_port}"
-
-
-# env/railway.yml as a user writes it for the target: its S3 service and keys from the
-# environment (the keys never on a command line).
-RAILWAY_FILE = """\
-version: 1
-s3:
-  provider: minio
-  bucket: target-bucket
-  minio:
-    endpoint: ${BENCH_TARGET_S3}
-    access_key_id: ${BENCH_TARGET_KEY}
-    secret_access_key: ${BENCH_TARGET_SECRET}
-mlflow:
-  service: mlflow-service
-environments:
-  production:
-    services:
-      mlflow-service:
-        MLFLOW_DEFAULT_ARTIFACT_ROOT: s3://${s3.bucket}/mlflow-artifacts
-        MLFLOW_S3_ENDPOINT_URL: ${s3.endpoint}
-        AWS_ACCESS_KEY_ID: ${s3.access_key_id}
-        AWS_SECRET_ACCESS_KEY: ${s3.secret_access_key}
-        AWS_DEFAULT_REGION: ${s3.region}
-"""
 
 
 def _stack_document(

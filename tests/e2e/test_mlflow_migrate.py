@@ -26,6 +26,7 @@ import pytest
 
 from devkit import dockerkit
 from devkit.mlflow_seed import Sizes, seed
+from devkit.railway_target import railway_file as target_railway_file
 from tests.e2e.conftest import CLI_TIMEOUT_S, REPO_ROOT
 
 pytestmark = pytest.mark.e2e
@@ -37,28 +38,6 @@ SOURCE_KEYS = {"SOURCE_S3_KEY": "src-key-e2e", "SOURCE_S3_SECRET": "src-secret-5
 TARGET_KEYS = {"S3_ACCESS_KEY": "tgt-key-e2e", "S3_SECRET_KEY": "tgt-secret-8d2b7e4f"}
 TARGET_BUCKET = "vision-platform-prod"
 SIZES = Sizes(sweep_children=3, extra_runs=2, points=1200, keys=2, tree_files=6, big_file_mb=50)
-
-RAILWAY_FILE = """\
-version: 1
-s3:
-  provider: minio
-  bucket: {bucket}
-  minio:
-    endpoint: ${{TARGET_S3_ENDPOINT}}
-    access_key_id: ${{TARGET_S3_KEY}}
-    secret_access_key: ${{TARGET_S3_SECRET}}
-mlflow:
-  service: mlflow-service
-environments:
-  production:
-    services:
-      mlflow-service:
-        MLFLOW_DEFAULT_ARTIFACT_ROOT: s3://${{s3.bucket}}/mlflow-artifacts
-        MLFLOW_S3_ENDPOINT_URL: ${{s3.endpoint}}
-        AWS_ACCESS_KEY_ID: ${{s3.access_key_id}}
-        AWS_SECRET_ACCESS_KEY: ${{s3.secret_access_key}}
-        AWS_DEFAULT_REGION: ${{s3.region}}
-"""
 
 
 def inv(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -156,7 +135,7 @@ def test_migrate_kill_resume_and_nothing_to_do(stacks: dict[str, Any], tmp_path:
     )
     assert seeded.points > 10_000 and seeded.bytes > 50 * 1024 * 1024
     railway_file = tmp_path / "railway.yml"
-    railway_file.write_text(RAILWAY_FILE.format(bucket=TARGET_BUCKET))
+    railway_file.write_text(target_railway_file(TARGET_BUCKET))
     env.update(
         TARGET_S3_ENDPOINT=target_urls["s3"],
         TARGET_S3_KEY=TARGET_KEYS["S3_ACCESS_KEY"],
