@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from devkit import dockerkit
 from devkit.mlflow_seed import Seeded, seed
 from tests.migrate.conftest import S3, SMALL, Server
 from vpmigrate.errors import UserError
@@ -195,16 +196,30 @@ def test_verification_names_a_difference_and_the_next_pass_repairs_it(
     assert repaired.verification is not None and repaired.verification.ok
 
 
-def test_a_missing_target_bucket_is_one_clear_error(
+def test_a_missing_target_bucket_is_one_clear_error_and_the_next_pass_completes(
     start_servers: Callable[..., list[Server]], seeded_source: Source, s3: S3
 ) -> None:
-    source, _ = seeded_source("served")
-    (target,) = start_servers("direct:no-such-bucket")
+    source, seeded = seeded_source("served")
+    bucket = dockerkit.unique_name("no-such-bucket")
+    (target,) = start_servers(f"direct:{bucket}")
+    src, tgt = endpoint(source, "source", s3), endpoint(target, "target", s3)
     with pytest.raises(UserError) as caught:
-        run(endpoint(source, "source", s3), endpoint(target, "target", s3))
+        run(src, tgt)
     message = caught.value.message
-    assert "bucket no-such-bucket does not exist" in message and "target" in message
+    assert f"bucket {bucket} does not exist" in message and "target" in message
     assert s3.secret not in message
+    # A run's metrics are written while its files are copied: the runs begun before the
+    # failure may hold data, but only those without files are marked complete.
+    begun = target_runs(target)
+    unmarked = [r for r in begun if not tag(r, "vpmigrate.source_fingerprint")]
+    assert unmarked
+
+    s3.boto().create_bucket(Bucket=bucket)
+    report, _ = run(src, tgt)
+    assert report.verification is not None and report.verification.ok, report.verification
+    assert report.outcome is not None and report.outcome.runs_completed == len(unmarked)
+    copies = [tag(r, "vpmigrate.source_run_id") for r in target_runs(target)]
+    assert sorted(copies) == sorted(seeded.runs.values())  # one copy each
 
 
 def test_deleted_experiments_and_runs_only_with_include_deleted(
