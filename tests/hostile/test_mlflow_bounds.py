@@ -6,11 +6,16 @@ stays far below that. (Inflated whole, the bomb alone takes 1 GiB.)"""
 
 from __future__ import annotations
 
+import contextlib
 import re
+import socket
+import threading
 
 import pytest
 
 from tests.hostile.sweep import MlflowStandIn, inv
+from vpmigrate.errors import UserError
+from vpmigrate.migrate.rest import MaybeSent, RequestCounter, RestClient, TrackingServer
 
 BOMB_MIB = 1024
 # Python, httpx and the task take under 100 MiB here; the cap adds at most 64 MiB.
@@ -76,3 +81,92 @@ def test_the_answer_to_an_artifact_upload_is_bounded_too() -> None:
     found = re.search(r"peak-rss-kib=(\d+)", done.stderr)
     assert found, shown
     assert int(found.group(1)) < PEAK_MIB * 1024, shown
+
+
+# The overall deadline of the drip test: short, so the test is quick.
+DEADLINE = 1.5
+# Only a hang reaches this: the headers below never end.
+HANG = 120
+
+
+class _HeaderDrip:
+    """A real server on 127.0.0.1 that reads one request, then sends a status line and
+    an endless header one byte every 0.2 s: every read gets its byte well within the
+    per-read timeout, and the headers never end. Only an overall deadline stops a client;
+    `cut_off` is set once the client has closed the connection."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.cut_off = threading.Event()
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+
+    def __enter__(self) -> _HeaderDrip:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stopped.set()
+        self.listener.close()
+        self._thread.join(10)
+
+    def _serve(self) -> None:
+        with contextlib.suppress(OSError):
+            connection, _ = self.listener.accept()
+            with connection:
+                connection.recv(65536)  # the request: small, and sent at once
+                head = b"HTTP/1.1 200 OK\r\nX-Drip: "
+                sent = 0
+                while not self._stopped.wait(0.2):
+                    byte = head[sent : sent + 1] or b"x"
+                    sent += 1
+                    try:
+                        connection.sendall(byte)
+                    except OSError:
+                        self.cut_off.set()
+                        return
+
+
+@pytest.mark.parametrize("once", [False, True], ids=["read", "creation"])
+def test_headers_dripped_a_byte_at_a_time_are_cut_off_at_the_deadline(once: bool) -> None:
+    """The overall deadline covers the whole exchange, status line and headers
+    included, not only the body after them."""
+    outcome: list[BaseException] = []
+    with _HeaderDrip() as server:
+        client = RestClient(
+            TrackingServer("target", server.url), RequestCounter(), deadline=DEADLINE
+        )
+
+        def call() -> None:
+            try:
+                if once:
+                    client.post("/api/2.0/mlflow/runs/create", {}, once=True)
+                else:
+                    client.get("/api/2.0/mlflow/experiments/search")
+            except BaseException as exc:
+                outcome.append(exc)
+
+        caller = threading.Thread(target=call, daemon=True)
+        caller.start()
+        caller.join(HANG)
+        finished = not caller.is_alive()
+        client.close()  # the abandoned exchange's connection goes with the client
+        assert finished, f"still reading the dripped headers after {HANG} s"
+        assert server.cut_off.wait(HANG), "the dripping connection was never closed"
+    assert len(outcome) == 1, outcome
+    if once:
+        # A creation whose answer never came may have been carried out: the caller
+        # reads back before creating again.
+        assert isinstance(outcome[0], MaybeSent), repr(outcome[0])
+    else:
+        assert isinstance(outcome[0], UserError), repr(outcome[0])
+        assert (
+            "the target MLflow at http://127.0.0.1:" in str(outcome[0])
+            and f"sent no complete answer to GET /api/2.0/mlflow/experiments/search "
+            f"within {DEADLINE:g} s (mlflow.timeout)"
+            in str(outcome[0])
+        ), str(outcome[0])
