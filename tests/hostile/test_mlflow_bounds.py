@@ -1,15 +1,25 @@
-"""A tracking server's answer is bounded in memory (issue 15): a gzip bomb, as an
-answer or as an HTTP 400, is decompressed chunk by chunk and cut at 64 MiB, never
-inflated whole. The real `inv mlflow.migrate` runs under GNU time against an MLflow
-stand-in (tests/hostile/sweep.py) sending 1 GiB of zeros; its peak resident memory
-stays far below that. (Inflated whole, the bomb alone takes 1 GiB.)"""
+"""A tracking server's answer is bounded (issue 15).
+
+In memory: a gzip bomb, as an answer or as an HTTP 400, is decompressed chunk by chunk
+and cut at 64 MiB, never inflated whole. The real `inv mlflow.migrate` runs under GNU
+time against an MLflow stand-in (tests/hostile/sweep.py) sending 1 GiB of zeros; its
+peak resident memory stays far below that. (Inflated whole, the bomb alone takes 1 GiB.)
+The decoder is the one Railway's client uses (vpmigrate/bounded.py): gzip, deflate with
+or without its zlib header, and any other coding named in the error.
+
+In time: an overall deadline per exchange, status line and headers included."""
 
 from __future__ import annotations
 
 import contextlib
+import gzip
+import json
 import re
 import socket
 import threading
+import zlib
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -170,3 +180,69 @@ def test_headers_dripped_a_byte_at_a_time_are_cut_off_at_the_deadline(once: bool
             f"within {DEADLINE:g} s (mlflow.timeout)"
             in str(outcome[0])
         ), str(outcome[0])
+
+
+ANSWER = b'{"experiments": [{"experiment_id": "1", "name": "exp-a"}]}'
+
+
+def _raw_deflate(data: bytes) -> bytes:
+    packer = zlib.compressobj(6, zlib.DEFLATED, -15)
+    return packer.compress(data) + packer.flush()
+
+
+@contextlib.contextmanager
+def _answering(body: bytes, encoding: str) -> Iterator[str]:
+    """A real HTTP server on 127.0.0.1 answering every GET with `body`, sent as is
+    with Content-Encoding `encoding`; yields its URL."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Encoding", encoding)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            return None
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize(
+    ("body", "encoding"),
+    [
+        (gzip.compress(ANSWER), "gzip"),
+        (zlib.compress(ANSWER), "deflate"),
+        # deflate without its zlib header, as some servers send it
+        (_raw_deflate(ANSWER), "deflate"),
+    ],
+    ids=["gzip", "deflate", "raw-deflate"],
+)
+def test_a_compressed_answer_is_decoded(body: bytes, encoding: str) -> None:
+    with _answering(body, encoding) as url:
+        client = RestClient(TrackingServer("source", url), RequestCounter(), attempts=1)
+        try:
+            answer = client.get("/api/2.0/mlflow/experiments/search")
+        finally:
+            client.close()
+    assert answer == json.loads(ANSWER)
+
+
+def test_an_encoding_it_does_not_decode_is_named() -> None:
+    """It asks for gzip and deflate only; anything else is not taken for corruption."""
+    with _answering(b"\x0b\x02\x80{}\x03", "br") as url:
+        client = RestClient(TrackingServer("source", url), RequestCounter(), attempts=1)
+        try:
+            with pytest.raises(UserError) as caught:
+                client.get("/api/2.0/mlflow/experiments/search")
+        finally:
+            client.close()
+    assert "Content-Encoding br" in str(caught.value), str(caught.value)

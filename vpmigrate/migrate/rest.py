@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from vpmigrate.bounded import Late, within
+from vpmigrate.bounded import Late, TooBig, UnknownEncoding, read_decoded, within
 from vpmigrate.errors import UserError
 
 API = "/api/2.0/mlflow"
@@ -119,7 +119,8 @@ class RestClient:
         # Overall bound on one JSON exchange, answer included: a server that drips a byte
         # at a time never trips httpx's per-read timeout.
         self.deadline = deadline
-        headers = {"User-Agent": "vpmigrate"}
+        # Decoded here, within the size cap (vpmigrate.bounded), so only what it decodes.
+        headers = {"User-Agent": "vpmigrate", "Accept-Encoding": "gzip, deflate"}
         auth: httpx.Auth | None = None
         if server.token:
             headers["Authorization"] = f"Bearer {server.token}"
@@ -200,10 +201,12 @@ class RestClient:
                 if once:
                     raise MaybeSent(what) from None
                 raise self._late(what) from None
-            except _TooBig:
+            except TooBig:
                 raise self._too_big(what) from None
             except zlib.error:
                 raise self._gave_up(what, "a corrupt compressed answer") from None
+            except UnknownEncoding as exc:
+                raise self._gave_up(what, f"an answer in Content-Encoding {exc}") from None
             if response.status_code == 429 or response.status_code >= 500:
                 response.close()
                 if once and response.status_code != 429:
@@ -355,41 +358,10 @@ class RestClient:
         )
 
 
-class _TooBig(Exception):
-    """The answer exceeds MAX_JSON_BYTES once decompressed."""
-
-
 def _read_capped(response: httpx.Response, deadline: float) -> bytes:
-    """The body, decompressed (gzip or deflate) chunk by chunk with every piece bounded,
-    given up at `deadline` (time.monotonic()) or past MAX_JSON_BYTES."""
-    encoding = response.headers.get("content-encoding", "").strip().lower()
-    codings = [c.strip() for c in encoding.split(",") if c.strip() not in ("", "identity")]
-    # 32 + 15: a zlib or gzip header, detected.
-    decoder = zlib.decompressobj(47) if codings else None
-    parts: list[bytes] = []
-    size = 0
-    for chunk in response.iter_raw():
-        if time.monotonic() > deadline:
-            raise Late()
-        if decoder is None:
-            pieces = [chunk]
-        else:
-            pieces = []
-            data = chunk
-            while data:
-                piece = decoder.decompress(data, MAX_JSON_BYTES - size + 1)
-                pieces.append(piece)
-                size += len(piece)
-                if size > MAX_JSON_BYTES:
-                    raise _TooBig()
-                data = decoder.unconsumed_tail
-            size -= sum(map(len, pieces))
-        for piece in pieces:
-            parts.append(piece)
-            size += len(piece)
-        if size > MAX_JSON_BYTES:
-            raise _TooBig()
-    return b"".join(parts)
+    """The body, decompressed within MAX_JSON_BYTES, given up at `deadline`."""
+    encoding = response.headers.get("content-encoding", "")
+    return read_decoded(response.iter_raw(), encoding, MAX_JSON_BYTES, deadline)
 
 
 def _settled(response: httpx.Response, deadline: float) -> httpx.Response:
@@ -397,7 +369,7 @@ def _settled(response: httpx.Response, deadline: float) -> httpx.Response:
     closed; a body that breaks them is left out (the status still tells the story)."""
     try:
         body = _read_capped(response, deadline)
-    except (Late, _TooBig, httpx.TransportError, zlib.error):
+    except (Late, TooBig, UnknownEncoding, httpx.TransportError, zlib.error):
         body = b""
     finally:
         response.close()

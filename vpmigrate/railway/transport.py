@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
-from vpmigrate.bounded import Late, within
+from vpmigrate.bounded import Late, TooBig, UnknownEncoding, read_decoded, within
 from vpmigrate.errors import UserError
 from vpmigrate.railway.secrets import Masker
 from vpmigrate.railway.settings import Connection
@@ -104,10 +104,6 @@ class _Retry(Exception):
         self.reason = reason
         self.ambiguous = ambiguous  # the request may have been applied
         self.delay = delay
-
-
-class _TooBig(Exception):
-    pass
 
 
 @dataclass(frozen=True)
@@ -242,7 +238,7 @@ class GraphQLTransport:
             raise _Retry(
                 f"no complete answer within {self.policy.timeout:g} s", ambiguous=True
             ) from None
-        except _TooBig:
+        except TooBig:
             raise RailwayApiError(
                 f"Railway's answer to {operation} is larger than "
                 f"{self.policy.max_response_bytes // (1024 * 1024)} MiB once decompressed; it "
@@ -273,47 +269,19 @@ class GraphQLTransport:
             return _Reply(response.status_code, dict(response.headers), body)
 
     def _read_bounded(self, response: httpx.Response) -> bytes:
-        limit = self.policy.max_response_bytes
-        encoding = response.headers.get("content-encoding", "").strip().lower()
-        codings = [c.strip() for c in encoding.split(",") if c.strip() not in ("", "identity")]
-        if len(codings) > 1 or (codings and codings[0] not in ("gzip", "x-gzip", "deflate")):
+        encoding = response.headers.get("content-encoding", "")
+        try:
+            return read_decoded(response.iter_raw(), encoding, self.policy.max_response_bytes)
+        except UnknownEncoding:
             raise RailwayApiError(
                 f"Railway answered with Content-Encoding '{self.mask.safe(encoding, 60)}', "
                 "which this tool does not decode; check RAILWAY_API_URL."
-            )
-        # 32 + 15: zlib or gzip header, detected; raw deflate is retried below.
-        decoder = zlib.decompressobj(47) if codings else None
-        parts: list[bytes] = []
-        size = 0
-        raw = 0
-        for chunk in response.iter_raw():
-            raw += len(chunk)
-            if raw > limit:
-                raise _TooBig()
-            if decoder is None:
-                parts.append(chunk)
-                size += len(chunk)
-                if size > limit:
-                    raise _TooBig()
-                continue
-            data = chunk
-            while data:
-                try:
-                    piece = decoder.decompress(data, limit - size + 1)
-                except zlib.error:
-                    if size or parts:
-                        raise RailwayApiError(
-                            "Railway's compressed answer is corrupt; re-run, and check "
-                            "RAILWAY_API_URL if it persists."
-                        ) from None
-                    decoder = zlib.decompressobj(-15)  # deflate without the zlib header
-                    piece = decoder.decompress(data, limit - size + 1)
-                parts.append(piece)
-                size += len(piece)
-                if size > limit:
-                    raise _TooBig()
-                data = decoder.unconsumed_tail
-        return b"".join(parts)
+            ) from None
+        except zlib.error:
+            raise RailwayApiError(
+                "Railway's compressed answer is corrupt; re-run, and check "
+                "RAILWAY_API_URL if it persists."
+            ) from None
 
     # -- reading an answer --------------------------------------------------------------
     def _data(self, operation: str, reply: _Reply) -> dict[str, Any]:
