@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -141,3 +142,37 @@ def test_missing_context_or_dockerfile_is_named(tmp_path: Path) -> None:
         plan_build(_service(tmp_path / "nope"))
     with pytest.raises(UserError, match=r"the Dockerfile .*Dockerfile does not exist"):
         plan_build(_service(tmp_path))
+
+
+def _huge(path: Path) -> None:
+    with path.open("wb") as handle:
+        handle.truncate(9 * 1024 * 1024)
+
+
+@pytest.mark.parametrize(
+    ("make", "phrase"),
+    [
+        (_huge, "the .dockerignore file is larger than 8 MiB"),
+        (
+            lambda p: p.write_bytes(b"*.log\n\x00\x01\x02\n"),
+            ":2: the .dockerignore file contains a NUL byte",
+        ),
+        (lambda p: p.write_bytes(b"# caf\xe9\n*.log\n"), ":1: the .dockerignore file is not UTF-8"),
+        (lambda p: p.mkdir(), "is a folder, not a regular file"),
+        (os.mkfifo, "is a named pipe (FIFO)"),  # never opened: nothing waits for a writer
+    ],
+    ids=["huge", "binary", "latin-1", "folder", "fifo"],
+)
+@pytest.mark.parametrize("name", [".dockerignore", "Dockerfile.dockerignore"])
+def test_a_dockerignore_that_cannot_be_read_is_named(
+    tmp_path: Path, name: str, make: Callable[[Path], object], phrase: str
+) -> None:
+    """Read like every user file, bounded, before anything reaches the engine; the
+    Dockerfile's own ignore file is not skipped for `.dockerignore` when it is broken."""
+    (tmp_path / "Dockerfile").write_text("FROM base\n")
+    if name != ".dockerignore":  # a good one the broken one must not fall back to
+        (tmp_path / ".dockerignore").write_text("*.tmp\n")
+    make(tmp_path / name)
+    with pytest.raises(UserError) as caught:
+        plan_build(_service(tmp_path))
+    assert f"{tmp_path / name}" in caught.value.message and phrase in caught.value.message

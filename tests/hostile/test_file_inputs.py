@@ -4,6 +4,7 @@ and nothing on disk changed."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,6 +42,8 @@ class Reader:
     env: dict[str, str] | None = None
     # inputs that mean "no file here" to this reader: it goes on without one
     absent: tuple[str, ...] = ()
+    # inputs this reader never gets to: the task stops earlier for a reason of its own
+    unreached: tuple[str, ...] = ()
 
 
 def _good(folder: Path, name: str, text: str) -> Path:
@@ -67,6 +70,22 @@ def _split(folder: Path, source: Path | None = None, plan: Path | None = None) -
     ]
 
 
+def _build(dockerfile: Path, folder: Path) -> list[str | Path]:
+    """`local.build` of a service whose `dockerfile:` is `dockerfile` (an absolute path,
+    as Compose allows). The engine is only asked for its version: the Dockerfile is read
+    before anything is built."""
+    context = folder / "good" / "context"
+    context.mkdir(parents=True, exist_ok=True)
+    compose = _good(
+        folder,
+        "compose.yml",
+        "services:\n  app:\n    image: vpm-hostile-never-built\n    build:\n"
+        f"      context: {json.dumps(str(context))}\n"
+        f"      dockerfile: {json.dumps(str(dockerfile))}\n",
+    )
+    return ["local.build", "--file", compose]
+
+
 READERS = (
     Reader("compose-file", lambda p, d: ["local.status", "--file", p], yaml=True),
     Reader(
@@ -90,13 +109,20 @@ READERS = (
         env={**RAILWAY_ENV, "INVOKE_RAILWAY_DOTENV": "{path}"},
         absent=("missing", "folder", "under-a-file"),
     ),
+    Reader(
+        "dockerfile",
+        _build,
+        yaml=False,
+        # the other user may not use the engine, which local.build asks first
+        unreached=("unreadable", "closed-folder"),
+    ),
 )
 
 CASES = [
     pytest.param(reader, hostile, id=f"{reader.name}-{hostile.name}")
     for reader in READERS
     for hostile in FILE_INPUTS + (YAML_INPUTS if reader.yaml else ())
-    if hostile.name not in reader.absent
+    if hostile.name not in reader.absent + reader.unreached
 ]
 
 

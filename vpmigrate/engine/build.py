@@ -42,6 +42,7 @@ from vpmigrate.engine.events import Event, Reporter
 from vpmigrate.engine.hostconfig import colon_pairs
 from vpmigrate.engine.images import local_image_id, pull_image, split_reference
 from vpmigrate.errors import UserError
+from vpmigrate.userfiles import is_missing, read_user_file
 
 if TYPE_CHECKING:
     import docker
@@ -158,17 +159,23 @@ def plan_build(service: Service) -> BuildPlan:
         path = spec.dockerfile_path
         assert path is not None
         location = spec.key_locations.get("dockerfile") or plan_location
-        if not path.is_file():
+        try:
+            os.lstat(path)
+        except FileNotFoundError:
             raise UserError(
                 f"{location}: {where}: the Dockerfile {path} does not exist; create it or fix "
                 "`dockerfile:` (it is relative to the context)."
-            )
-        text = path.read_text(encoding="utf-8", errors="replace")
+            ) from None
+        except OSError:
+            pass  # a path through a file, a closed folder: read_user_file names it
+        # Bounded and checked like every user file: a folder, a FIFO, a huge or binary
+        # file is one error naming it, before anything reaches the engine.
+        text = read_user_file(path, "Dockerfile")
         label = str(path)
         relative = os.path.relpath(path, root)
         inside = None if relative.startswith("..") else relative.replace(os.sep, "/")
         specific = Path(f"{path}.dockerignore")
-        ignore_file = specific if specific.is_file() else root / ".dockerignore"
+        ignore_file = root / ".dockerignore" if is_missing(specific) else specific
     digest = hashlib.sha256(text.encode()).hexdigest()[:16]
     archive_name = inside or f".dockerfile.{digest}"
     patterns = _read_ignore(ignore_file)
@@ -187,9 +194,11 @@ def plan_build(service: Service) -> BuildPlan:
 
 
 def _read_ignore(path: Path) -> list[str]:
-    if not path.is_file():
+    """The patterns of a .dockerignore file; none when there is no file (one that
+    exists but cannot be read is an error naming it, as with the docker CLI)."""
+    if is_missing(path):
         return []
-    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    lines = read_user_file(path, ".dockerignore file").splitlines()
     return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
 
 

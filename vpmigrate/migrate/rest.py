@@ -9,6 +9,7 @@ retried with backoff; what remains becomes a `UserError` naming the server's rol
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 import time
@@ -20,6 +21,7 @@ from typing import Any
 
 import httpx
 
+from vpmigrate.bounded import Late, TooBig, UnknownEncoding, read_decoded, within
 from vpmigrate.errors import UserError
 
 API = "/api/2.0/mlflow"
@@ -117,7 +119,8 @@ class RestClient:
         # Overall bound on one JSON exchange, answer included: a server that drips a byte
         # at a time never trips httpx's per-read timeout.
         self.deadline = deadline
-        headers = {"User-Agent": "vpmigrate"}
+        # Decoded here, within the size cap (vpmigrate.bounded), so only what it decodes.
+        headers = {"User-Agent": "vpmigrate", "Accept-Encoding": "gzip, deflate"}
         auth: httpx.Auth | None = None
         if server.token:
             headers["Authorization"] = f"Bearer {server.token}"
@@ -149,76 +152,37 @@ class RestClient:
         return self._json("PATCH", path, json=body)
 
     def _json(self, method: str, path: str, once: bool = False, **kwargs: Any) -> dict[str, Any]:
-        response, content = self._bounded_body(method, path, once, **kwargs)
-        if not content:
+        response = self._send(method, path, once, read=True, **kwargs)
+        if not response.content:
             return {}
         try:
-            data = json.loads(content)
+            data = json.loads(response.content)
         except ValueError:
             raise self._not_mlflow(path, response) from None
         return data if isinstance(data, dict) else {"value": data}
 
-    def _bounded_body(
-        self, method: str, path: str, once: bool, **kwargs: Any
-    ) -> tuple[httpx.Response, bytes]:
-        """The answer (closed) and its body, read within the overall deadline and the
-        size cap. A connection lost while reading is retried as `_send` retries."""
-        what = f"{method} {path}"
-        for attempt in range(1, self.attempts + 1):
-            try:
-                return self._read_answer(method, path, once, **kwargs)
-            except httpx.TransportError as exc:
-                if once:
-                    raise MaybeSent(what) from exc
-                if attempt == self.attempts:
-                    raise self._gave_up(what, type(exc).__name__) from None
-                self._sleep(min(self.backoff * 2**attempt, 8.0))
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _read_answer(
-        self, method: str, path: str, once: bool, **kwargs: Any
-    ) -> tuple[httpx.Response, bytes]:
-        response = self._send(method, path, once=once, stream=True, **kwargs)
-        started = time.monotonic()
-        what = f"{method} {path}"
-        try:
-            return response, _read_capped(response, started + self.deadline)
-        except _Late:
-            if once:
-                raise MaybeSent(what) from None
-            s = self.server
-            raise UserError(
-                f"the {s.role} MLflow at {s.url} sent no complete answer to {what} within "
-                f"{self.deadline:g} s (mlflow.timeout): see the server's logs or the network "
-                "in between, or raise INVOKE_MLFLOW_TIMEOUT. Everything copied so far is kept; "
-                "re-run the same command to finish the rest."
-            ) from None
-        except _TooBig:
-            s = self.server
-            raise UserError(
-                f"the {s.role} at {s.url} answered {what} with more than "
-                f"{MAX_JSON_BYTES // (1024 * 1024)} MiB of JSON once decompressed; reading "
-                "stopped there. Is this URL an MLflow tracking server?"
-            ) from None
-        except zlib.error:
-            raise self._gave_up(what, "a corrupt compressed answer") from None
-        finally:
-            response.close()
-
     def _send(
-        self, method: str, path: str, once: bool = False, stream: bool = False, **kwargs: Any
+        self, method: str, path: str, once: bool = False, read: bool = False, **kwargs: Any
     ) -> httpx.Response:
-        """One request, retried on transient failures. With `stream`, the body is left
-        unread (the caller closes the response)."""
+        """One request, retried on transient failures. Each attempt, headers included,
+        ends within the overall deadline; with `read`, so does the whole answer, returned
+        read (within the size cap) and closed. Without it the body is left unread after
+        the headers (the caller closes the response)."""
         what = f"{method} {path}"
         delay = self.backoff
         for attempt in range(1, self.attempts + 1):
             if self.stop.is_set():
                 raise Stopped()
             self.counter.add(self.server.role, write=_writes(method, path))
+            request = self.http.build_request(method, path, **kwargs)
+            until = time.monotonic() + self.deadline
             try:
-                request = self.http.build_request(method, path, **kwargs)
-                response = self.http.send(request, stream=stream)
+                response = within(
+                    self.deadline,
+                    functools.partial(self._exchange, request, read, until),
+                    discard=httpx.Response.close,
+                    name="mlflow-request",
+                )
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                 if attempt >= 2:  # one retry: a server that refuses twice is not there
                     raise self.unreachable(exc) from None
@@ -233,6 +197,16 @@ class RestClient:
                 self._sleep(delay)
                 delay = min(delay * 2, 8.0)
                 continue
+            except Late:
+                if once:
+                    raise MaybeSent(what) from None
+                raise self._late(what) from None
+            except TooBig:
+                raise self._too_big(what) from None
+            except zlib.error:
+                raise self._gave_up(what, "a corrupt compressed answer") from None
+            except UnknownEncoding as exc:
+                raise self._gave_up(what, f"an answer in Content-Encoding {exc}") from None
             if response.status_code == 429 or response.status_code >= 500:
                 response.close()
                 if once and response.status_code != 429:
@@ -247,11 +221,26 @@ class RestClient:
                 delay = min(delay * 2, 8.0)
                 continue
             if response.status_code >= 400:
-                if stream:
-                    response = _settled(response, time.monotonic() + self.deadline)
                 raise self._refused(what, response)
             return response
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _exchange(self, request: httpx.Request, read: bool, until: float) -> httpx.Response:
+        """One attempt (in a worker thread, see `_send`): an error answer is read whole
+        within the bounds, a success answer too with `read`."""
+        response = self.http.send(request, stream=True)
+        status = response.status_code
+        if status == 429 or status >= 500:
+            response.close()
+            return response
+        if status >= 400:
+            return _settled(response, until)
+        if not read:
+            return response
+        try:
+            return _loaded(response, _read_capped(response, until))
+        finally:
+            response.close()
 
     def _sleep(self, seconds: float) -> None:
         if self.stop.wait(seconds):
@@ -262,7 +251,7 @@ class RestClient:
     @contextmanager
     def stream(self, path: str, params: Any = None) -> Iterator[httpx.Response]:
         """GET a body without reading it into memory (retried only before it starts)."""
-        response = self._send("GET", path, stream=True, params=params)
+        response = self._send("GET", path, params=params)
         try:
             yield response
         finally:
@@ -296,7 +285,7 @@ class RestClient:
     def version(self) -> str:
         """The server's MLflow version ("" when it does not say: very old servers)."""
         try:
-            text = self._bounded_body("GET", "/version", False)[1].decode("utf-8", "replace")
+            text = self._send("GET", "/version", read=True).content.decode("utf-8", "replace")
         except ApiError:
             return ""
         text = text.strip()
@@ -311,11 +300,30 @@ class RestClient:
         return UserError(f"cannot reach the {s.role} MLflow at {s.url} ({reason}): {hint}")
 
     def _gave_up(self, what: str, reason: str) -> UserError:
+        return self._resumable(
+            f"kept failing ({what}: {reason}, {self.attempts} attempts): see the server's logs"
+        )
+
+    def _late(self, what: str) -> UserError:
+        return self._resumable(
+            f"sent no complete answer to {what} within {self.deadline:g} s (mlflow.timeout): "
+            "see the server's logs or the network in between, or raise INVOKE_MLFLOW_TIMEOUT"
+        )
+
+    def _resumable(self, problem: str) -> UserError:
+        """A failure that a re-run resumes from."""
         s = self.server
         return UserError(
-            f"the {s.role} MLflow at {s.url} kept failing ({what}: {reason}, "
-            f"{self.attempts} attempts): see the server's logs. Everything copied so far is "
-            "kept; re-run the same command to finish the rest."
+            f"the {s.role} MLflow at {s.url} {problem}. Everything copied so far is kept; "
+            "re-run the same command to finish the rest."
+        )
+
+    def _too_big(self, what: str) -> UserError:
+        s = self.server
+        return UserError(
+            f"the {s.role} at {s.url} answered {what} with more than "
+            f"{MAX_JSON_BYTES // (1024 * 1024)} MiB of JSON once decompressed; reading "
+            "stopped there. Is this URL an MLflow tracking server?"
         )
 
     def _refused(self, what: str, response: httpx.Response) -> Exception:
@@ -350,45 +358,10 @@ class RestClient:
         )
 
 
-class _Late(Exception):
-    """The answer did not complete within the overall deadline."""
-
-
-class _TooBig(Exception):
-    """The answer exceeds MAX_JSON_BYTES once decompressed."""
-
-
 def _read_capped(response: httpx.Response, deadline: float) -> bytes:
-    """The body, decompressed (gzip or deflate) chunk by chunk with every piece bounded,
-    given up at `deadline` (time.monotonic()) or past MAX_JSON_BYTES."""
-    encoding = response.headers.get("content-encoding", "").strip().lower()
-    codings = [c.strip() for c in encoding.split(",") if c.strip() not in ("", "identity")]
-    # 32 + 15: a zlib or gzip header, detected.
-    decoder = zlib.decompressobj(47) if codings else None
-    parts: list[bytes] = []
-    size = 0
-    for chunk in response.iter_raw():
-        if time.monotonic() > deadline:
-            raise _Late()
-        if decoder is None:
-            pieces = [chunk]
-        else:
-            pieces = []
-            data = chunk
-            while data:
-                piece = decoder.decompress(data, MAX_JSON_BYTES - size + 1)
-                pieces.append(piece)
-                size += len(piece)
-                if size > MAX_JSON_BYTES:
-                    raise _TooBig()
-                data = decoder.unconsumed_tail
-            size -= sum(map(len, pieces))
-        for piece in pieces:
-            parts.append(piece)
-            size += len(piece)
-        if size > MAX_JSON_BYTES:
-            raise _TooBig()
-    return b"".join(parts)
+    """The body, decompressed within MAX_JSON_BYTES, given up at `deadline`."""
+    encoding = response.headers.get("content-encoding", "")
+    return read_decoded(response.iter_raw(), encoding, MAX_JSON_BYTES, deadline)
 
 
 def _settled(response: httpx.Response, deadline: float) -> httpx.Response:
@@ -396,10 +369,15 @@ def _settled(response: httpx.Response, deadline: float) -> httpx.Response:
     closed; a body that breaks them is left out (the status still tells the story)."""
     try:
         body = _read_capped(response, deadline)
-    except (_Late, _TooBig, httpx.TransportError, zlib.error):
+    except (Late, TooBig, UnknownEncoding, httpx.TransportError, zlib.error):
         body = b""
     finally:
         response.close()
+    return _loaded(response, body)
+
+
+def _loaded(response: httpx.Response, body: bytes) -> httpx.Response:
+    """A closed streamed response again, with `body` (decoded) as its content."""
     headers = [
         (k, v)
         for k, v in response.headers.multi_items()

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
+from vpmigrate.bounded import Late, TooBig, UnknownEncoding, read_decoded, within
 from vpmigrate.errors import UserError
 from vpmigrate.railway.secrets import Masker
 from vpmigrate.railway.settings import Connection
@@ -103,10 +104,6 @@ class _Retry(Exception):
         self.reason = reason
         self.ambiguous = ambiguous  # the request may have been applied
         self.delay = delay
-
-
-class _TooBig(Exception):
-    pass
 
 
 @dataclass(frozen=True)
@@ -215,59 +212,56 @@ class GraphQLTransport:
         return self.mask.safe(self.connection.url, 200)
 
     def _post(self, operation: str, payload: bytes) -> _Reply:
-        """One HTTP exchange under the overall deadline. It runs in a worker thread so a
+        """One HTTP exchange under the overall deadline (vpmigrate.bounded.within): a
         server that keeps the connection alive with a trickle cannot hold us past it."""
         import httpx
 
         traffic = self.traffic
         traffic.requests += 1
         traffic.by_operation[operation] = traffic.by_operation.get(operation, 0) + 1
-        box: dict[str, Any] = {}
-        done = threading.Event()
         client = self.client
 
-        def work() -> None:
-            try:
-                box["reply"] = self._exchange(client, payload)
-            except BaseException as exc:  # handed to the caller's thread
-                box["error"] = exc
-            finally:
-                done.set()
-
-        threading.Thread(target=work, name="railway-request", daemon=True).start()
-        if not done.wait(self.policy.timeout):
-            # Abandon the stuck exchange: a fresh client, so its connection is never reused.
+        def abandon() -> None:
+            # A fresh client, so the stuck connection is never reused; closing the old
+            # one makes its socket fail at the next byte.
             self.client = self._new_client()
             threading.Thread(target=client.close, daemon=True).start()
-            raise _Retry(f"no complete answer within {self.policy.timeout:g} s", ambiguous=True)
-        error = box.get("error")
-        if error is None:
-            reply: _Reply = box["reply"]
-            return reply
-        if isinstance(error, _TooBig):
+
+        try:
+            return within(
+                self.policy.timeout,
+                lambda: self._exchange(client, payload),
+                abandon=abandon,
+                name="railway-request",
+            )
+        except Late:
+            raise _Retry(
+                f"no complete answer within {self.policy.timeout:g} s", ambiguous=True
+            ) from None
+        except TooBig:
             raise RailwayApiError(
                 f"Railway's answer to {operation} is larger than "
                 f"{self.policy.max_response_bytes // (1024 * 1024)} MiB once decompressed; it "
                 "was cut off. Check RAILWAY_API_URL (Railway's answers are far smaller)."
-            )
-        if isinstance(error, RailwayApiError):
-            raise error
-        if isinstance(error, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)):
+            ) from None
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as error:
             # Nothing reached Railway: always safe to try again.
-            raise _Retry(f"connection failed ({type(error).__name__})", ambiguous=False)
-        if isinstance(error, httpx.TimeoutException):
-            raise _Retry(f"no answer within {self.policy.timeout:g} s", ambiguous=True)
-        if isinstance(error, httpx.TransportError) and not isinstance(
-            error, (httpx.UnsupportedProtocol, httpx.LocalProtocolError)
-        ):
-            raise _Retry(f"connection lost ({type(error).__name__})", ambiguous=True)
-        if isinstance(error, (httpx.HTTPError, httpx.InvalidURL, ValueError)):
-            raise UserError(
-                f"could not send {operation} to {self._shown_url()} "
-                f"({type(error).__name__}: {self.mask.safe(str(error), MESSAGE_LIMIT)}); "
-                "check RAILWAY_API_URL and the token's characters."
-            )
-        raise error
+            raise _Retry(f"connection failed ({type(error).__name__})", ambiguous=False) from None
+        except httpx.TimeoutException:
+            raise _Retry(f"no answer within {self.policy.timeout:g} s", ambiguous=True) from None
+        except (httpx.UnsupportedProtocol, httpx.LocalProtocolError, httpx.InvalidURL) as error:
+            raise self._unsendable(operation, error) from None
+        except httpx.TransportError as error:
+            raise _Retry(f"connection lost ({type(error).__name__})", ambiguous=True) from None
+        except (httpx.HTTPError, ValueError) as error:
+            raise self._unsendable(operation, error) from None
+
+    def _unsendable(self, operation: str, error: Exception) -> UserError:
+        return UserError(
+            f"could not send {operation} to {self._shown_url()} "
+            f"({type(error).__name__}: {self.mask.safe(str(error), MESSAGE_LIMIT)}); "
+            "check RAILWAY_API_URL and the token's characters."
+        )
 
     def _exchange(self, client: httpx.Client, payload: bytes) -> _Reply:
         with client.stream("POST", self.connection.url, content=payload) as response:
@@ -275,47 +269,19 @@ class GraphQLTransport:
             return _Reply(response.status_code, dict(response.headers), body)
 
     def _read_bounded(self, response: httpx.Response) -> bytes:
-        limit = self.policy.max_response_bytes
-        encoding = response.headers.get("content-encoding", "").strip().lower()
-        codings = [c.strip() for c in encoding.split(",") if c.strip() not in ("", "identity")]
-        if len(codings) > 1 or (codings and codings[0] not in ("gzip", "x-gzip", "deflate")):
+        encoding = response.headers.get("content-encoding", "")
+        try:
+            return read_decoded(response.iter_raw(), encoding, self.policy.max_response_bytes)
+        except UnknownEncoding:
             raise RailwayApiError(
                 f"Railway answered with Content-Encoding '{self.mask.safe(encoding, 60)}', "
                 "which this tool does not decode; check RAILWAY_API_URL."
-            )
-        # 32 + 15: zlib or gzip header, detected; raw deflate is retried below.
-        decoder = zlib.decompressobj(47) if codings else None
-        parts: list[bytes] = []
-        size = 0
-        raw = 0
-        for chunk in response.iter_raw():
-            raw += len(chunk)
-            if raw > limit:
-                raise _TooBig()
-            if decoder is None:
-                parts.append(chunk)
-                size += len(chunk)
-                if size > limit:
-                    raise _TooBig()
-                continue
-            data = chunk
-            while data:
-                try:
-                    piece = decoder.decompress(data, limit - size + 1)
-                except zlib.error:
-                    if size or parts:
-                        raise RailwayApiError(
-                            "Railway's compressed answer is corrupt; re-run, and check "
-                            "RAILWAY_API_URL if it persists."
-                        ) from None
-                    decoder = zlib.decompressobj(-15)  # deflate without the zlib header
-                    piece = decoder.decompress(data, limit - size + 1)
-                parts.append(piece)
-                size += len(piece)
-                if size > limit:
-                    raise _TooBig()
-                data = decoder.unconsumed_tail
-        return b"".join(parts)
+            ) from None
+        except zlib.error:
+            raise RailwayApiError(
+                "Railway's compressed answer is corrupt; re-run, and check "
+                "RAILWAY_API_URL if it persists."
+            ) from None
 
     # -- reading an answer --------------------------------------------------------------
     def _data(self, operation: str, reply: _Reply) -> dict[str, Any]:
