@@ -1,11 +1,12 @@
 """Carry out a plan: experiments, then runs (parents before children, `workers` runs at
-once), then registered models.
+once) and registered models (each once the runs its versions point at are copied).
 
 Each run is copied in an order that makes an interruption harmless: the run is created
 with its source tag (so a later pass finds it); then, at the same time, params, tags and
 metric points in `log-batch` calls of at most 1,000 metrics / 100 params / 100 tags (one
 after the other), and dataset inputs, artifacts, status and end time; and last, once all
-of that is written, the fingerprint tag that marks the copy complete. A child run starts
+of that is written, the fingerprint tag that marks the copy complete (in the last
+`log-batch`, whose tags MLflow writes after its metrics, or on its own). A child run starts
 as soon as its parent's copy exists (it needs only the new parent's id). A pass over an
 incomplete copy writes only what the target does not have yet.
 """
@@ -47,7 +48,7 @@ from vpmigrate.migrate.records import (
     rewrite_tags,
     wire_value,
 )
-from vpmigrate.migrate.rest import API, ApiError, MaybeSent
+from vpmigrate.migrate.rest import API, ApiError, MaybeSent, Stopped
 from vpmigrate.migrate.side import Side
 
 # Every point of some runs: by source run id on the source, by target run id on the target.
@@ -136,6 +137,8 @@ class Copier:
         self._locks_lock = threading.Lock()
         self.files = files
         self.steps = steps
+        self._copied: dict[str, Future[None]] = {}  # source run id -> its copy is complete
+        self._models: Future[None] | None = None
 
     def _lock_of(self, experiment_id: str) -> threading.Lock:
         with self._locks_lock:
@@ -160,16 +163,26 @@ class Copier:
         todo = plan.runs_to_copy()
         self.progress.totals(len(todo), sum(f.size for r in todo for f in r.files))
         self.progress.phase("runs")
-        self._copy_runs([run for level in _levels(todo) for run in level])
+        for run_plan in todo:
+            self._copied[run_plan.source.run_id] = _pending()
+        if plan.models:  # each model as soon as the runs its versions point at are copied
+            models = ThreadPoolExecutor(max_workers=1, thread_name_prefix="migrate-models")
+            self._models = models.submit(self._copy_models, plan.models)
+            models.shutdown(wait=False)
+        try:
+            self._copy_runs([run for level in _levels(todo) for run in level])
+        finally:
+            for copied in self._copied.values():  # never leave the models' thread waiting
+                if not copied.done():
+                    copied.set_exception(Stopped())
         return self.outcome
 
     def finish(self, plan: Plan) -> None:
-        """Registered models (their versions point at the copied runs), then the
-        experiments' lifecycle."""
-        if plan.models:
-            self.progress.phase("models")
-            for model in plan.models:
-                self.model(model)
+        """The registered models' copy done, then the experiments' lifecycle."""
+        if self._models is not None:
+            if not self._models.done():
+                self.progress.phase("models")
+            self._models.result()
         # Lifecycle last: a deleted experiment takes no new runs.
         for experiment in plan.experiments:
             target_id = self.experiment_ids[experiment.source.experiment_id]
@@ -235,8 +248,7 @@ class Copier:
             for i, wave in enumerate(waves):
                 current = []
                 for run_plan in wave:
-                    exists: Future[None] = Future()
-                    exists.set_running_or_notify_cancel()
+                    exists = _pending()
                     parent = created.get(run_plan.source.parent_id or "")
                     task = self.pool.submit(self._copy_after, parent, exists, run_plan, histories)
                     created[run_plan.source.run_id] = exists
@@ -272,15 +284,22 @@ class Copier:
         this run's copy does (or with the error that prevented it)."""
         # Tasks start in the order they were submitted and parents are submitted first,
         # so a parent's task is running or done here: waiting on it cannot deadlock.
+        copied = self._copied[run_plan.source.run_id]
         try:
             if parent_exists is not None:
                 parent_exists.result()
             target = self._target_run(run_plan)
         except BaseException as exc:
             exists.set_exception(exc)
+            copied.set_exception(exc)
             raise
         exists.set_result(None)
-        self._copy_run(run_plan, target, histories)
+        try:
+            self._copy_run(run_plan, target, histories)
+        except BaseException as exc:
+            copied.set_exception(exc)
+            raise
+        copied.set_result(None)
         self.progress.advance(runs=1)
 
     def _target_run(self, plan: RunPlan) -> Run:
@@ -320,7 +339,8 @@ class Copier:
         tags = [{"key": k, "value": v} for k, v in wanted_tags.items() if target.tags.get(k) != v]
         stale = [k for k in target.tags if not k.startswith(PREFIX) and k not in wanted_tags]
 
-        def write_data() -> None:
+        def write_data() -> dict[str, Any] | None:
+            """Every batch but the last, which is returned: it carries the fingerprint."""
             source_points, target_points = histories.result()
             points = source_points.get(source.run_id, [])
             present = target_points.get(plan.target.run_id, []) if plan.target else []
@@ -328,27 +348,34 @@ class Copier:
                 {"key": k, "value": wire_value(v), "timestamp": t, "step": s}
                 for k, s, t, v in missing_points(points, present)
             ]
-            self._log_batches(run_id, params, tags, metrics)
+            batches = _batches(run_id, params, tags, metrics)
+            for batch in batches[:-1]:
+                self._log_batch(batch)
             for key in stale:
                 rest.post(f"{API}/runs/delete-tag", {"run_id": run_id, "key": key})
             self.outcome.add(params=len(params), tags=len(tags), points=len(metrics))
+            return batches[-1] if batches else None
 
         # The run's data and its inputs, files and status are written at the same time;
-        # the fingerprint waits for all of them.
+        # the fingerprint waits for all of them: it goes with the last batch (MLflow
+        # writes a batch's tags after its metrics), or on its own.
         data = self.steps.submit(write_data) if self.steps is not None else None
         try:
-            if data is None:
-                write_data()
+            last = write_data() if data is None else None
             files = self._copy_rest(plan, target, run_id, experiment_id)
         finally:
             if data is not None:
                 wait([data])
         if data is not None:
-            data.result()
-        rest.post(
-            f"{API}/runs/set-tag",
-            {"run_id": run_id, "key": FINGERPRINT, "value": source.fingerprint()},
-        )
+            last = data.result()
+        fingerprint = {"key": FINGERPRINT, "value": source.fingerprint()}
+        if last is not None and _room(last):
+            last["tags"].append(fingerprint)
+            self._log_batch(last)
+        else:
+            if last is not None:
+                self._log_batch(last)
+            rest.post(f"{API}/runs/set-tag", {"run_id": run_id, **fingerprint})
         if source.lifecycle == "deleted":  # last: until then the copy is not `done`
             rest.post(f"{API}/runs/delete", {"run_id": run_id})
         points = histories.result()[0].get(source.run_id, [])
@@ -431,29 +458,11 @@ class Copier:
         runs = self.target.rest.post(f"{API}/runs/search", body).get("runs", [])
         return parse_run(runs[0]) if runs else None
 
-    def _log_batches(
-        self,
-        run_id: str,
-        params: list[dict[str, Any]],
-        tags: list[dict[str, Any]],
-        metrics: list[dict[str, Any]],
-    ) -> None:
-        rest = self.target.rest
-        while params or tags or metrics:
-            batch_params, params = params[:MAX_PARAMS], params[MAX_PARAMS:]
-            batch_tags, tags = tags[:MAX_TAGS], tags[MAX_TAGS:]
-            room = min(MAX_METRICS, MAX_ENTITIES - len(batch_params) - len(batch_tags))
-            batch_metrics, metrics = metrics[:room], metrics[room:]
-            body = {
-                "run_id": run_id,
-                "params": batch_params,
-                "tags": batch_tags,
-                "metrics": batch_metrics,
-            }
-            try:
-                rest.post(f"{API}/runs/log-batch", body)
-            except ApiError as exc:
-                raise _refused(self.target, f"log-batch on run {run_id}", exc) from None
+    def _log_batch(self, body: dict[str, Any]) -> None:
+        try:
+            self.target.rest.post(f"{API}/runs/log-batch", body)
+        except ApiError as exc:
+            raise _refused(self.target, f"log-batch on run {body['run_id']}", exc) from None
 
     def _copy_artifacts(self, plan: RunPlan, target: Run) -> list[ArtifactFile]:
         files = plan.files
@@ -488,6 +497,14 @@ class Copier:
         return files
 
     # -- models -------------------------------------------------------------------------
+
+    def _copy_models(self, models: list[ModelPlan]) -> None:
+        for model in models:
+            for version in model.versions:
+                copied = self._copied.get(version.source.run_id or "")
+                if copied is not None:
+                    copied.result()
+            self.model(model)
 
     def model(self, plan: ModelPlan) -> None:
         rest = self.target.rest
@@ -645,6 +662,38 @@ def _levels(runs: list[RunPlan]) -> list[list[RunPlan]]:
     for run in runs:
         groups.setdefault(level(run.source.run_id), []).append(run)
     return [groups[k] for k in sorted(groups)]
+
+
+def _pending() -> Future[None]:
+    """A future that a thread of ours resolves (not a task of an executor)."""
+    future: Future[None] = Future()
+    future.set_running_or_notify_cancel()
+    return future
+
+
+def _batches(
+    run_id: str,
+    params: list[dict[str, Any]],
+    tags: list[dict[str, Any]],
+    metrics: list[dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """`log-batch` bodies within MLflow's limits per call."""
+    batches = []
+    while params or tags or metrics:
+        batch_params, params = params[:MAX_PARAMS], params[MAX_PARAMS:]
+        batch_tags, tags = tags[:MAX_TAGS], tags[MAX_TAGS:]
+        room = min(MAX_METRICS, MAX_ENTITIES - len(batch_params) - len(batch_tags))
+        batch_metrics, metrics = metrics[:room], metrics[room:]
+        batches.append(
+            {"run_id": run_id, "params": batch_params, "tags": batch_tags, "metrics": batch_metrics}
+        )
+    return batches
+
+
+def _room(batch: dict[str, Any]) -> bool:
+    """Whether one more tag fits in this `log-batch` body."""
+    entities = len(batch["params"]) + len(batch["tags"]) + len(batch["metrics"])
+    return len(batch["tags"]) < MAX_TAGS and entities < MAX_ENTITIES
 
 
 def _dataset_input(dataset_input: dict[str, Any]) -> dict[str, Any]:

@@ -140,7 +140,7 @@ def _migrate(
             copier = Copier(source, target, pool, progress, stop, files, steps)
             outcome = report.outcome = copier.copy_runs(plan)
             checking: Future[Verification] | None = None
-            if options.verify:  # the runs are checked while the models are copied
+            if options.verify:  # the runs are checked while the models' copy ends
                 checking = verifier.submit(
                     verify_runs,
                     source,
