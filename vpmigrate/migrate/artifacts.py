@@ -15,6 +15,7 @@ Three kinds of location:
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -213,13 +214,19 @@ class S3Location:
         from boto3.s3.transfer import TransferConfig
 
         self.service.check_bucket(self.bucket)
-        config = TransferConfig(
-            multipart_threshold=PART, multipart_chunksize=PART, max_concurrency=2
-        )
+        reader = _ChunkReader(chunks)
         try:
-            self.service.client.upload_fileobj(
-                _ChunkReader(chunks), self.bucket, self.key(path), Config=config
+            # A file smaller than one part goes in one PutObject (the memory a part takes
+            # anyway), without a transfer manager and its threads for each file.
+            head = reader.read(PART + 1) if size < PART else b""
+            if size < PART and len(head) <= PART:
+                self.service.client.put_object(Bucket=self.bucket, Key=self.key(path), Body=head)
+                return
+            config = TransferConfig(
+                multipart_threshold=PART, multipart_chunksize=PART, max_concurrency=2
             )
+            rest = _ChunkReader(itertools.chain([head], reader.rest())) if head else reader
+            self.service.client.upload_fileobj(rest, self.bucket, self.key(path), Config=config)
         except Exception as exc:  # noqa: BLE001
             if isinstance(exc, UserError | Stopped):
                 raise
@@ -260,6 +267,14 @@ class _ChunkReader:
         data = bytes(self._buffer[:size])
         del self._buffer[:size]
         return data
+
+    def rest(self) -> Iterator[bytes]:
+        """What is left: the buffered bytes, then the remaining chunks."""
+        if self._buffer:
+            yield bytes(self._buffer)
+            self._buffer.clear()
+        if not self._done:
+            yield from self._chunks
 
 
 class ServedLocation:

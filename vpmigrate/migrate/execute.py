@@ -59,6 +59,7 @@ MAX_PARAMS = 100
 MAX_TAGS = 100
 MAX_ENTITIES = 1000
 WAVE = 20  # runs whose histories are fetched together (one bulk request per metric key)
+FIRST_WAVE = 4
 
 
 class Progress(Protocol):
@@ -233,15 +234,18 @@ class Copier:
     def _copy_runs(self, runs: list[RunPlan]) -> None:
         """Copy `runs` (parents before children in the list) on the pool, each child as
         soon as its parent's copy exists. Histories are read in waves of WAVE runs (one
-        bulk request per metric key, on threads of their own); a run's copy starts at
-        once and only its metric writes wait for its wave's histories. The next wave's
-        histories are read once the wave before the current one is copied, so at most
-        two waves' histories are in memory."""
-        waves = [runs[i : i + WAVE] for i in range(0, len(runs), WAVE)]
-        if not waves:
+        bulk request per metric key, on threads of their own; the first wave is small);
+        a run's copy starts at once and only its metric writes wait for its wave's
+        histories. The next wave's histories are read once the wave before the current
+        one is copied, so at most two waves' histories are in memory."""
+        # A small first wave: its histories arrive soon, so metric writes start early.
+        waves = [runs[:FIRST_WAVE]]
+        waves += [runs[i : i + WAVE] for i in range(FIRST_WAVE, len(runs), WAVE)]
+        if not runs:
             return
         created: dict[str, Future[None]] = {}  # source run id -> its copy exists
-        readers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="migrate-read")
+        # One wave's histories at a time, in order: the first wave's come first.
+        readers = ThreadPoolExecutor(max_workers=1, thread_name_prefix="migrate-read")
         try:
             histories = readers.submit(self._histories, waves[0])
             previous: list[Future[None]] = []

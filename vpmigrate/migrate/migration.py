@@ -153,8 +153,11 @@ def _migrate(
             copier.finish(plan)
             if checking is not None:
                 progress.phase("verifying")
-                report.verification = checking.result()
-                verify_models(target, plan, outcome, report.verification)
+                models = Verification([], [])
+                verify_models(target, plan, outcome, models)  # while the runs are checked
+                verification = report.verification = checking.result()
+                verification.differences += models.differences
+                verification.models, verification.versions = models.models, models.versions
         report.requests = dict(counter.counts)
         report.writes = dict(counter.writes)
         report.seconds = time.perf_counter() - started

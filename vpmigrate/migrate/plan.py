@@ -9,7 +9,7 @@ fingerprint; otherwise it is completed from where it stopped.
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import Executor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from vpmigrate.errors import UserError
@@ -182,14 +182,20 @@ def make_plan(
     pool: Executor,
     list_files: Callable[[RunPlan], list[ArtifactFile]],
 ) -> Plan:
-    chosen = select_experiments(source.experiments(include_deleted), names)
-    target_experiments = {e.name: e for e in target.experiments(include_deleted=True)}
-    source_runs = source.runs([e.experiment_id for e in chosen], include_deleted)
-    mapped = [target_experiments[e.name] for e in chosen if e.name in target_experiments]
-    copies: dict[str, list[Run]] = {}
-    for run in target.runs([e.experiment_id for e in mapped], include_deleted=True):
-        if run.source_id:
-            copies.setdefault(run.source_id, []).append(run)
+    # Source and target are read at the same time, each step.
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="migrate-plan") as both:
+        theirs = both.submit(target.experiments, include_deleted=True)
+        chosen = select_experiments(source.experiments(include_deleted), names)
+        target_experiments = {e.name: e for e in theirs.result()}
+        mapped = [target_experiments[e.name] for e in chosen if e.name in target_experiments]
+        found_copies = both.submit(
+            target.runs, [e.experiment_id for e in mapped], include_deleted=True
+        )
+        source_runs = source.runs([e.experiment_id for e in chosen], include_deleted)
+        copies: dict[str, list[Run]] = {}
+        for run in found_copies.result():
+            if run.source_id:
+                copies.setdefault(run.source_id, []).append(run)
     plans: list[ExperimentPlan] = []
     for experiment in chosen:
         runs = [r for r in source_runs if r.experiment_id == experiment.experiment_id]
@@ -200,14 +206,20 @@ def make_plan(
                 one.duplicates[run.run_id] = [r.run_id for r in found]
             one.runs.append(RunPlan(run, found[0] if found else None))
         plans.append(one)
-    # Source artifacts of what is to be copied: sizes for the plan and the progress bar.
-    pending = [r for p in plans for r in p.to_copy]
-    for run_plan, files in zip(pending, pool.map(list_files, pending), strict=True):
-        run_plan.files = files
     plan = Plan(plans, [])
-    if models:
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="migrate-plan") as aside:
         copied_runs = {r.run_id for r in source_runs}
-        plan.models = _model_plans(source, target, copied_runs, bool(names), plan.notes)
+        model_plans = (
+            aside.submit(_model_plans, source, target, copied_runs, bool(names), plan.notes)
+            if models
+            else None
+        )
+        # Source artifacts of what is to be copied: sizes for the plan and the progress bar.
+        pending = [r for p in plans for r in p.to_copy]
+        for run_plan, files in zip(pending, pool.map(list_files, pending), strict=True):
+            run_plan.files = files
+        if model_plans is not None:
+            plan.models = model_plans.result()
     return plan
 
 

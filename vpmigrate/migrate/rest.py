@@ -15,6 +15,7 @@ import threading
 import time
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -400,9 +401,10 @@ def major_of(version: str) -> int | None:
 
 def check_versions(source: RestClient, target: RestClient) -> tuple[str, str]:
     """Both servers answer and speak an API this tool knows; their versions."""
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="migrate-version") as both:
+        answers = list(both.map(RestClient.version, (source, target)))
     versions = []
-    for client in (source, target):
-        version = client.version()
+    for client, version in zip((source, target), answers, strict=True):
         major = major_of(version)
         if major is not None and major not in SUPPORTED_MAJORS:
             s = client.server

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from vpmigrate.migrate.artifacts import ArtifactFile
 from vpmigrate.migrate.execute import Outcome
-from vpmigrate.migrate.plan import Plan
+from vpmigrate.migrate.plan import ExperimentPlan, Plan
 from vpmigrate.migrate.records import (
     FINGERPRINT,
     SOURCE_VERSION,
@@ -72,22 +72,31 @@ def verify_runs(
     pool: Executor,
     list_source: Callable[[Run], list[ArtifactFile]],
 ) -> Verification:
+    """Every experiment's runs against their copies. The experiments' copies are found at
+    once, then the runs of all experiments are read together, WAVE at a time."""
+    target_experiments = {e.name: e for e in target.experiments(include_deleted=True)}
+
+    def copies_of(experiment: ExperimentPlan) -> dict[str, list[Run]]:
+        found = target_experiments.get(experiment.source.name)
+        copies: dict[str, list[Run]] = {}
+        if found is not None:
+            for run in target.runs([found.experiment_id], include_deleted=True):
+                if run.source_id:
+                    copies.setdefault(run.source_id, []).append(run)
+        return copies
+
     differences: list[str] = []
     checks = []
-    target_experiments = {e.name: e for e in target.experiments(include_deleted=True)}
-    for experiment in plan.experiments:
-        check = ExperimentCheck(experiment.source.name)
-        checks.append(check)
+    pairs: list[tuple[ExperimentCheck, Run, Run]] = []
+    for experiment, copies in zip(
+        plan.experiments, pool.map(copies_of, plan.experiments), strict=True
+    ):
         name = experiment.source.name
-        found = target_experiments.get(name)
-        if found is None:
+        check = ExperimentCheck(name)
+        checks.append(check)
+        if name not in target_experiments:
             differences.append(f"experiment {name!r}: missing in the target")
             continue
-        copies: dict[str, list[Run]] = {}
-        for run in target.runs([found.experiment_id], include_deleted=True):
-            if run.source_id:
-                copies.setdefault(run.source_id, []).append(run)
-        pairs: list[tuple[Run, Run]] = []
         for run_plan in experiment.runs:
             src = run_plan.source
             check.source.runs += 1
@@ -106,54 +115,54 @@ def verify_runs(
             check.target.runs += 1
             copy = found_copies[0]
             check.target.params += len(copy.params)
-            pairs.append((src, copy))
-        id_map = {s.run_id: t.run_id for s, t in pairs}
-        for i in range(0, len(pairs), WAVE):
-            wave = pairs[i : i + WAVE]
-            need_source = [s for s, _ in wave if s.run_id not in outcome.source_facts]
-            source_points = source.histories(need_source, pool) if need_source else {}
-            target_points = target.histories([t for _, t in wave], pool)
+            pairs.append((check, src, copy))
+    id_map = {s.run_id: t.run_id for _, s, t in pairs}
+    for i in range(0, len(pairs), WAVE):
+        wave = pairs[i : i + WAVE]
+        need_source = [s for _, s, _ in wave if s.run_id not in outcome.source_facts]
+        source_points = source.histories(need_source, pool) if need_source else {}
+        target_points = target.histories([t for _, _, t in wave], pool)
 
-            def facts(
-                pair: tuple[Run, Run],
-                source_points: dict[str, list[Point]] = source_points,
-                target_points: dict[str, list[Point]] = target_points,
-            ) -> tuple[Facts, Facts]:
-                src, copy = pair
-                known = outcome.source_facts.get(src.run_id)
-                if known is None:
-                    files = list_source(src)
-                    known = Facts(
-                        points_facts(source_points.get(src.run_id, [])),
-                        {f.path: (f.size, f.checksum) for f in files},
-                    )
-                location = target.locator.for_run(copy.artifact_uri, copy.run_id)
-                target_files = location.list()
-                return known, Facts(
-                    points_facts(target_points.get(copy.run_id, [])),
-                    {f.path: (f.size, f.checksum) for f in target_files},
+        def facts(
+            pair: tuple[ExperimentCheck, Run, Run],
+            source_points: dict[str, list[Point]] = source_points,
+            target_points: dict[str, list[Point]] = target_points,
+        ) -> tuple[Facts, Facts]:
+            _, src, copy = pair
+            known = outcome.source_facts.get(src.run_id)
+            if known is None:
+                files = list_source(src)
+                known = Facts(
+                    points_facts(source_points.get(src.run_id, [])),
+                    {f.path: (f.size, f.checksum) for f in files},
                 )
+            location = target.locator.for_run(copy.artifact_uri, copy.run_id)
+            target_files = location.list()
+            return known, Facts(
+                points_facts(target_points.get(copy.run_id, [])),
+                {f.path: (f.size, f.checksum) for f in target_files},
+            )
 
-            for (src, copy), (want, have) in zip(wave, pool.map(facts, wave), strict=True):
-                problems = _compare_run(src, copy, want, have, id_map, outcome.copies)
-                check.source.points += want.point_count
-                check.target.points += have.point_count
-                check.source.files += len(want.files)
-                check.target.files += len(have.files)
-                check.source.bytes += want.file_bytes
-                check.target.bytes += have.file_bytes
-                check.checksums += sum(
-                    1
-                    for path, (_, digest) in want.files.items()
-                    if digest and have.files.get(path, (0, None))[1] == digest
+        for (check, src, copy), (want, have) in zip(wave, pool.map(facts, wave), strict=True):
+            problems = _compare_run(src, copy, want, have, id_map, outcome.copies)
+            check.source.points += want.point_count
+            check.target.points += have.point_count
+            check.source.files += len(want.files)
+            check.target.files += len(have.files)
+            check.source.bytes += want.file_bytes
+            check.target.bytes += have.file_bytes
+            check.checksums += sum(
+                1
+                for path, (_, digest) in want.files.items()
+                if digest and have.files.get(path, (0, None))[1] == digest
+            )
+            for problem in problems:
+                differences.append(f"experiment {check.name!r}: run {_name(src)}: {problem}")
+            if problems and copy.tags.get(FINGERPRINT) != STALE:
+                target.rest.post(
+                    f"{API}/runs/set-tag",
+                    {"run_id": copy.run_id, "key": FINGERPRINT, "value": STALE},
                 )
-                for problem in problems:
-                    differences.append(f"experiment {name!r}: run {_name(src)}: {problem}")
-                if problems and copy.tags.get(FINGERPRINT) != STALE:
-                    target.rest.post(
-                        f"{API}/runs/set-tag",
-                        {"run_id": copy.run_id, "key": FINGERPRINT, "value": STALE},
-                    )
     return Verification(checks, differences)
 
 
