@@ -401,10 +401,12 @@ def major_of(version: str) -> int | None:
 
 def check_versions(source: RestClient, target: RestClient) -> tuple[str, str]:
     """Both servers answer and speak an API this tool knows; their versions."""
+    # Both asked at once; judged source first, as if asked one after the other.
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="migrate-version") as both:
-        answers = list(both.map(RestClient.version, (source, target)))
+        asked = [(client, both.submit(client.version)) for client in (source, target)]
     versions = []
-    for client, version in zip((source, target), answers, strict=True):
+    for client, answer in asked:
+        version = answer.result()
         major = major_of(version)
         if major is not None and major not in SUPPORTED_MAJORS:
             s = client.server
