@@ -23,8 +23,8 @@ with versions, stages and aliases).
 mlflow-export-import is installed at bench time into its own venv (never a project
 dependency): `mlflow-export-import` without its dependencies plus `mlflow-skinny` (the
 same version as ours), `boto3` and `shortuuid`, which is all its export and import code
-imports. Its copy is `export-all` from the source to a folder, then `import-all` into the
-target.
+imports. Its copy is `export-all --use-threads True` (its faster export) from the source
+to a folder, then `import-all` into the target.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -76,6 +76,7 @@ class _Side:
     logs: list[Any]  # the containers whose access logs count its requests
     s3: str | None = None  # the S3 endpoint from this machine
     keys: tuple[str, str] = ("", "")  # S3 access key id and secret
+    project: str = ""  # its compose project, when it is a stack
 
     def client_env(self) -> dict[str, str]:
         """What an MLflow client needs to reach this side (tracking server and store)."""
@@ -99,7 +100,7 @@ class _Setup:
     source: Callable[[], _Side]
     target: Callable[[], _Side]
     ours: Callable[[_Side, _Side], tuple[list[str], dict[str, str]]]  # argv and environment
-    targets: list[_Side] = field(default_factory=list)
+    release: Callable[[_Side], None]  # removes a target (idle servers still use the CPU)
 
 
 def run(count: int, report: Report, *, quick: bool = False) -> None:
@@ -144,6 +145,9 @@ def _measure(setup: _Setup, python: Path, count: int, report: Report, *, rerun: 
                 ours.append(_ours(setup, source, target_ours))
             else:
                 theirs.append(_theirs(python, source, target_theirs))
+        setup.release(target_theirs)
+        if i + 1 < count:  # the last one serves the re-run
+            setup.release(target_ours)
         print(
             f"bench: mlflow ({setup.label}) {i + 1}/{count}: ours {ours[-1].seconds:.1f} s "
             f"{ours[-1].requests} requests; {REFERENCE} {theirs[-1].seconds:.1f} s "
@@ -204,8 +208,13 @@ def _served_setup(client: Any, image: str, sizes: Any) -> Iterator[_Setup]:
                 "--target", target.tracking]  # fmt: skip
         return argv, clean_env(MLFLOW_TRACKING_USERNAME="", MLFLOW_TARGET_URI="")
 
+    def release(side: _Side) -> None:
+        for container in side.logs:
+            container.remove(force=True)
+            started.remove(container)
+
     try:
-        yield _Setup("served artifacts, SQLite, 1 worker", sizes, start, start, ours)
+        yield _Setup("served artifacts, SQLite, 1 worker", sizes, start, start, ours, release)
     finally:
         for container in started:
             container.remove(force=True)
@@ -233,7 +242,7 @@ class _ProjectStacks:
         self.railway_file.write_text(railway_file("target-bucket"))
         try:
             label = "S3 artifacts, PostgreSQL target"
-            yield _Setup(label, sizes, self.source, self.target, self.ours)
+            yield _Setup(label, sizes, self.source, self.target, self.ours, self.release)
         finally:
             for project, compose_file in reversed(self.projects):
                 self._down(project, compose_file)
@@ -261,6 +270,12 @@ class _ProjectStacks:
                         TARGET_S3_SECRET=target.keys[1])  # fmt: skip
         return argv, env
 
+    def release(self, side: _Side) -> None:
+        for project, compose_file in list(self.projects):
+            if project == side.project:
+                self.projects.remove((project, compose_file))
+                self._down(project, compose_file)
+
     def _up(
         self, project: str, compose_file: Path, document: dict[str, Any], s3: str,
         keys: tuple[str, str],
@@ -277,12 +292,11 @@ class _ProjectStacks:
         loaded = load_project([compose_file], project_name=project)
         services = select_services(loaded, active_profiles([], loaded))
         up(connect(), loaded, services, allow_pull=False, timeout_s=900)
-        return _Side(
-            self._url(project, "mlflow", 5000),
-            [self._container(project, "mlflow"), self._container(project, s3)],  # fmt: skip
-            self._url(project, s3, 9000),
-            keys,
-        )
+        tracking = self._container(project, "mlflow")
+        url = self._url(project, "mlflow", 5000)
+        _wait(url, tracking)  # no healthcheck: a python3 started every few seconds costs CPU
+        return _Side(url, [tracking, self._container(project, s3)], self._url(project, s3, 9000),
+                     keys, project)  # fmt: skip
 
     def _down(self, project: str, compose_file: Path) -> None:
         try:
@@ -321,7 +335,7 @@ def _stack_document(
             **base,
             "command": ["kit-s3-server", "9000"],
             "ports": [{"target": 9000, **local_port}],
-            "healthcheck": {"test": ["CMD-SHELL", "test -f /tmp/kit-s3-ready"], "interval": "1s",
+            "healthcheck": {"test": ["CMD-SHELL", "test -f /tmp/kit-s3-ready"], "interval": "2s",
                             "timeout": "5s", "retries": 120},
         },
         f"{s3}-init": {
@@ -341,15 +355,12 @@ def _stack_document(
             "environment": {"POSTGRES_DB": "mlflow", "POSTGRES_USER": "mlflow",
                             "POSTGRES_PASSWORD": "bench-pg-pass"},
             "healthcheck": {"test": ["CMD-SHELL", "pg_isready -h 127.0.0.1 -U mlflow -d mlflow"],
-                            "interval": "1s", "timeout": "5s", "retries": 120},
+                            "interval": "2s", "timeout": "5s", "retries": 120},
         }  # fmt: skip
         depends["postgres"] = {"condition": "service_healthy"}
     else:
         volumes["mlflow-data"] = {}
         mlflow_volumes = ["mlflow-data:/mlflow"]
-    probe = (
-        "import urllib.request; urllib.request.urlopen('http://127.0.0.1:5000/health', timeout=4)"
-    )
     services["mlflow"] = {
         **base,
         "command": ["mlflow", "server", "--host", "0.0.0.0", "--port", "5000",
@@ -360,8 +371,6 @@ def _stack_document(
                         "MLFLOW_DISABLE_TELEMETRY": "true", **keys},
         "volumes": mlflow_volumes,
         "ports": [{"target": 5000, **local_port}],
-        "healthcheck": {"test": ["CMD", "python3", "-c", probe], "interval": "2s",
-                        "timeout": "5s", "retries": 450},
     }  # fmt: skip
     return {"services": services, "volumes": volumes}
 
@@ -443,7 +452,8 @@ def _theirs(python: Path, source: _Side, target: _Side) -> Measured:
     with tempfile.TemporaryDirectory(prefix="vpbench-export-") as folder:
         base = clean_env(MLFLOW_DISABLE_TELEMETRY="true", DO_NOT_TRACK="true")
         export = run_timed(
-            [str(bin_dir / "export-all"), "--output-dir", folder],
+            # Its fastest export: threads (import-all has no such option).
+            [str(bin_dir / "export-all"), "--output-dir", folder, "--use-threads", "True"],
             env={**base, **source.client_env()},
             timeout=1800,
         )
