@@ -318,7 +318,9 @@ class _ForkPool:
         self.tasks: multiprocessing.Queue[list[str] | None] = context.Queue()
         self.results: multiprocessing.Queue[_Batch | BaseException] = context.Queue()
         self.count = count
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # inherited by the fork
+        # Blocked, not ignored, while forking: a Ctrl-C in that moment waits and reaches
+        # the parent afterwards (ignoring it here lost it); each worker ignores it.
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         try:
             self.processes = [
                 context.Process(target=_worker_loop, args=(self.tasks, self.results), daemon=True)
@@ -327,7 +329,7 @@ class _ForkPool:
             for process in self.processes:
                 process.start()
         finally:
-            signal.signal(signal.SIGINT, previous)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
     def run(self, chunks: Iterator[list[str]]) -> Iterator[_Batch]:
         outstanding = 0
@@ -368,7 +370,8 @@ class _ForkPool:
 
 
 def _worker_loop(tasks: multiprocessing.Queue, results: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # drops one pending from the fork's moment
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     while True:
         chunk = tasks.get()
         if chunk is None:
