@@ -145,11 +145,6 @@ class Copier:
         with self._locks_lock:
             return self._locks.setdefault(experiment_id, threading.Lock())
 
-    def run(self, plan: Plan) -> Outcome:
-        self.copy_runs(plan)
-        self.finish(plan)
-        return self.outcome
-
     def copy_runs(self, plan: Plan) -> Outcome:
         """Experiments, then runs: everything a run's verification reads."""
         self.progress.phase("experiments")
