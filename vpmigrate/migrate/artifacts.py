@@ -4,8 +4,8 @@ whole file in memory.
 Three kinds of location:
 
 - `S3Location`: an `s3://bucket/prefix` artifact root read and written with the store's
-  own keys (boto3): one listing request per 1,000 files, multipart streams, and a
-  server-side copy when source and target are the same S3 service.
+  own keys (vpmigrate.migrate.s3): one listing request per 1,000 files, multipart
+  streams, and a server-side copy when source and target are the same S3 service.
 - `ServedLocation`: an `mlflow-artifacts:/...` root, which the tracking server proxies
   (`/api/2.0/mlflow-artifacts/artifacts/<path>`): GET and PUT stream through it.
 - `ProxiedReadLocation`: any other root the source server can read itself (an `s3://`
@@ -18,9 +18,9 @@ from __future__ import annotations
 import itertools
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 from urllib.parse import quote, urlparse
 
 from vpmigrate.errors import UserError
@@ -36,7 +36,6 @@ from vpmigrate.migrate.rest import (
 
 CHUNK = 1024 * 1024
 PART = 16 * 1024 * 1024  # multipart part size for streamed uploads
-_S3_WRITES = ("Put", "Copy", "Upload", "CreateMultipart", "CompleteMultipart", "Delete")
 FILE_ATTEMPTS = 3  # a streamed file whose upload failed is sent again from the start
 
 
@@ -70,49 +69,49 @@ class S3Config:
 
 
 class S3Service:
-    """A boto3 client for one side, with requests counted and errors explained."""
+    """One side's S3 client (vpmigrate.migrate.s3), with requests counted and errors
+    explained."""
 
-    def __init__(self, config: S3Config, counter: RequestCounter, connections: int) -> None:
-        try:
-            import boto3
-            from botocore.config import Config
-        except ImportError:
-            raise UserError(
-                f"the {config.role}'s artifacts are in S3, which needs boto3: install the "
-                "verify extra (`.venv/bin/pip install -e '.[verify]'`) and re-run."
-            ) from None
+    def __init__(
+        self,
+        config: S3Config,
+        counter: RequestCounter,
+        connections: int,
+        stop: threading.Event | None = None,
+    ) -> None:
+        from vpmigrate.migrate.s3 import Credentials, S3Client
 
         self.config = config
-        self.client: Any = boto3.session.Session().client(
-            "s3",
-            endpoint_url=config.endpoint_url,
-            region_name=config.region,
-            aws_access_key_id=config.access_key_id,
-            aws_secret_access_key=config.secret_access_key,
-            config=Config(
-                connect_timeout=10,
-                read_timeout=120,
-                retries={"max_attempts": 5, "mode": "standard"},
-                max_pool_connections=max(10, connections * 2),
-                s3={"addressing_style": "path" if config.endpoint_url else "auto"},
-            ),
-        )
         where = f"{config.role}-s3"
 
-        def count(model: Any = None, **_: Any) -> None:
-            name = getattr(model, "name", "")
-            counter.add(where, write=name.startswith(_S3_WRITES))
+        def count(operation: str, write: bool) -> None:
+            counter.add(where, write=write)
 
-        self.client.meta.events.register("before-call.s3.*", count)
-
+        self.client = S3Client(
+            config.endpoint_url,
+            Credentials(config.access_key_id, config.secret_access_key, config.region),
+            connections=max(10, connections * 2),
+            stop=stop,
+            on_request=count,
+        )
         self._checked: set[str] = set()
         self._lock = threading.Lock()
 
+    def close(self) -> None:
+        self.client.close()
+
     def explain(self, exc: Exception, bucket: str, action: str) -> UserError:
+        from vpmigrate.migrate.s3 import S3Error, S3Unreachable
+
         c = self.config
-        code = _error_code(exc)
         side = f"the {c.role}'s S3 ({c.where()}, keys from {c.configured_by or 'settings'})"
-        if code in ("NoSuchBucket",) or (code == "404" and action == "head bucket"):
+        if isinstance(exc, S3Unreachable):
+            return UserError(
+                f"cannot reach {side} for {action} on bucket {bucket} ({exc.kind}): check that "
+                "the S3 service runs and its endpoint is reachable from here, then re-run."
+            )
+        code = exc.code if isinstance(exc, S3Error) else ""
+        if code == "NoSuchBucket" or (code == "404" and action == "head bucket"):
             return UserError(
                 f"bucket {bucket} does not exist at {side}: create it (for the local stack the "
                 "bucket job does, `inv local.up`; on Railway the bucket of env/railway.yml "
@@ -130,30 +129,29 @@ class S3Service:
                 f"{'write' if c.role == 'target' else 'read'} access to it; fix "
                 "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY there and re-run."
             )
-        name = type(exc).__name__
-        if name in ("EndpointConnectionError", "ConnectTimeoutError", "ConnectionClosedError"):
-            return UserError(
-                f"cannot reach {side} for {action} on bucket {bucket} ({name}): check that "
-                "the S3 service runs and its endpoint is reachable from here, then re-run."
-            )
         text = " ".join(str(exc).split())[:300]
         return UserError(f"{side} failed {action} on bucket {bucket}: {text}. Re-run to retry.")
+
+    @contextmanager
+    def explained(self, bucket: str, action: str) -> Iterator[None]:
+        """S3's failures in the block as the one-paragraph error; a stop as `Stopped`."""
+        from vpmigrate.migrate.s3 import S3Error, S3Stopped, S3Unreachable
+
+        try:
+            yield
+        except S3Stopped:
+            raise Stopped() from None
+        except (S3Error, S3Unreachable) as exc:
+            raise self.explain(exc, bucket, action) from None
 
     def check_bucket(self, bucket: str) -> None:
         with self._lock:
             if bucket in self._checked:
                 return
-        try:
-            self.client.head_bucket(Bucket=bucket)
-        except Exception as exc:  # noqa: BLE001 - botocore's error family
-            raise self.explain(exc, bucket, "head bucket") from None
+        with self.explained(bucket, "head bucket"):
+            self.client.head_bucket(bucket)
         with self._lock:
             self._checked.add(bucket)
-
-
-def _error_code(exc: Exception) -> str:
-    response = getattr(exc, "response", None) or {}
-    return str((response.get("Error") or {}).get("Code", ""))
 
 
 class Location(Protocol):
@@ -183,73 +181,53 @@ class S3Location:
         self.service.check_bucket(self.bucket)
         prefix = f"{self.prefix}/" if self.prefix else ""
         found = []
-        try:
-            pages = self.service.client.get_paginator("list_objects_v2").paginate(
-                Bucket=self.bucket, Prefix=prefix
-            )
-            for page in pages:
-                for item in page.get("Contents", []):
-                    relative = item["Key"][len(prefix) :]
-                    if not relative or relative.endswith("/"):
-                        continue  # folder markers
-                    etag = str(item.get("ETag", "")).strip('"')
-                    plain = etag if etag and "-" not in etag else None
-                    found.append(ArtifactFile(relative, int(item["Size"]), plain))
-        except Exception as exc:  # noqa: BLE001
-            raise self.service.explain(exc, self.bucket, "list objects") from None
+        with self.service.explained(self.bucket, "list objects"):
+            for item in self.service.client.list_objects(self.bucket, prefix):
+                relative = item.key[len(prefix) :]
+                if not relative or relative.endswith("/"):
+                    continue  # folder markers
+                plain = item.etag if item.etag and "-" not in item.etag else None
+                found.append(ArtifactFile(relative, item.size, plain))
         return found
 
     @contextmanager
     def open(self, path: str) -> Iterator[Iterator[bytes]]:
-        try:
-            body = self.service.client.get_object(Bucket=self.bucket, Key=self.key(path))["Body"]
-        except Exception as exc:  # noqa: BLE001
-            raise self.service.explain(exc, self.bucket, f"read {self.key(path)}") from None
-        try:
-            yield body.iter_chunks(CHUNK)
-        finally:
-            body.close()
+        action = f"read {self.key(path)}"
+        with ExitStack() as stack:
+            with self.service.explained(self.bucket, action):
+                chunks = stack.enter_context(
+                    self.service.client.get_object(self.bucket, self.key(path), CHUNK)
+                )
+            yield self._explained(chunks, action)
+
+    def _explained(self, chunks: Iterator[bytes], action: str) -> Iterator[bytes]:
+        # A read failing half-way is this side's, even while the other side's write
+        # is what pulls the chunks.
+        with self.service.explained(self.bucket, action):
+            yield from chunks
 
     def write(self, path: str, chunks: Iterable[bytes], size: int) -> None:
-        from boto3.s3.transfer import TransferConfig
-
         self.service.check_bucket(self.bucket)
+        key = self.key(path)
         reader = _ChunkReader(chunks)
-        try:
-            # A file smaller than one part goes in one PutObject (the memory a part takes
-            # anyway), without a transfer manager and its threads for each file.
+        with self.service.explained(self.bucket, f"write {key}"):
+            # A file smaller than one part goes in one PutObject, larger ones in parts.
             head = reader.read(PART + 1) if size < PART else b""
             if size < PART and len(head) <= PART:
-                self.service.client.put_object(Bucket=self.bucket, Key=self.key(path), Body=head)
+                self.service.client.put_object(self.bucket, key, head)
                 return
-            config = TransferConfig(
-                multipart_threshold=PART, multipart_chunksize=PART, max_concurrency=2
-            )
             rest = _ChunkReader(itertools.chain([head], reader.rest())) if head else reader
-            self.service.client.upload_fileobj(rest, self.bucket, self.key(path), Config=config)
-        except Exception as exc:  # noqa: BLE001
-            if isinstance(exc, UserError | Stopped):
-                raise
-            raise self.service.explain(exc, self.bucket, f"write {self.key(path)}") from None
+            self.service.client.put_parts(self.bucket, key, iter(lambda: rest.read(PART), b""))
 
     def copy_from(self, source: S3Location, path: str, size: int) -> None:
         """Server-side copy within one S3 service: no byte passes through here."""
-        from boto3.s3.transfer import TransferConfig
-
-        config = TransferConfig(multipart_threshold=PART * 8, multipart_chunksize=PART * 4)
-        try:
-            self.service.client.copy(
-                {"Bucket": source.bucket, "Key": source.key(path)},
-                self.bucket,
-                self.key(path),
-                Config=config,
-            )
-        except Exception as exc:  # noqa: BLE001
-            raise self.service.explain(exc, self.bucket, f"copy to {self.key(path)}") from None
+        key = self.key(path)
+        with self.service.explained(self.bucket, f"copy to {key}"):
+            self.service.client.copy_object(source.bucket, source.key(path), self.bucket, key, size)
 
 
 class _ChunkReader:
-    """A file-like `read(n)` over an iterator of byte chunks (for boto3 uploads)."""
+    """A file-like `read(n)` over an iterator of byte chunks (an upload's parts)."""
 
     def __init__(self, chunks: Iterable[bytes]) -> None:
         self._chunks = iter(chunks)
