@@ -157,13 +157,14 @@ class Copier:
                     self.outcome.copies[run_plan.source.run_id] = run_plan.target.run_id
                     self.artifact_uris[run_plan.target.run_id] = run_plan.target.artifact_uri
         todo = plan.runs_to_copy()
-        self.progress.totals(len(todo), sum(f.size for r in todo for f in r.files))
+        self._announce_totals(todo)
         self.progress.phase("runs")
         for run_plan in todo:
             self._copied[run_plan.source.run_id] = _pending()
-        if plan.models:  # each model as soon as the runs its versions point at are copied
+        if plan.models or plan.models_reading is not None:
+            # each model as soon as the runs its versions point at are copied
             models = ThreadPoolExecutor(max_workers=1, thread_name_prefix="migrate-models")
-            self._models = models.submit(self._copy_models, plan.models)
+            self._models = models.submit(lambda: self._copy_models(plan.planned_models()))
             models.shutdown(wait=False)
         try:
             self._copy_runs([run for level in _levels(todo) for run in level])
@@ -172,6 +173,21 @@ class Copier:
                 if not copied.done():
                     copied.set_exception(Stopped())
         return self.outcome
+
+    def _announce_totals(self, todo: list[RunPlan]) -> None:
+        """Runs and bytes to copy for the progress line; the bytes once the source's
+        files are listed (the copy does not wait for that)."""
+        listings = [r.listing for r in todo if r.listing is not None]
+        known = sum(f.size for r in todo if r.listing is None for f in r.files)
+        self.progress.totals(len(todo), known)
+
+        def announce(_: Future[list[ArtifactFile]]) -> None:
+            if all(f.done() for f in listings):  # the last listing to end announces
+                found = [f.result() for f in listings if f.exception() is None]
+                self.progress.totals(len(todo), known + sum(a.size for fs in found for a in fs))
+
+        for listing in listings:
+            listing.add_done_callback(announce)
 
     def finish(self, plan: Plan) -> None:
         """The registered models' copy done, then the experiments' lifecycle."""
@@ -464,7 +480,7 @@ class Copier:
             raise _refused(self.target, f"log-batch on run {body['run_id']}", exc) from None
 
     def _copy_artifacts(self, plan: RunPlan, target: Run) -> list[ArtifactFile]:
-        files = plan.files
+        files = plan.listed_files()
         if not files:
             return []
         source_location = self.source.locator.for_run(plan.source.artifact_uri, plan.source.run_id)

@@ -115,11 +115,17 @@ def _migrate(
     files = ThreadPoolExecutor(max_workers=options.workers, thread_name_prefix="migrate-files")
     steps = ThreadPoolExecutor(max_workers=options.workers, thread_name_prefix="migrate-data")
     verifier = ThreadPoolExecutor(max_workers=1, thread_name_prefix="migrate-verify")
+    planner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="migrate-plan-models")
+    stores: list[S3Service] = []
     try:
         progress.phase("connecting")
         source_version, target_version = check_versions(source_rest, target_rest)
-        source = Side(source_rest, _s3(source_end, counter, connections), source_version)
-        target = Side(target_rest, _s3(target_end, counter, connections), target_version)
+        source_s3, target_s3 = (
+            _s3(end, counter, connections, stop) for end in (source_end, target_end)
+        )
+        stores.extend(s for s in (source_s3, target_s3) if s is not None)
+        source = Side(source_rest, source_s3, source_version)
+        target = Side(target_rest, target_s3, target_version)
         target.locator.s3_unknown = target_end.s3_unknown
 
         def list_plan_files(run_plan: RunPlan) -> list[ArtifactFile]:
@@ -134,6 +140,8 @@ def _migrate(
             models=options.models,
             pool=pool,
             list_files=list_plan_files,
+            # a pass that copies starts while the files and models are still being read
+            background=None if options.dry_run else planner,
         )
         report = Report(source_version, target_version, plan)
         if not options.dry_run:
@@ -151,6 +159,7 @@ def _migrate(
                     lambda run: list_run_files(source, run),
                 )
             copier.finish(plan)
+            plan.settle()
             if checking is not None:
                 progress.phase("verifying")
                 models = Verification([], [])
@@ -177,8 +186,11 @@ def _migrate(
         files.shutdown(wait=True, cancel_futures=True)
         steps.shutdown(wait=True, cancel_futures=True)
         verifier.shutdown(wait=True, cancel_futures=True)
+        planner.shutdown(wait=True, cancel_futures=True)
         source_rest.close()
         target_rest.close()
+        for store in stores:
+            store.close()
 
 
 def list_run_files(side: Side, run: Run) -> list[ArtifactFile]:
@@ -187,7 +199,9 @@ def list_run_files(side: Side, run: Run) -> list[ArtifactFile]:
     return side.locator.for_run(run.artifact_uri, run.run_id).list()
 
 
-def _s3(end: Endpoint, counter: RequestCounter, connections: int) -> S3Service | None:
+def _s3(
+    end: Endpoint, counter: RequestCounter, connections: int, stop: threading.Event
+) -> S3Service | None:
     if end.s3 is None:
         return None
-    return S3Service(end.s3, counter, connections)
+    return S3Service(end.s3, counter, connections, stop)

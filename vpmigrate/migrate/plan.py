@@ -9,7 +9,7 @@ fingerprint; otherwise it is completed from where it stopped.
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from vpmigrate.errors import UserError
@@ -30,6 +30,15 @@ class RunPlan:
     source: Run
     target: Run | None  # None: to create
     files: list[ArtifactFile] = field(default_factory=list)  # source artifacts (to copy)
+    # While the source's files are still being listed (the copy starts meanwhile).
+    listing: Future[list[ArtifactFile]] | None = field(default=None, repr=False, compare=False)
+
+    def listed_files(self) -> list[ArtifactFile]:
+        """`files`, once listed (raises what the listing raised)."""
+        if self.listing is not None:
+            self.files = self.listing.result()
+            self.listing = None
+        return self.files
 
     @property
     def state(self) -> str:
@@ -144,6 +153,22 @@ class Plan:
     experiments: list[ExperimentPlan]
     models: list[ModelPlan]
     notes: list[str] = field(default_factory=list)
+    # While the registered models are still being read (the runs' copy starts meanwhile).
+    models_reading: Future[list[ModelPlan]] | None = field(default=None, repr=False)
+
+    def planned_models(self) -> list[ModelPlan]:
+        """`models`, once read (raises what the reading raised)."""
+        if self.models_reading is not None:
+            self.models = self.models_reading.result()
+            self.models_reading = None
+        return self.models
+
+    def settle(self) -> None:
+        """Waits for what planning still reads in the background."""
+        for experiment in self.experiments:
+            for run in experiment.runs:
+                run.listed_files()
+        self.planned_models()
 
     @property
     def nothing_to_do(self) -> bool:
@@ -181,7 +206,12 @@ def make_plan(
     models: bool,
     pool: Executor,
     list_files: Callable[[RunPlan], list[ArtifactFile]],
+    background: Executor | None = None,
 ) -> Plan:
+    """What to copy. With `background`, the source's files (listed on `pool`) and the
+    registered models (read on `background`) may still be read when this returns, so
+    the copy can start: `RunPlan.listed_files`, `Plan.planned_models` and `Plan.settle`
+    wait for them."""
     # Source and target are read at the same time, each step.
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="migrate-plan") as both:
         theirs = both.submit(target.experiments, include_deleted=True)
@@ -207,30 +237,42 @@ def make_plan(
             one.runs.append(RunPlan(run, found[0] if found else None))
         plans.append(one)
     plan = Plan(plans, [])
+    copied_runs = {r.run_id for r in source_runs}
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="migrate-plan") as aside:
-        copied_runs = {r.run_id for r in source_runs}
-        model_plans = (
-            aside.submit(_model_plans, source, target, copied_runs, bool(names), plan.notes)
-            if models
-            else None
-        )
+        if models:
+            plan.models_reading = (background or aside).submit(
+                _model_plans, source, target, copied_runs, bool(names), plan.notes
+            )
         # Source artifacts of what is to be copied: sizes for the plan and the progress bar.
         pending = [r for p in plans for r in p.to_copy]
-        for run_plan, files in zip(pending, pool.map(list_files, pending), strict=True):
-            run_plan.files = files
-        if model_plans is not None:
-            plan.models = model_plans.result()
+        for run_plan in pending:
+            run_plan.listing = pool.submit(list_files, run_plan)
+        if background is None:
+            plan.settle()
+        elif pending:
+            # A store that cannot be read (no bucket, no access) fails every listing:
+            # said before anything is written.
+            pending[0].listed_files()
     return plan
 
 
 def _model_plans(
     source: Side, target: Side, copied_runs: set[str], filtered: bool, notes: list[str]
 ) -> list[ModelPlan]:
-    source_models = source.models()
-    target_models = {m.name: m for m in target.models()}
+    with ThreadPoolExecutor(max_workers=4, thread_name_prefix="migrate-plan-models") as readers:
+        # both sides' models at once, then every model's versions at once
+        theirs = readers.submit(target.models)
+        source_models = source.models()
+        target_models = {m.name: m for m in theirs.result()}
+        source_versions = [readers.submit(source.versions, m.name) for m in source_models]
+        target_versions = {
+            m.name: readers.submit(target.versions, m.name)
+            for m in source_models
+            if m.name in target_models
+        }
     plans = []
-    for model in source_models:
-        versions = source.versions(model.name)
+    for model, versions_read in zip(source_models, source_versions, strict=True):
+        versions = versions_read.result()
         keep = [v for v in versions if (v.run_id in copied_runs) or (not v.run_id and not filtered)]
         skipped = [v.version for v in versions if v not in keep]
         if filtered and not keep:
@@ -238,7 +280,7 @@ def _model_plans(
         existing = target_models.get(model.name)
         by_source: dict[str, ModelVersion] = {}
         if existing is not None:
-            for version in target.versions(model.name):
+            for version in target_versions[model.name].result():
                 origin = version.tags.get(SOURCE_VERSION)
                 if origin:
                     by_source.setdefault(origin, version)

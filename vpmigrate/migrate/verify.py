@@ -9,7 +9,7 @@ set to "stale"), so the next pass completes it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import Executor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from vpmigrate.migrate.artifacts import ArtifactFile
@@ -28,7 +28,8 @@ from vpmigrate.migrate.records import (
 from vpmigrate.migrate.rest import API
 from vpmigrate.migrate.side import Side
 
-WAVE = 20
+WAVE = 50
+LISTERS = 4  # concurrent listings of the copies' files
 
 
 @dataclass
@@ -117,6 +118,29 @@ def verify_runs(
             check.target.params += len(copy.params)
             pairs.append((check, src, copy))
     id_map = {s.run_id: t.run_id for _, s, t in pairs}
+    with ThreadPoolExecutor(LISTERS, thread_name_prefix="migrate-verify-list") as listers:
+        # The copies' files are listed while the metric histories are read: the two go
+        # to different servers when the artifacts are in S3.
+
+        def files_of(copy: Run) -> list[ArtifactFile]:
+            return target.locator.for_run(copy.artifact_uri, copy.run_id).list()
+
+        listed = {copy.run_id: listers.submit(files_of, copy) for _, _, copy in pairs}
+        _check_waves(source, target, outcome, pool, list_source, pairs, listed, id_map, differences)
+    return Verification(checks, differences)
+
+
+def _check_waves(
+    source: Side,
+    target: Side,
+    outcome: Outcome,
+    pool: Executor,
+    list_source: Callable[[Run], list[ArtifactFile]],
+    pairs: list[tuple[ExperimentCheck, Run, Run]],
+    listed: dict[str, Future[list[ArtifactFile]]],
+    id_map: dict[str, str],
+    differences: list[str],
+) -> None:
     for i in range(0, len(pairs), WAVE):
         wave = pairs[i : i + WAVE]
         need_source = [s for _, s, _ in wave if s.run_id not in outcome.source_facts]
@@ -136,8 +160,7 @@ def verify_runs(
                     points_facts(source_points.get(src.run_id, [])),
                     {f.path: (f.size, f.checksum) for f in files},
                 )
-            location = target.locator.for_run(copy.artifact_uri, copy.run_id)
-            target_files = location.list()
+            target_files = listed[copy.run_id].result()
             return known, Facts(
                 points_facts(target_points.get(copy.run_id, [])),
                 {f.path: (f.size, f.checksum) for f in target_files},
@@ -163,7 +186,6 @@ def verify_runs(
                     f"{API}/runs/set-tag",
                     {"run_id": copy.run_id, "key": FINGERPRINT, "value": STALE},
                 )
-    return Verification(checks, differences)
 
 
 def _compare_run(
