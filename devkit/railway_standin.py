@@ -293,6 +293,8 @@ class RailwayStandIn:
         self.too_complex_style = "plain"
         self.rate_limit = 1000  # X-RateLimit-Limit; Remaining counts down per request
         self._server: ThreadingHTTPServer | None = None
+        # Set on exit: a request held by a `delay` fault is let go then, not left asleep.
+        self._closing = threading.Event()
 
     # -- lifecycle -------------------------------------------------------------------
     def __enter__(self) -> RailwayStandIn:
@@ -332,6 +334,7 @@ class RailwayStandIn:
 
     def __exit__(self, *exc: object) -> None:
         assert self._server is not None
+        self._closing.set()
         self._server.shutdown()
         self._server.server_close()
 
@@ -385,7 +388,7 @@ class RailwayStandIn:
         limits = self._limit_headers()
         fault = self._take_fault(record)
         if fault is not None and fault.kind == "delay":
-            time.sleep(fault.delay)
+            self._closing.wait(fault.delay)
             fault = None
         if fault is not None and fault.kind not in ("drip", "drop"):
             reply = self._fault_response(fault, headers, raw)

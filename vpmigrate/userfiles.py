@@ -63,10 +63,10 @@ class Location:
     line: int  # 1-based
 
     def __str__(self) -> str:
-        return f"{_shown(self.file)}:{self.line}"
+        return f"{_escaped(self.file)}:{self.line}"
 
 
-def _shown(path: Path | str) -> str:
+def _escaped(path: Path | str) -> str:
     """A path as messages show it: control characters escaped, so a file name cannot
     forge a line of output."""
     return printable(str(path))
@@ -124,7 +124,7 @@ def read_user_bytes(path: Path, kind: str, *, hint: str = "", limit: int = MAX_F
         os.close(descriptor)
     if size > limit:
         raise UserError(
-            f"{_shown(path)}: the {kind} is larger than {limit // (1024 * 1024)} MiB, far "
+            f"{_escaped(path)}: the {kind} is larger than {limit // (1024 * 1024)} MiB, far "
             "more than such a file needs; check that this is the right file."
         )
     return b"".join(chunks)
@@ -134,14 +134,14 @@ def decode_user_text(data: bytes, path: Path, kind: str) -> str:
     """`data` as UTF-8 text (a leading byte-order mark dropped), or a `UserError`
     naming the line of the first NUL byte or undecodable byte."""
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        raise UserError(f"{_shown(path)}: the {kind} is UTF-16; save it as UTF-8 and run again.")
+        raise UserError(f"{_escaped(path)}: the {kind} is UTF-16; save it as UTF-8 and run again.")
     if data.startswith(codecs.BOM_UTF8):
         data = data[len(codecs.BOM_UTF8) :]
     nul = data.find(b"\0")
     if nul >= 0:
         line = data.count(b"\n", 0, nul) + 1
         raise UserError(
-            f"{_shown(path)}:{line}: the {kind} contains a NUL byte, so it "
+            f"{_escaped(path)}:{line}: the {kind} contains a NUL byte, so it "
             "is not a text file; check that this is the right file (text files are UTF-8)."
         )
     try:
@@ -150,7 +150,7 @@ def decode_user_text(data: bytes, path: Path, kind: str) -> str:
         line = data.count(b"\n", 0, exc.start) + 1
         line_start = data.rfind(b"\n", 0, exc.start) + 1
         raise UserError(
-            f"{_shown(path)}:{line}: the {kind} is not UTF-8 (byte "
+            f"{_escaped(path)}:{line}: the {kind} is not UTF-8 (byte "
             f"0x{data[exc.start]:02X} at column {exc.start - line_start + 1}); save it as "
             "UTF-8 (e.g. `iconv -f latin1 -t utf-8`) and run again."
         ) from None
@@ -170,7 +170,7 @@ def _refuse_special(path: Path, status: os.stat_result, kind: str) -> None:
         return
     what = next((name for test, name in _SPECIAL if test(status.st_mode)), "not a regular file")
     raise UserError(
-        f"{_shown(path)}: is {what}, not a regular file; pass the path of the {kind} itself."
+        f"{_escaped(path)}: is {what}, not a regular file; pass the path of the {kind} itself."
     )
 
 
@@ -178,37 +178,38 @@ def _open_error(path: Path, kind: str, hint: str, exc: OSError) -> UserError:
     if exc.errno == errno.ENOENT:
         dangling = os.path.islink(path)
         detail = " (it is a symbolic link to a missing file)" if dangling else ""
-        return UserError(f"{_shown(path)}: the {kind} does not exist{detail}{hint}.")
+        return UserError(f"{_escaped(path)}: the {kind} does not exist{detail}{hint}.")
     if exc.errno == errno.ENOTDIR:
         return UserError(
-            f"{_shown(path)}: the {kind} does not exist (a part of the path is a file, not "
+            f"{_escaped(path)}: the {kind} does not exist (a part of the path is a file, not "
             f"a folder){hint}."
         )
     if exc.errno == errno.ELOOP:
         loop = symlink_loop(path)
-        shown = f" ({' -> '.join(map(_shown, loop))})" if loop else " in its path"
+        shown = f" ({' -> '.join(map(_escaped, loop))})" if loop else " in its path"
         return UserError(
-            f"{_shown(path)}: symbolic link loop{shown}; point the link at a real file or "
+            f"{_escaped(path)}: symbolic link loop{shown}; point the link at a real file or "
             "remove it."
         )
     if exc.errno in (errno.EACCES, errno.EPERM):
         folder = _closed_folder(path)
         if folder is not None:
             return UserError(
-                f"{_shown(path)}: cannot read the {kind}: permission denied on its folder "
-                f"{_shown(folder)}; fix the folder's permissions (chmod +rx) or run as a user "
+                f"{_escaped(path)}: cannot read the {kind}: permission denied on its folder "
+                f"{_escaped(folder)}; fix the folder's permissions (chmod +rx) or run as a user "
                 "who may read it."
             )
         return UserError(
-            f"{_shown(path)}: cannot read the {kind}: permission denied; fix its permissions "
+            f"{_escaped(path)}: cannot read the {kind}: permission denied; fix its permissions "
             "(chmod +r) or run as a user who may read it."
         )
     if exc.errno == errno.EISDIR:
         return UserError(
-            f"{_shown(path)}: is a folder, not a regular file; pass the path of the {kind} itself."
+            f"{_escaped(path)}: is a folder, not a regular file; pass the path of the {kind} "
+            "itself."
         )
     reason = exc.strerror or type(exc).__name__
-    return UserError(f"{_shown(path)}: cannot read the {kind}: {reason}.")
+    return UserError(f"{_escaped(path)}: cannot read the {kind}: {reason}.")
 
 
 def _closed_folder(path: Path) -> Path | None:
@@ -255,18 +256,18 @@ def _write_error(path: Path, exc: OSError, what: str = "write") -> UserError:
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         reason = "read-only file system" if exc.errno == errno.EROFS else "permission denied"
         return UserError(
-            f"{_shown(path)}: cannot {what} it: {reason} in its folder "
-            f"{_shown(path.parent)}; fix the folder's permissions or choose another folder."
+            f"{_escaped(path)}: cannot {what} it: {reason} in its folder "
+            f"{_escaped(path.parent)}; fix the folder's permissions or choose another folder."
         )
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return UserError(
-            f"{_shown(path)}: cannot {what} it: no space left on the device; free some space and "
+            f"{_escaped(path)}: cannot {what} it: no space left on the device; free some space and "
             "run again (the file was left as it was)."
         )
     if exc.errno == errno.ENOTDIR:
-        return UserError(f"{_shown(path)}: cannot {what} it: a part of its folder is a file.")
+        return UserError(f"{_escaped(path)}: cannot {what} it: a part of its folder is a file.")
     reason = exc.strerror or type(exc).__name__
-    return UserError(f"{_shown(path)}: cannot {what} it: {reason}.")
+    return UserError(f"{_escaped(path)}: cannot {what} it: {reason}.")
 
 
 def _as_bytes(data: str | bytes) -> bytes:
@@ -280,7 +281,7 @@ def atomic_write(path: Path, data: str | bytes) -> None:
     is neither written through nor replaced."""
     if os.path.islink(path):
         raise UserError(
-            f"{_shown(path)}: is a symbolic link (to {_shown(os.readlink(path))}); files are "
+            f"{_escaped(path)}: is a symbolic link (to {_escaped(os.readlink(path))}); files are "
             "never written through a link nor replace one. Remove the link, then run again."
         )
     try:
@@ -381,7 +382,7 @@ def invalid_yaml(path: Path | str, exc: Exception, text: str | None = None) -> U
         problem = f"the control character U+{code:04X} is not allowed"
         if text is not None:
             line = text.count("\n", 0, position) + 1
-    where = f"{_shown(path)}:{line}" if line is not None else f"{_shown(path)}"
+    where = f"{_escaped(path)}:{line}" if line is not None else f"{_escaped(path)}"
     if isinstance(exc, YamlLimitError):
         return UserError(f"{where}: {exc.problem}")
     return UserError(

@@ -9,6 +9,7 @@ test_parity.py compare with Compose itself where the loader reads the keys)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from ipaddress import IPv4Network
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -286,49 +287,49 @@ def test_mounts_split_as_compose_splits_them(engine: Engine) -> None:
 
 
 def test_networks_and_volumes_in_full(engine: Engine) -> None:
-    octet = int(engine.name[-2:], 16)  # a subnet of its own: other tests run alongside
-    front = NetworkDef(
-        "front",
-        f"{engine.name}_front",
-        driver_opts=MappingProxyType({"com.docker.network.bridge.enable_icc": "true"}),
-        ipam=Ipam(config=(IpamPool(subnet=f"10.213.{octet}.0/24", gateway=f"10.213.{octet}.1"),)),
-        attachable=True,
-        internal=True,
-        labels=MappingProxyType({"team": "vision"}),
-    )
-    back = NetworkDef("back", f"{engine.name}_back")
-    volume = VolumeDef(
-        "cache",
-        f"{engine.name}_cache",
-        driver_opts=MappingProxyType({"type": "tmpfs", "device": "tmpfs", "o": "size=1m"}),
-    )
-    service = engine.service(
-        "net",
-        networks=(
-            ServiceNetwork("back", priority=0),
-            ServiceNetwork(
-                "front", aliases=("web",), ipv4_address=f"10.213.{octet}.10", priority=5
+    def create(subnet: IPv4Network) -> tuple[dict[str, Any], str]:
+        prefix = str(subnet.network_address).rsplit(".", 1)[0]
+        front = NetworkDef(
+            "front",
+            f"{engine.name}_front",
+            driver_opts=MappingProxyType({"com.docker.network.bridge.enable_icc": "true"}),
+            ipam=Ipam(config=(IpamPool(subnet=str(subnet), gateway=f"{prefix}.1"),)),
+            attachable=True,
+            internal=True,
+            labels=MappingProxyType({"team": "vision"}),
+        )
+        back = NetworkDef("back", f"{engine.name}_back")
+        volume = VolumeDef(
+            "cache",
+            f"{engine.name}_cache",
+            driver_opts=MappingProxyType({"type": "tmpfs", "device": "tmpfs", "o": "size=1m"}),
+        )
+        service = engine.service(
+            "net",
+            networks=(
+                ServiceNetwork("back", priority=0),
+                ServiceNetwork("front", aliases=("web",), ipv4_address=f"{prefix}.10", priority=5),
             ),
-        ),
-        mac_address="02:42:ac:11:00:99",
-        volumes=(VolumeMount("volume", "/cache", "cache"),),
-    )
-    project = engine.project(
-        service, networks={"front": front, "back": back}, volumes={"cache": volume}
-    )
-    container = engine.create(project, service)
+            mac_address="02:42:ac:11:00:99",
+            volumes=(VolumeMount("volume", "/cache", "cache"),),
+        )
+        project = engine.project(
+            service, networks={"front": front, "back": back}, volumes={"cache": volume}
+        )
+        return engine.create(project, service), prefix
+
+    # A subnet of its own, free on the engine (other test runs may share it).
+    container, prefix = dockerkit.on_free_subnet(engine.client, create)
     # The highest priority network is the one the container is created on.
     assert container["HostConfig"]["NetworkMode"] == f"{engine.name}_front"
     endpoint = container["NetworkSettings"]["Networks"][f"{engine.name}_front"]
-    assert endpoint["IPAMConfig"]["IPv4Address"] == f"10.213.{octet}.10"
+    assert endpoint["IPAMConfig"]["IPv4Address"] == f"{prefix}.10"
     assert "web" in endpoint["Aliases"]
     if spec._mac_in_config(engine.client.api):
         assert container["Config"]["MacAddress"] == "02:42:ac:11:00:99"
     made = engine.client.api.inspect_network(f"{engine.name}_front")
     assert made["Options"] == {"com.docker.network.bridge.enable_icc": "true"}
-    assert made["IPAM"]["Config"] == [
-        {"Subnet": f"10.213.{octet}.0/24", "Gateway": f"10.213.{octet}.1"}
-    ]
+    assert made["IPAM"]["Config"] == [{"Subnet": f"{prefix}.0/24", "Gateway": f"{prefix}.1"}]
     assert made["Attachable"] is True and made["Internal"] is True
     assert made["Labels"]["team"] == "vision"
     assert made["Labels"]["com.docker.compose.network"] == "front"
@@ -411,12 +412,16 @@ def test_keys_the_engine_cannot_honour_are_named(engine: Engine) -> None:
 
 
 def test_a_network_the_engine_refuses_is_named(engine: Engine) -> None:
-    octet = int(engine.name[-2:], 16)
-    pool = Ipam(config=(IpamPool(subnet=f"10.216.{octet}.0/24"),))
-    first = NetworkDef("one", f"{engine.name}_one", ipam=pool)
-    second = NetworkDef("two", f"{engine.name}_two", ipam=pool)
-    project = engine.project(networks={"one": first, "two": second})
-    resources.ensure_network(engine.client, project, first, silent)
+    def make_first(subnet: IPv4Network) -> tuple[Project, NetworkDef]:
+        pool = Ipam(config=(IpamPool(subnet=str(subnet)),))
+        first = NetworkDef("one", f"{engine.name}_one", ipam=pool)
+        second = NetworkDef("two", f"{engine.name}_two", ipam=pool)
+        project = engine.project(networks={"one": first, "two": second})
+        resources.ensure_network(engine.client, project, first, silent)
+        return project, second
+
+    # The first network on a subnet free on the engine; the second on the same one.
+    project, second = dockerkit.on_free_subnet(engine.client, make_first)
     with pytest.raises(UserError) as caught:
         resources.ensure_network(engine.client, project, second, silent)
     assert f"{engine.name}_two" in caught.value.message

@@ -4,6 +4,7 @@ the containers' inspect output compared (tests/engine/parity.py says which field
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from ipaddress import IPv4Network
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ DOCKERFILE_IDLE = 'CMD ["sh", "-c", "trap \'exit 0\' TERM; while true; do sleep 
 IDLE = dockerkit.IDLE_COMMAND
 
 
-def build_stack(folder: Path, image: str) -> list[Path]:
+def build_stack(folder: Path, image: str, subnet: IPv4Network) -> list[Path]:
     """build: in both forms (args, target, .dockerignore, inline), with a healthcheck,
     ports, bind and named volumes and depends_on."""
     app = folder / "app"
@@ -64,7 +65,7 @@ volumes:
     return [path]
 
 
-def wiring_stack(folder: Path, image: str) -> list[Path]:
+def wiring_stack(folder: Path, image: str, subnet: IPv4Network) -> list[Path]:
     """Networks with aliases, links, volumes_from, network_mode service:X, and the
     per-container basics (entrypoint, user, working_dir, stop settings, tty, init)."""
     (folder / "app.env").write_text("FROM_FILE=1\nSHARED=file\n")
@@ -113,7 +114,7 @@ volumes:
     return [path]
 
 
-def settings_stack(folder: Path, image: str) -> list[Path]:
+def settings_stack(folder: Path, image: str, subnet: IPv4Network) -> list[Path]:
     """Resources (also under deploy), security, namespaces, DNS, logging, kernel
     settings, every mount form, secrets and configs of each source, networks and
     volumes with their options. (blkio throttles and rslave propagation need host
@@ -121,7 +122,8 @@ def settings_stack(folder: Path, image: str) -> list[Path]:
     (folder / "secret.txt").write_text("from-a-file\n")
     (folder / "conf.txt").write_text("conf-file\n")
     (folder / "data").mkdir()
-    octet = int(folder.name[-2:], 36) % 250 + 1 if folder.name[-2:].isalnum() else 77
+    # The network's subnet and a fixed address in it, both compared.
+    prefix = str(subnet.network_address).rsplit(".", 1)[0]
     path = folder / "compose.yml"
     path.write_text(
         f"""
@@ -183,7 +185,7 @@ services:
     networks:
       front:
         aliases: [sinky]
-        ipv4_address: 10.215.{octet}.10
+        ipv4_address: {prefix}.10
   readonly:
     image: {image}
     command: ["sh", "-c", '{IDLE}']
@@ -209,7 +211,7 @@ volumes:
 networks:
   front:
     driver_opts: {{com.docker.network.bridge.enable_icc: "true"}}
-    ipam: {{config: [{{subnet: 10.215.{octet}.0/24, gateway: 10.215.{octet}.1}}]}}
+    ipam: {{config: [{{subnet: {subnet}, gateway: {prefix}.1}}]}}
     attachable: true
     labels: {{x: y}}
 """
@@ -222,7 +224,7 @@ SETTINGS_FILES = {
 }
 
 
-def extends_include_stack(folder: Path, image: str) -> list[Path]:
+def extends_include_stack(folder: Path, image: str, subnet: IPv4Network) -> list[Path]:
     """`extends` (other file, same file), `include` with the included file's own env_file
     and relative paths."""
     lib = folder / "lib"
@@ -271,7 +273,7 @@ services:
     return [path]
 
 
-def replicas_stack(folder: Path, image: str) -> list[Path]:
+def replicas_stack(folder: Path, image: str, subnet: IPv4Network) -> list[Path]:
     path = folder / "compose.yml"
     path.write_text(
         f"""
@@ -291,7 +293,9 @@ services:
     return [path]
 
 
-STACKS: dict[str, Callable[[Path, str], list[Path]]] = {
+# Each writes its files into a folder, for a service image; `subnet` is a /24 free on the
+# engine, for the stacks that pin a network's addresses (the others ignore it).
+STACKS: dict[str, Callable[[Path, str, IPv4Network], list[Path]]] = {
     "build": build_stack,
     "wiring": wiring_stack,
     "settings": settings_stack,
@@ -318,13 +322,24 @@ def test_containers_match_docker_compose(
     tmp_path: Path,
     two_projects: tuple[str, str],
 ) -> None:
-    files = STACKS[stack](tmp_path, busybox_image)
     reference, ours = two_projects
     env, paths = ENVIRONMENT.get(stack, {}), FILES.get(stack, {})
-    parity.compose_up(files, reference, env=env)
-    expected = parity.snapshot(docker_client, reference, paths)
-    dockerkit.remove_project(docker_client, reference)
-    output = parity.inv_up(files, ours, env=env)
-    assert parity.differences(expected, parity.snapshot(docker_client, ours, paths)) == []
+
+    def compare(subnet: IPv4Network) -> tuple[list[str], str]:
+        for name in two_projects:  # what an attempt refused on its subnet left
+            dockerkit.remove_project(docker_client, name)
+        folder = tmp_path / str(subnet.network_address)
+        folder.mkdir()
+        files = STACKS[stack](folder, busybox_image, subnet)
+        parity.compose_up(files, reference, env=env)
+        expected = parity.snapshot(docker_client, reference, paths)
+        dockerkit.remove_project(docker_client, reference)
+        output = parity.inv_up(files, ours, env=env)
+        return parity.differences(expected, parity.snapshot(docker_client, ours, paths)), output
+
+    # Other test runs may share the engine: a subnet free now may be taken before the
+    # stack comes up, so a refused subnet means another try on another one.
+    problems, output = dockerkit.on_free_subnet(docker_client, compare)
+    assert problems == []
     for value in env.values():  # a secret's value never appears in output
         assert value not in output

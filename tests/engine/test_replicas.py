@@ -48,7 +48,10 @@ def test_replicas_scale_up_and_down_as_compose_does(stack: Stack) -> None:
     reference = dockerkit.unique_name()
     try:
         stack.compose(reference, "up", "-d")
-        stack.inv("local.up", "--timeout", "60")
+        up = stack.inv("local.up", "--timeout", "60")
+        # Each service is reported ready once, with its number of containers.
+        assert "  web              running: 3 containers\n" in up.stderr
+        assert "  job              completed: 2 containers\n" in up.stderr
         three = [
             ("job-1", "job", "1"),
             ("job-2", "job", "2"),

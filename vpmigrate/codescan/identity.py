@@ -372,7 +372,7 @@ def _from_dockerfile(
     roots: Sequence[Path],
     depth: int,
 ) -> Identity | None:
-    where = _shown(dockerfile.path, roots)
+    where = _relative(dockerfile.path, roots)
     found = command_family(dockerfile.command, families)
     if found and found[0].role not in ("proxy",):
         return Identity(found[0], found[0].role, f"{where}: CMD `{found[1]}`")
@@ -391,7 +391,7 @@ def _from_dockerfile(
                     )
     code = _copied_code(dockerfile, roots)
     if code:
-        return Identity(None, "app", f"{where} copies {_shown(code[0], roots)}", code)
+        return Identity(None, "app", f"{where} copies {_relative(code[0], roots)}", code)
     for base in dockerfile.bases:
         family = family_for_image(base, tuple(families)) or parts_family(
             _name_parts(base), families
@@ -444,21 +444,23 @@ def _application(
 ) -> Identity | None:
     if fact is not None and fact.build is not None and _inside(fact.build.context, roots):
         context = fact.build.context
-        return Identity(None, "app", f"builds {_shown(context, roots)} (scanned code)", (context,))
+        return Identity(
+            None, "app", f"builds {_relative(context, roots)} (scanned code)", (context,)
+        )
     for mount in service.volumes:
         if mount.type != "bind" or not mount.source:
             continue
         source = Path(mount.source)
         if _inside(source, roots) and source.is_dir() and _has_code(source):
             return Identity(
-                None, "app", f"mounts {_shown(source, roots)} (scanned code)", (source,)
+                None, "app", f"mounts {_relative(source, roots)} (scanned code)", (source,)
             )
     for segment in _segments(words):
         for word in segment[:4]:
             target = _code_target(word, project.working_dir, roots)
             if target is not None:
                 return Identity(
-                    None, "app", f"runs {_shown(target, roots)} (scanned code)", (target.parent,)
+                    None, "app", f"runs {_relative(target, roots)} (scanned code)", (target.parent,)
                 )
     if service.image:
         names = {_normal(r.name) for r in roots} | {_normal(project.name)}
@@ -526,7 +528,9 @@ def _has_code(folder: Path, budget: int = 400) -> bool:
     return False
 
 
-def _shown(path: Path, roots: Sequence[Path]) -> str:
+def _relative(path: Path, roots: Sequence[Path]) -> str:
+    """`path` as a reason shows it: relative to the scanned root it lies in (`/`
+    separated, `.` for the root itself), else as given."""
     resolved = path.resolve()
     for root in roots:
         if resolved == root:

@@ -31,8 +31,6 @@ from vpmigrate.errors import UserError
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "0.0.0.0", "host.docker.internal", "[::1]"})
 # Frameworks expose env variables to browser code under a prefix.
 ENV_PREFIXES = ("NEXT_PUBLIC_", "VITE_", "REACT_APP_", "NUXT_PUBLIC_", "PUBLIC_")
-# Host names shorter than this are only looked for as `//db`, `@db` or `db:5432`.
-MIN_BARE_LITERAL = 5
 
 # Anchored on the rare part (`://`, `:<digits>`) and completed around it: a pattern that
 # starts with a scheme or host name is tried at every letter of a file, this is not.

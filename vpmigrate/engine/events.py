@@ -3,13 +3,43 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
+
+# What happened to an event's subject. Anything variable (a container count, a build
+# step, a reason) goes in the event's detail.
+Action = Literal[
+    # images
+    "pulling",
+    "pulled",
+    "building",
+    "built",
+    # networks, volumes and containers
+    "created",
+    "recreating",
+    "recreated",
+    "restarted",
+    "started",
+    "unchanged",
+    "removed",
+    "orphan",
+    # a service's readiness, once `up` has waited for it
+    "healthcheck passed",
+    "healthy",
+    "starting",
+    "unhealthy",
+    "running",
+    "completed",
+    "no containers",
+    "failed",
+    # something the engine cannot do as the file asks, said and worked around
+    "warning",
+]
 
 
 @dataclass(frozen=True)
 class Event:
     subject: str  # a service, image, network or volume name
-    action: str  # e.g. pulling, pulled, created, recreated, started, healthy, unchanged, removed
+    action: Action
     detail: str = ""
 
 

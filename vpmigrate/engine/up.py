@@ -32,14 +32,17 @@ from vpmigrate.compose.graph import DependencyGraph
 from vpmigrate.compose.model import Project, Service
 from vpmigrate.engine import hostconfig, labels, ports, resources, spec
 from vpmigrate.engine.backend import Engine, PortInUse, engine_error_text
+from vpmigrate.engine.events import Action as EventAction
 from vpmigrate.engine.events import Event, Reporter, silent
 from vpmigrate.engine.readiness import Condition, Probe, Readiness, judge
 from vpmigrate.engine.state import RUNNING, ContainerState
 from vpmigrate.errors import UserError
 
+# What `up` did to one container.
+ContainerAction = Literal["recreated", "created", "restarted", "started", "unchanged"]
 # What `up` did to a service's containers: the strongest of what it did to each, in
 # this order; `scaled` when it only removed some (scaling down).
-Action = Literal["recreated", "created", "restarted", "started", "scaled", "unchanged"]
+Action = ContainerAction | Literal["scaled"]
 _STRONGEST_FIRST: tuple[Action, ...] = (
     "recreated",
     "created",
@@ -277,7 +280,7 @@ class _UpRun:
                 # The engine's word only: what `docker ps` and `local.status` will say.
                 verdict, states = self._verdict(name, self.goal[name], None)
                 if verdict.done:
-                    self.report(Event(name, _ready_word(verdict, states)))
+                    self.report(Event(name, *_ready_word(verdict, states)))
                     pending.discard(name)
                 elif verdict.failed:
                     self._fail(name, verdict.reason, _first(states))
@@ -328,11 +331,11 @@ class _UpRun:
         peers: dict[str, list[ContainerState]],
         restart_needed: bool,
         dependency_changed: bool,
-    ) -> tuple[Action, str]:
+    ) -> tuple[ContainerAction, str]:
         why = self._why_recreate(service, current, image_id, peers)
         if current is not None and why is None:
             return self._reuse(service, current, restart_needed, dependency_changed), current.id
-        action: Action = "created"
+        action: ContainerAction = "created"
         inherit: dict[str, str] = {}
         if current is not None:
             self.report(Event(_label(service, number), "recreating", why or ""))
@@ -393,7 +396,7 @@ class _UpRun:
         current: ContainerState,
         restart_needed: bool,
         dependency_changed: bool,
-    ) -> Action:
+    ) -> ContainerAction:
         if current.status == "running" and restart_needed:
             self.engine.restart(current.id)
             return "restarted"
@@ -462,13 +465,20 @@ def _first(states: list[ContainerState]) -> ContainerState | None:
     return states[0] if states else None
 
 
-def _ready_word(verdict: Readiness, states: list[ContainerState]) -> str:
+def _ready_word(verdict: Readiness, states: list[ContainerState]) -> tuple[EventAction, str]:
+    """How a ready service is reported: the action, and the number of containers (as the
+    detail) when there are several."""
     if not states:
-        return "no containers (replicas: 0)"
+        return "no containers", "0 replicas"
     state = states[0]
-    word = verdict.reason or ("completed" if state.status == "exited" else state.health)
-    word = word or "running"
-    return word if len(states) == 1 else f"{word} ({len(states)} containers)"
+    word: EventAction
+    if verdict.reason == "healthcheck passed":
+        word = "healthcheck passed"
+    elif verdict.reason == "completed" or state.status == "exited":
+        word = "completed"
+    else:
+        word = state.health or "running"
+    return word, "" if len(states) == 1 else f"{len(states)} containers"
 
 
 def _last_log_lines(engine: Engine, container_id: str) -> list[str]:
