@@ -147,6 +147,27 @@ class Copier:
 
     def copy_runs(self, plan: Plan) -> Outcome:
         """Experiments, then runs: everything a run's verification reads."""
+        todo = plan.runs_to_copy()
+        ordered = [run for level in _levels(todo) for run in level]  # parents first
+        # The first runs' histories are read from the source while the experiments are
+        # created on the target.
+        readers = ThreadPoolExecutor(max_workers=1, thread_name_prefix="migrate-read")
+        first = readers.submit(self._histories, ordered[:FIRST_WAVE]) if ordered else None
+        try:
+            self._copy_experiments_and_runs(plan, todo, ordered, readers, first)
+        finally:
+            # Not waiting: after a failure or Ctrl-C the stop event ends the reads.
+            readers.shutdown(wait=False, cancel_futures=True)
+        return self.outcome
+
+    def _copy_experiments_and_runs(
+        self,
+        plan: Plan,
+        todo: list[RunPlan],
+        ordered: list[RunPlan],
+        readers: ThreadPoolExecutor,
+        first: Future[Histories] | None,
+    ) -> None:
         self.progress.phase("experiments")
         for experiment in plan.experiments:
             self.experiment(experiment)
@@ -156,7 +177,6 @@ class Copier:
                 if run_plan.target is not None:
                     self.outcome.copies[run_plan.source.run_id] = run_plan.target.run_id
                     self.artifact_uris[run_plan.target.run_id] = run_plan.target.artifact_uri
-        todo = plan.runs_to_copy()
         self._announce_totals(todo)
         self.progress.phase("runs")
         for run_plan in todo:
@@ -167,12 +187,12 @@ class Copier:
             self._models = models.submit(lambda: self._copy_models(plan.planned_models()))
             models.shutdown(wait=False)
         try:
-            self._copy_runs([run for level in _levels(todo) for run in level])
+            if first is not None:
+                self._copy_runs(ordered, readers, first)
         finally:
             for copied in self._copied.values():  # never leave the models' thread waiting
                 if not copied.done():
                     copied.set_exception(Stopped())
-        return self.outcome
 
     def _announce_totals(self, todo: list[RunPlan]) -> None:
         """Runs and bytes to copy for the progress line; the bytes once the source's
@@ -242,42 +262,37 @@ class Copier:
 
     # -- runs ---------------------------------------------------------------------------
 
-    def _copy_runs(self, runs: list[RunPlan]) -> None:
+    def _copy_runs(
+        self, runs: list[RunPlan], readers: ThreadPoolExecutor, first: Future[Histories]
+    ) -> None:
         """Copy `runs` (parents before children in the list) on the pool, each child as
         soon as its parent's copy exists. Histories are read in waves of WAVE runs (one
         bulk request per metric key, on threads of their own; the first wave is small);
         a run's copy starts at once and only its metric writes wait for its wave's
         histories. The next wave's histories are read once the wave before the current
-        one is copied, so at most two waves' histories are in memory."""
-        # A small first wave: its histories arrive soon, so metric writes start early.
+        one is copied, so at most two waves' histories are in memory. `readers` reads
+        one wave's histories at a time, in order; `first` is the first wave's (a small
+        wave: its histories arrive soon, so metric writes start early)."""
         waves = [runs[:FIRST_WAVE]]
         waves += [runs[i : i + WAVE] for i in range(FIRST_WAVE, len(runs), WAVE)]
-        if not runs:
-            return
         created: dict[str, Future[None]] = {}  # source run id -> its copy exists
-        # One wave's histories at a time, in order: the first wave's come first.
-        readers = ThreadPoolExecutor(max_workers=1, thread_name_prefix="migrate-read")
-        try:
-            histories = readers.submit(self._histories, waves[0])
-            previous: list[Future[None]] = []
-            for i, wave in enumerate(waves):
-                current = []
-                for run_plan in wave:
-                    exists = _pending()
-                    parent = created.get(run_plan.source.parent_id or "")
-                    task = self.pool.submit(self._copy_after, parent, exists, run_plan, histories)
-                    created[run_plan.source.run_id] = exists
-                    current.append(task)
-                for task in previous:  # the wave before this one is done: its memory goes
-                    task.result()
-                previous = current
-                if i + 1 < len(waves):
-                    histories = readers.submit(self._histories, waves[i + 1])
-            for task in previous:
+        histories = first
+        previous: list[Future[None]] = []
+        for i, wave in enumerate(waves):
+            current = []
+            for run_plan in wave:
+                exists = _pending()
+                parent = created.get(run_plan.source.parent_id or "")
+                task = self.pool.submit(self._copy_after, parent, exists, run_plan, histories)
+                created[run_plan.source.run_id] = exists
+                current.append(task)
+            for task in previous:  # the wave before this one is done: its memory goes
                 task.result()
-        finally:
-            # Not waiting: after a failure or Ctrl-C the stop event ends the reads.
-            readers.shutdown(wait=False, cancel_futures=True)
+            previous = current
+            if i + 1 < len(waves):
+                histories = readers.submit(self._histories, waves[i + 1])
+        for task in previous:
+            task.result()
 
     def _histories(self, runs: list[RunPlan]) -> Histories:
         """Every point of these runs on the source, and on the target for copies to
