@@ -13,7 +13,7 @@ from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from vpmigrate.errors import UserError
-from vpmigrate.migrate.artifacts import ArtifactFile
+from vpmigrate.migrate.artifacts import ArtifactFile, S3Location
 from vpmigrate.migrate.records import (
     FINGERPRINT,
     SOURCE_VERSION,
@@ -247,6 +247,16 @@ def make_plan(
         pending = [r for p in plans for r in p.to_copy]
         for run_plan in pending:
             run_plan.listing = pool.submit(list_files, run_plan)
+        # Listings that go through the source's tracking server end before the copy
+        # starts (its reads of histories would wait behind them); S3 ones need not.
+        in_s3 = all(
+            isinstance(source.locator.for_run(r.source.artifact_uri, r.source.run_id), S3Location)
+            for r in pending
+            if r.source.artifact_uri
+        )
+        if background is None or not in_s3:
+            for run_plan in pending:
+                run_plan.listed_files()
         if background is None:
             plan.settle()
         elif pending:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from vpmigrate.migrate.artifacts import ArtifactFile
+from vpmigrate.migrate.artifacts import ArtifactFile, S3Location
 from vpmigrate.migrate.execute import Outcome
 from vpmigrate.migrate.plan import ExperimentPlan, Plan
 from vpmigrate.migrate.records import (
@@ -119,13 +119,14 @@ def verify_runs(
             pairs.append((check, src, copy))
     id_map = {s.run_id: t.run_id for _, s, t in pairs}
     with ThreadPoolExecutor(LISTERS, thread_name_prefix="migrate-verify-list") as listers:
-        # The copies' files are listed while the metric histories are read: the two go
-        # to different servers when the artifacts are in S3.
-
-        def files_of(copy: Run) -> list[ArtifactFile]:
-            return target.locator.for_run(copy.artifact_uri, copy.run_id).list()
-
-        listed = {copy.run_id: listers.submit(files_of, copy) for _, _, copy in pairs}
+        # Copies whose files are in S3 are listed while the metric histories are read
+        # (another server); files the tracking server holds are listed after them, on
+        # the pool (that server is busy with the histories meanwhile).
+        listed: dict[str, Future[list[ArtifactFile]]] = {}
+        for _, _, copy in pairs:
+            location = target.locator.for_run(copy.artifact_uri, copy.run_id)
+            if isinstance(location, S3Location):
+                listed[copy.run_id] = listers.submit(location.list)
         _check_waves(source, target, outcome, pool, list_source, pairs, listed, id_map, differences)
     return Verification(checks, differences)
 
@@ -160,7 +161,11 @@ def _check_waves(
                     points_facts(source_points.get(src.run_id, [])),
                     {f.path: (f.size, f.checksum) for f in files},
                 )
-            target_files = listed[copy.run_id].result()
+            listing = listed.get(copy.run_id)
+            if listing is not None:
+                target_files = listing.result()
+            else:
+                target_files = target.locator.for_run(copy.artifact_uri, copy.run_id).list()
             return known, Facts(
                 points_facts(target_points.get(copy.run_id, [])),
                 {f.path: (f.size, f.checksum) for f in target_files},
