@@ -482,9 +482,10 @@ def _theirs(python: Path, source: _Side, target: _Side) -> Measured:
         )
     time.sleep(1.1)
     note = ""
-    failed = re.findall(
-        r"(?m)^.*(?:Error|error|Exception)[^\n]*$", imported.stdout + imported.stderr
-    )
+    output = imported.stdout + imported.stderr
+    # An exception's own line ("...Exception: message") says it best; else any error line.
+    failed = re.findall(r"(?m)^[\w.]*(?:Error|Exception): (.+)$", output)
+    failed = failed or re.findall(r"(?m)^.*(?:Error|error|Exception)[^\n]*$", output)
     if imported.returncode != 0 or failed:
         note = (failed[0] if failed else f"import-all exited {imported.returncode}").strip()[:160]
     return Measured(
