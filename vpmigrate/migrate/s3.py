@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import quote, unquote_plus, urlsplit
+from xml.sax.saxutils import escape
 
 import httpx
 
@@ -227,7 +228,7 @@ class S3Client:
         self, bucket: str, key: str, upload: str, etags: Sequence[str]
     ) -> None:
         parts = "".join(
-            f"<Part><PartNumber>{n}</PartNumber><ETag>{_escape(etag)}</ETag></Part>"
+            f"<Part><PartNumber>{n}</PartNumber><ETag>{escape(etag)}</ETag></Part>"
             for n, etag in enumerate(etags, start=1)
         )
         body = f"<CompleteMultipartUpload>{parts}</CompleteMultipartUpload>".encode()
@@ -288,14 +289,19 @@ class S3Client:
 
     # -- requests ---------------------------------------------------------------------
 
-    def _url(self, bucket: str, key: str, query: Sequence[tuple[str, str]]) -> str:
+    def _region(self, bucket: str) -> str:
+        with self._lock:
+            return self._regions.get(bucket, self.credentials.region)
+
+    def _url(
+        self, bucket: str, key: str, query: Sequence[tuple[str, str]], region: str | None = None
+    ) -> str:
         path = _encode(key, "/")
         if self.endpoint is not None:
             base = f"{self.endpoint}/{_encode(bucket)}"
             url = f"{base}/{path}" if key else base
         else:
-            with self._lock:
-                region = self._regions.get(bucket, self.credentials.region)
+            region = region or self._region(bucket)
             if "." in bucket:  # a dotted name breaks the TLS certificate of the virtual host
                 base = f"https://s3.{region}.amazonaws.com/{_encode(bucket)}"
                 url = f"{base}/{path}" if key else base
@@ -324,15 +330,13 @@ class S3Client:
             attempt += 1
             if self.stop.is_set():
                 raise S3Stopped()
-            with self._lock:
-                region = self._regions.get(bucket, self.credentials.region)
-            url = self._url(bucket, key, query)
-            payload = payload_hash(body)
+            region = self._region(bucket)
+            url = self._url(bucket, key, query, region)
             sent = sign(
                 method,
                 url,
                 dict(headers or {}),
-                payload,
+                payload_hash(body),
                 self.credentials,
                 datetime.now(UTC),
                 region,
@@ -383,16 +387,13 @@ class S3Client:
             text = b""
         finally:
             response.close()
-        code, message = str(status), ""
-        if text.strip():
-            try:
-                root = ElementTree.fromstring(text)
-            except ElementTree.ParseError:
-                message = " ".join(text[:200].decode(errors="replace").split())
-            else:
-                code = _text(root, "Code") or code
-                message = _text(root, "Message")
-        return S3Error(status, code, message)
+        if not text.strip():
+            return S3Error(status, str(status), "")
+        try:
+            root = ElementTree.fromstring(text)
+        except ElementTree.ParseError:
+            return S3Error(status, str(status), _snippet(text))
+        return _refusal(status, root)
 
     def _body(self, response: httpx.Response) -> bytes:
         encoding = response.headers.get("content-encoding", "")
@@ -414,10 +415,9 @@ class S3Client:
         try:
             root = ElementTree.fromstring(text) if text.strip() else ElementTree.Element("Empty")
         except ElementTree.ParseError:
-            snippet = " ".join(text[:200].decode(errors="replace").split())
-            raise S3Error(response.status_code, "MalformedAnswer", snippet) from None
+            raise S3Error(response.status_code, "MalformedAnswer", _snippet(text)) from None
         if root.tag in ("Error", f"{XML_NAMESPACE}Error"):
-            raise S3Error(response.status_code, _text(root, "Code"), _text(root, "Message"))
+            raise _refusal(response.status_code, root)
         return root
 
     def _done(self, response: httpx.Response) -> None:
@@ -442,5 +442,10 @@ def _text(element: ElementTree.Element, name: str) -> str:
     return (found.text or "") if found is not None else ""
 
 
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+def _refusal(status: int, root: ElementTree.Element) -> S3Error:
+    """S3's `<Error>` document as an `S3Error` (the status as the code when it has none)."""
+    return S3Error(status, _text(root, "Code") or str(status), _text(root, "Message"))
+
+
+def _snippet(text: bytes) -> str:
+    return " ".join(text[:200].decode(errors="replace").split())
