@@ -247,22 +247,20 @@ def make_plan(
         pending = [r for p in plans for r in p.to_copy]
         for run_plan in pending:
             run_plan.listing = pool.submit(list_files, run_plan)
+        if background is None:
+            plan.settle()
+            return plan
         # Listings that go through the source's tracking server end before the copy
-        # starts (its reads of histories would wait behind them); S3 ones need not.
+        # starts (its reads of histories would wait behind them). S3 ones go on, but the
+        # first is waited for: a store that cannot be read (no bucket, no access) fails
+        # every listing, and that is said before anything is written.
         in_s3 = all(
             isinstance(source.locator.for_run(r.source.artifact_uri, r.source.run_id), S3Location)
             for r in pending
             if r.source.artifact_uri
         )
-        if background is None or not in_s3:
-            for run_plan in pending:
-                run_plan.listed_files()
-        if background is None:
-            plan.settle()
-        elif pending:
-            # A store that cannot be read (no bucket, no access) fails every listing:
-            # said before anything is written.
-            pending[0].listed_files()
+        for run_plan in pending[:1] if in_s3 else pending:
+            run_plan.listed_files()
     return plan
 
 

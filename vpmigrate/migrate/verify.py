@@ -12,7 +12,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from vpmigrate.migrate.artifacts import ArtifactFile, S3Location
+from vpmigrate.migrate.artifacts import ArtifactFile, Location, S3Location
 from vpmigrate.migrate.execute import Outcome
 from vpmigrate.migrate.plan import ExperimentPlan, Plan
 from vpmigrate.migrate.records import (
@@ -122,11 +122,11 @@ def verify_runs(
         # Copies whose files are in S3 are listed while the metric histories are read
         # (another server); files the tracking server holds are listed after them, on
         # the pool (that server is busy with the histories meanwhile).
-        listed: dict[str, Future[list[ArtifactFile]]] = {}
+        listed: dict[str, Future[list[ArtifactFile]] | Location] = {}
         for _, _, copy in pairs:
             location = target.locator.for_run(copy.artifact_uri, copy.run_id)
-            if isinstance(location, S3Location):
-                listed[copy.run_id] = listers.submit(location.list)
+            in_s3 = isinstance(location, S3Location)
+            listed[copy.run_id] = listers.submit(location.list) if in_s3 else location
         _check_waves(source, target, outcome, pool, list_source, pairs, listed, id_map, differences)
     return Verification(checks, differences)
 
@@ -138,7 +138,7 @@ def _check_waves(
     pool: Executor,
     list_source: Callable[[Run], list[ArtifactFile]],
     pairs: list[tuple[ExperimentCheck, Run, Run]],
-    listed: dict[str, Future[list[ArtifactFile]]],
+    listed: dict[str, Future[list[ArtifactFile]] | Location],  # by copy: listing or to list
     id_map: dict[str, str],
     differences: list[str],
 ) -> None:
@@ -161,11 +161,8 @@ def _check_waves(
                     points_facts(source_points.get(src.run_id, [])),
                     {f.path: (f.size, f.checksum) for f in files},
                 )
-            listing = listed.get(copy.run_id)
-            if listing is not None:
-                target_files = listing.result()
-            else:
-                target_files = target.locator.for_run(copy.artifact_uri, copy.run_id).list()
+            listing = listed[copy.run_id]
+            target_files = listing.result() if isinstance(listing, Future) else listing.list()
             return known, Facts(
                 points_facts(target_points.get(copy.run_id, [])),
                 {f.path: (f.size, f.checksum) for f in target_files},
