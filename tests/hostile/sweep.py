@@ -172,9 +172,11 @@ class MlflowRequest:
         return self.method != "GET" and not self.path.split("?")[0].endswith("/search")
 
 
-class _QuietServer(ThreadingHTTPServer):
+class QuietServer(ThreadingHTTPServer):
+    """A test server that does not print a traceback for a connection that ends early."""
+
     def handle_error(self, request: object, client_address: object) -> None:
-        """A client that gave up (the drip, the bomb cut short) is expected here."""
+        """A client that gave up, or a connection the script dropped, is expected here."""
 
 
 class MlflowStandIn:
@@ -248,7 +250,7 @@ class MlflowStandIn:
             def log_message(self, format: str, *args: object) -> None:
                 return None
 
-        self._server = _QuietServer(("127.0.0.1", 0), Handler)
+        self._server = QuietServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self

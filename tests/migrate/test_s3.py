@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from tests.hostile.sweep import QuietServer
 from tests.migrate.conftest import S3
 from vpmigrate.migrate.s3 import (
     Credentials,
@@ -119,7 +120,7 @@ def test_aws_urls_are_virtual_hosted_except_for_dotted_buckets() -> None:
         client.close()
 
 
-class _FaultServer(http.server.ThreadingHTTPServer):
+class _FaultServer(QuietServer):
     """Answers from a script: one (status, headers, body) per request, in order; a None
     entry drops the connection without an answer."""
 
@@ -156,9 +157,6 @@ class _FaultServer(http.server.ThreadingHTTPServer):
             do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = _answer
 
         super().__init__(("127.0.0.1", 0), Handler)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass  # a dropped connection is the script's doing
 
 
 @pytest.fixture
