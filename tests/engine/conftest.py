@@ -76,9 +76,14 @@ class Stack:
         found = self.client.api.containers(
             all=True, filters={"label": f"com.docker.compose.project={self.name}"}
         )
+        from docker.errors import NotFound
+
         result = {}
         for summary in found:
-            attrs = self.client.api.inspect_container(summary["Id"])
+            try:
+                attrs = self.client.api.inspect_container(summary["Id"])
+            except NotFound:
+                continue  # removed between listing and inspecting (tests poll while up runs)
             result[attrs["Config"]["Labels"]["com.docker.compose.service"]] = attrs
         return result
 
